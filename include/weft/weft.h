@@ -1,0 +1,25 @@
+/**
+ * @file weft.h
+ * @brief Umbrella header: everything weft offers.
+ *
+ * weft brings Python's `threading`, `queue`, `multiprocessing` and
+ * `concurrent.futures` to C at native speed. Include this header and link
+ * with `pkg-config --libs weft`. See common.h for the conventions every
+ * function follows (status codes, timeouts, handles, callbacks).
+ *
+ * @since 0.1
+ */
+#ifndef WEFT_WEFT_H
+#define WEFT_WEFT_H
+
+#include "common.h"
+#include "error.h"
+#include "version.h"
+#include "clock.h"
+#include "system.h"
+#include "lock.h"
+/* threads */
+/* synchronization */
+/* thread-local storage */
+
+#endif /* WEFT_WEFT_H */

@@ -1,0 +1,50 @@
+/*
+ * Small helpers shared by the cmocka tests. Include after <cmocka.h>'s
+ * prerequisites; this header pulls them in itself.
+ *
+ * Rules (STYLE.md): assert only on the test thread; every wait has a finite
+ * timeout; timing checks are wide (0.6x .. 10x).
+ */
+#ifndef WEFT_TEST_H
+#define WEFT_TEST_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include <weft/weft.h>
+
+/* Assert a weft call returned `want`; on mismatch print the error detail. */
+#define WT_EXPECT(want, expr)                                                            \
+    do {                                                                                 \
+        weft_status wt_got_ = (expr);                                                    \
+        if (wt_got_ != (want))                                                           \
+            print_error("%s returned %s (%d), expected %s: %s\n", #expr,                 \
+                        weft_status_name(wt_got_), wt_got_, weft_status_name(want),      \
+                        weft_last_error()->message);                                     \
+        assert_int_equal(wt_got_, (want));                                               \
+    } while (0)
+
+#define WT_OK(expr) WT_EXPECT(WEFT_OK, expr)
+
+/* Milliseconds elapsed since `start_ns` (a weft_monotonic_ns() reading). */
+static inline double wt_ms_since(int64_t start_ns) {
+    return (double)(weft_monotonic_ns() - start_ns) / 1e6;
+}
+
+/* Assert an elapsed time is near `want_ms`: wide bounds for loaded CI machines. */
+#define WT_ASSERT_ABOUT_MS(elapsed_ms, want_ms)                          \
+    do {                                                                 \
+        double wt_e_ = (elapsed_ms);                                     \
+        if (wt_e_ < 0.6 * (want_ms) || wt_e_ > 10.0 * (want_ms) + 50.0) \
+            print_error("elapsed %.1f ms, wanted about %.1f ms\n", wt_e_, (double)(want_ms)); \
+        assert_true(wt_e_ >= 0.6 * (want_ms));                           \
+        assert_true(wt_e_ <= 10.0 * (want_ms) + 50.0);                   \
+    } while (0)
+
+static inline void wt_sleep_ms(int ms) { weft_sleep_ns((int64_t)ms * WEFT_MSEC); }
+
+#endif /* WEFT_TEST_H */
