@@ -14,12 +14,20 @@
 
 #include "common.h"
 #include "error.h"
-#include "version.h"
+#include <weft/version.h>
 #include "clock.h"
 #include "system.h"
 #include "lock.h"
 /* threads */
+#include "thread.h"
 /* synchronization */
+#include "rlock.h"
+#include "semaphore.h"
+#include "condition.h"
+#include "event.h"
+#include "barrier.h"
+#include "rwlock.h"
+#include "once.h"
 /* thread-local storage */
-
+#include "tls.h"
 #endif /* WEFT_WEFT_H */

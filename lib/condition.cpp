@@ -1,0 +1,258 @@
+// Condition: Python's threading.Condition with exact notify(n) semantics.
+//
+// Each waiter puts a node living on its own stack at the tail of a FIFO list
+// (protected by an internal WordLock, `guard`) while it still holds the user
+// lock, releases the user lock, and sleeps on the node's own futex word.
+// notify(n) pops at most n nodes from the head and marks each NOTIFIED, in
+// the order the waiters arrived. A waiter that times out takes the guard and
+// unlinks itself, unless a notify already marked it: a marked node counts as
+// woken (it returns WEFT_OK), so notify(n) never wakes fewer than it could.
+//
+// The node's state: WAITING (queued, not asleep), SLEEPING (asleep on the
+// futex: the notifier must wake it), NOTIFIED. A notifier wakes with a
+// system call only a SLEEPING node. After marking NOTIFIED it touches the
+// node only through the futex wake of its address, which the waiter may
+// already have left: at worst a spurious wake-up of some other futex waiter,
+// which every weft wait tolerates.
+#include <atomic>
+#include <climits>
+#include <cstdint>
+#include <new>
+
+#include <weft/condition.h>
+
+#include "internal/boundary.hpp"
+#include "internal/deadline.hpp"
+#include "internal/futex.hpp"
+#include "internal/handle.hpp"
+#include "internal/rlock.hpp"
+#include "internal/word_lock.hpp"
+
+namespace weft::detail {
+
+struct CondWaiter {
+    static constexpr std::uint32_t WAITING = 0, SLEEPING = 1, NOTIFIED = 2;
+    std::atomic<std::uint32_t> state{WAITING};
+    CondWaiter *prev = nullptr;
+    CondWaiter *next = nullptr;
+};
+
+}  // namespace weft::detail
+
+struct weft_condition : weft::detail::Handle<weft::detail::Magic::condition> {
+    weft_lock *lock = nullptr;    // exactly one of lock and rlock is set
+    weft_rlock *rlock = nullptr;
+    bool owns_lock = false;
+    weft::detail::WordLock guard;  // protects head and tail
+    weft::detail::CondWaiter *head = nullptr;
+    weft::detail::CondWaiter *tail = nullptr;
+};
+
+namespace weft::detail {
+namespace {
+
+// Does the caller hold the user lock? (rlock: owns it; lock: it is locked.)
+bool held(const weft_condition *c) noexcept {
+    if (c->rlock) return c->rlock->owned_by_caller();
+    return weft_lock_locked(c->lock) == 1;
+}
+
+weft_status not_held(const char *func, const weft_condition *c) noexcept {
+    if (c->rlock)
+        return fail(WEFT_EPERM, "%s: the caller does not own the rlock (%p) of condition %p", func,
+                    static_cast<const void *>(c->rlock), static_cast<const void *>(c));
+    return fail(WEFT_EPERM, "%s: the lock (%p) of condition %p is not held", func,
+                static_cast<const void *>(c->lock), static_cast<const void *>(c));
+}
+
+void enqueue(weft_condition *c, CondWaiter *w) noexcept {
+    c->guard.lock_forever();
+    w->prev = c->tail;
+    w->next = nullptr;
+    if (c->tail)
+        c->tail->next = w;
+    else
+        c->head = w;
+    c->tail = w;
+    c->guard.unlock();
+}
+
+void unlink(weft_condition *c, CondWaiter *w) noexcept {
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        c->head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        c->tail = w->prev;
+    w->prev = w->next = nullptr;
+}
+
+// Wake at most n waiters, oldest first. Caller holds the user lock.
+void wake(weft_condition *c, int n) noexcept {
+    if (n <= 0) return;
+    c->guard.lock_forever();
+    while (n > 0 && c->head) {
+        CondWaiter *w = c->head;
+        c->head = w->next;
+        if (c->head)
+            c->head->prev = nullptr;
+        else
+            c->tail = nullptr;
+        w->prev = w->next = nullptr;
+        std::uint32_t old = w->state.exchange(CondWaiter::NOTIFIED, std::memory_order_release);
+        if (old == CondWaiter::SLEEPING) futex::wake(&w->state, 1);
+        --n;
+    }
+    c->guard.unlock();
+}
+
+// Release the user lock fully; returns what restore() needs (rlock depth).
+int release_all(weft_condition *c) noexcept {
+    if (c->rlock) return c->rlock->release_save();
+    (void)weft_lock_release(c->lock);
+    return 0;
+}
+
+void restore(weft_condition *c, int saved) noexcept {
+    if (c->rlock) {
+        c->rlock->acquire_restore(saved);
+    } else {
+        (void)weft_lock_acquire(c->lock, WEFT_FOREVER);
+    }
+}
+
+// One wait; the caller holds the lock and has checked arguments.
+// WEFT_OK when notified, WEFT_ETIMEDOUT when the deadline passed first.
+weft_status wait_once(weft_condition *c, Deadline &d) noexcept {
+    CondWaiter node;
+    enqueue(c, &node);
+    int saved = release_all(c);
+    bool notified = false;
+    for (;;) {
+        std::uint32_t st = node.state.load(std::memory_order_acquire);
+        if (st == CondWaiter::NOTIFIED) {
+            notified = true;
+            break;
+        }
+        if (d.poll() || d.expired()) {
+            c->guard.lock_forever();
+            if (node.state.load(std::memory_order_acquire) == CondWaiter::NOTIFIED) {
+                notified = true;  // a notify picked us first: count as woken
+            } else {
+                unlink(c, &node);
+            }
+            c->guard.unlock();
+            break;
+        }
+        if (st == CondWaiter::WAITING) {
+            if (!node.state.compare_exchange_weak(st, CondWaiter::SLEEPING, std::memory_order_acquire,
+                                                  std::memory_order_acquire))
+                continue;
+        }
+        (void)futex::wait(&node.state, CondWaiter::SLEEPING, d.abs());
+    }
+    restore(c, saved);
+    return notified ? WEFT_OK : WEFT_ETIMEDOUT;
+}
+
+}  // namespace
+}  // namespace weft::detail
+
+using namespace weft::detail;
+
+extern "C" {
+
+WEFT_API weft_status weft_condition_create(weft_condition **out, const weft_condition_options *opts) noexcept {
+    if (!out) return null_arg("weft_condition_create", "out");
+    *out = nullptr;
+    if (opts && opts->version != WEFT_CONDITION_OPTIONS_VERSION)
+        return fail(WEFT_EINVAL, "weft_condition_create: opts->version is %u; expected %u", opts->version,
+                    WEFT_CONDITION_OPTIONS_VERSION);
+    weft_lock *lock = opts ? opts->lock : nullptr;
+    weft_rlock *rlock = opts ? opts->rlock : nullptr;
+    if (lock && rlock)
+        return fail(WEFT_EINVAL, "weft_condition_create: opts->lock and opts->rlock are both set; give at most one");
+    if (lock && weft_lock_locked(lock) < 0)
+        return misuse("weft_condition_create", "opts->lock", lock);
+    if (rlock && !valid(rlock)) return misuse("weft_condition_create", "opts->rlock", rlock);
+    weft_condition *c = new (std::nothrow) weft_condition;
+    if (!c) return fail(WEFT_ENOMEM, "weft_condition_create: out of memory");
+    if (!lock && !rlock) {
+        weft_status st = weft_lock_create(&lock, nullptr);
+        if (st != WEFT_OK) {
+            delete c;
+            return fail(st, "weft_condition_create: cannot create its lock: %s", weft_strerror(st));
+        }
+        c->owns_lock = true;
+    }
+    c->lock = lock;
+    c->rlock = rlock;
+    *out = c;
+    return WEFT_OK;
+}
+
+WEFT_API void weft_condition_destroy(weft_condition *c) noexcept {
+    if (!valid(c)) return;
+    c->poison();
+    if (c->owns_lock) weft_lock_destroy(c->lock);
+    delete c;
+}
+
+WEFT_API weft_status weft_condition_acquire(weft_condition *c, int64_t timeout_ns) noexcept {
+    WEFT_CHECK_HANDLE("weft_condition_acquire", c);
+    WEFT_CHECK_TIMEOUT("weft_condition_acquire", timeout_ns);
+    if (c->rlock) return weft_rlock_acquire(c->rlock, timeout_ns);
+    return weft_lock_acquire(c->lock, timeout_ns);
+}
+
+WEFT_API weft_status weft_condition_release(weft_condition *c) noexcept {
+    WEFT_CHECK_HANDLE("weft_condition_release", c);
+    weft_status st = c->rlock ? weft_rlock_release(c->rlock) : weft_lock_release(c->lock);
+    if (st == WEFT_EPERM || st == WEFT_ESTATE) return not_held("weft_condition_release", c);
+    return st;
+}
+
+WEFT_API weft_status weft_condition_wait(weft_condition *c, int64_t timeout_ns) noexcept {
+    WEFT_CHECK_HANDLE("weft_condition_wait", c);
+    WEFT_CHECK_TIMEOUT("weft_condition_wait", timeout_ns);
+    if (!held(c)) return not_held("weft_condition_wait", c);
+    Deadline d(timeout_ns);
+    (void)d.abs();  // fix the deadline at entry
+    return wait_once(c, d);
+}
+
+WEFT_API weft_status weft_condition_wait_for(weft_condition *c, weft_predicate_fn pred, void *user_data,
+                                             int64_t timeout_ns) noexcept {
+    WEFT_CHECK_HANDLE("weft_condition_wait_for", c);
+    if (!pred) return null_arg("weft_condition_wait_for", "pred");
+    WEFT_CHECK_TIMEOUT("weft_condition_wait_for", timeout_ns);
+    if (!held(c)) return not_held("weft_condition_wait_for", c);
+    if (pred(user_data)) return WEFT_OK;
+    if (timeout_ns == 0) return WEFT_ETIMEDOUT;
+    Deadline d(timeout_ns);
+    (void)d.abs();  // one deadline for the whole wait
+    for (;;) {
+        weft_status st = wait_once(c, d);
+        if (pred(user_data)) return WEFT_OK;
+        if (st == WEFT_ETIMEDOUT || d.expired()) return WEFT_ETIMEDOUT;
+    }
+}
+
+WEFT_API weft_status weft_condition_notify(weft_condition *c, int n) noexcept {
+    WEFT_CHECK_HANDLE("weft_condition_notify", c);
+    if (n < 0) return fail(WEFT_EINVAL, "weft_condition_notify: n is %d; use 0 or more", n);
+    if (!held(c)) return not_held("weft_condition_notify", c);
+    wake(c, n);
+    return WEFT_OK;
+}
+
+WEFT_API weft_status weft_condition_notify_all(weft_condition *c) noexcept {
+    WEFT_CHECK_HANDLE("weft_condition_notify_all", c);
+    if (!held(c)) return not_held("weft_condition_notify_all", c);
+    wake(c, INT_MAX);
+    return WEFT_OK;
+}
+
+}  // extern "C"

@@ -1,0 +1,209 @@
+/* Event: set/clear/is_set, polls, timeouts, waking every waiter, set-then-
+ * clear races, bad input. */
+#include <pthread.h>
+#include <string.h>
+
+#include "weft_test.h"
+
+static void test_event_starts_clear_and_set_clear_toggle_it(void **state) {
+    weft_event *e;
+    (void)state;
+    WT_OK(weft_event_create(&e, NULL));
+    assert_int_equal(weft_event_is_set(e), 0);
+    WT_EXPECT(WEFT_ETIMEDOUT, weft_event_wait(e, 0));
+    WT_OK(weft_event_set(e));
+    assert_int_equal(weft_event_is_set(e), 1);
+    WT_OK(weft_event_set(e)); /* setting a set event is harmless */
+    WT_OK(weft_event_wait(e, 0));
+    WT_OK(weft_event_wait(e, WEFT_FOREVER));
+    WT_OK(weft_event_clear(e));
+    assert_int_equal(weft_event_is_set(e), 0);
+    WT_OK(weft_event_clear(e));
+    WT_EXPECT(WEFT_ETIMEDOUT, weft_event_wait(e, 0));
+    weft_event_destroy(e);
+}
+
+static void test_event_wait_times_out_when_never_set(void **state) {
+    weft_event *e;
+    (void)state;
+    WT_OK(weft_event_create(&e, NULL));
+    int64_t t0 = weft_monotonic_ns();
+    WT_EXPECT(WEFT_ETIMEDOUT, weft_event_wait(e, 50 * WEFT_MSEC));
+    WT_ASSERT_ABOUT_MS(wt_ms_since(t0), 50);
+    weft_event_destroy(e);
+}
+
+enum { WAITERS = 8 };
+struct crowd {
+    weft_event *e;
+    int ready, ok, timeouts, errors;
+    int64_t timeout;
+};
+
+static void *wait_for_event(void *arg) {
+    struct crowd *c = arg;
+    __atomic_add_fetch(&c->ready, 1, __ATOMIC_SEQ_CST);
+    weft_status st = weft_event_wait(c->e, c->timeout);
+    if (st == WEFT_OK)
+        __atomic_add_fetch(&c->ok, 1, __ATOMIC_SEQ_CST);
+    else if (st == WEFT_ETIMEDOUT)
+        __atomic_add_fetch(&c->timeouts, 1, __ATOMIC_SEQ_CST);
+    else
+        __atomic_add_fetch(&c->errors, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+static void start_crowd(struct crowd *c, pthread_t *t) {
+    for (int i = 0; i < WAITERS; i++) assert_int_equal(pthread_create(&t[i], NULL, wait_for_event, c), 0);
+    while (__atomic_load_n(&c->ready, __ATOMIC_SEQ_CST) < WAITERS) wt_sleep_ms(1);
+    wt_sleep_ms(50); /* let them fall asleep */
+}
+
+static void test_event_set_wakes_every_waiter(void **state) {
+    struct crowd c = {NULL, 0, 0, 0, 0, 5 * WEFT_SEC};
+    pthread_t t[WAITERS];
+    (void)state;
+    WT_OK(weft_event_create(&c.e, NULL));
+    start_crowd(&c, t);
+    assert_int_equal(__atomic_load_n(&c.ok, __ATOMIC_SEQ_CST), 0);
+    int64_t t0 = weft_monotonic_ns();
+    WT_OK(weft_event_set(c.e));
+    for (int i = 0; i < WAITERS; i++) pthread_join(t[i], NULL);
+    assert_true(wt_ms_since(t0) < 2000);
+    assert_int_equal(c.ok, WAITERS);
+    assert_int_equal(c.timeouts + c.errors, 0);
+    weft_event_destroy(c.e);
+}
+
+static void test_event_set_then_clear_at_once_still_wakes_every_waiter(void **state) {
+    struct crowd c = {NULL, 0, 0, 0, 0, 2 * WEFT_SEC};
+    pthread_t t[WAITERS];
+    (void)state;
+    WT_OK(weft_event_create(&c.e, NULL));
+    start_crowd(&c, t);
+    WT_OK(weft_event_set(c.e));
+    WT_OK(weft_event_clear(c.e)); /* before the waiters run: they still saw the set (Python too) */
+    for (int i = 0; i < WAITERS; i++) pthread_join(t[i], NULL);
+    assert_int_equal(c.ok, WAITERS);
+    assert_int_equal(c.timeouts + c.errors, 0);
+    assert_int_equal(weft_event_is_set(c.e), 0);
+    weft_event_destroy(c.e);
+}
+
+static void *set_later(void *arg) {
+    wt_sleep_ms(30);
+    return (void *)(intptr_t)weft_event_set(arg);
+}
+
+static void test_event_forever_wait_is_woken_by_another_thread(void **state) {
+    weft_event *e;
+    pthread_t t;
+    void *rc;
+    (void)state;
+    WT_OK(weft_event_create(&e, NULL));
+    assert_int_equal(pthread_create(&t, NULL, set_later, e), 0);
+    int64_t t0 = weft_monotonic_ns();
+    WT_OK(weft_event_wait(e, WEFT_FOREVER));
+    WT_ASSERT_ABOUT_MS(wt_ms_since(t0), 30);
+    pthread_join(t, &rc);
+    assert_int_equal((int)(intptr_t)rc, WEFT_OK);
+    weft_event_destroy(e);
+}
+
+static void test_event_clear_makes_later_waits_block_again(void **state) {
+    struct crowd c = {NULL, 0, 0, 0, 0, 40 * WEFT_MSEC};
+    pthread_t t[WAITERS];
+    (void)state;
+    WT_OK(weft_event_create(&c.e, NULL));
+    WT_OK(weft_event_set(c.e));
+    WT_OK(weft_event_clear(c.e));
+    for (int i = 0; i < WAITERS; i++) assert_int_equal(pthread_create(&t[i], NULL, wait_for_event, &c), 0);
+    for (int i = 0; i < WAITERS; i++) pthread_join(t[i], NULL);
+    assert_int_equal(c.ok, 0);
+    assert_int_equal(c.timeouts, WAITERS);
+    /* Timed-out waiters leave no trace that breaks the next round. */
+    WT_OK(weft_event_set(c.e));
+    WT_OK(weft_event_wait(c.e, 0));
+    weft_event_destroy(c.e);
+}
+
+struct toggler {
+    weft_event *go, *back;
+    int errors;
+};
+
+static void *bounce(void *arg) {
+    struct toggler *t = arg;
+    for (int i = 0; i < 10000; i++) {
+        if (weft_event_wait(t->go, 10 * WEFT_SEC) != WEFT_OK) t->errors++;
+        if (weft_event_clear(t->go) != WEFT_OK) t->errors++;
+        if (weft_event_set(t->back) != WEFT_OK) t->errors++;
+    }
+    return NULL;
+}
+
+static void test_event_stress_set_clear_ping_pong_loses_no_wakeup(void **state) {
+    struct toggler tg = {NULL, NULL, 0};
+    pthread_t t;
+    int errors = 0;
+    (void)state;
+    WT_OK(weft_event_create(&tg.go, NULL));
+    WT_OK(weft_event_create(&tg.back, NULL));
+    assert_int_equal(pthread_create(&t, NULL, bounce, &tg), 0);
+    for (int i = 0; i < 10000; i++) {
+        if (weft_event_set(tg.go) != WEFT_OK) errors++;
+        if (weft_event_wait(tg.back, 10 * WEFT_SEC) != WEFT_OK) errors++;
+        if (weft_event_clear(tg.back) != WEFT_OK) errors++;
+    }
+    pthread_join(t, NULL);
+    assert_int_equal(errors, 0);
+    assert_int_equal(tg.errors, 0);
+    weft_event_destroy(tg.go);
+    weft_event_destroy(tg.back);
+}
+
+static void test_event_rejects_bad_input(void **state) {
+    weft_event *e = (weft_event *)1;
+    weft_lock *plain;
+    weft_event_options o = WEFT_EVENT_OPTIONS_INIT;
+    (void)state;
+    WT_EXPECT(WEFT_EINVAL, weft_event_create(NULL, NULL));
+    o.version = 0;
+    WT_EXPECT(WEFT_EINVAL, weft_event_create(&e, &o));
+    assert_null(e);
+    o.version = WEFT_EVENT_OPTIONS_VERSION;
+    o.flags = 4;
+    WT_EXPECT(WEFT_EINVAL, weft_event_create(&e, &o));
+    WT_EXPECT(WEFT_EMISUSE, weft_event_set(NULL));
+    WT_EXPECT(WEFT_EMISUSE, weft_event_clear(NULL));
+    WT_EXPECT(WEFT_EMISUSE, weft_event_wait(NULL, 0));
+    assert_int_equal(weft_event_is_set(NULL), WEFT_EMISUSE);
+    weft_event_destroy(NULL);
+
+    WT_OK(weft_lock_create(&plain, NULL));
+    WT_EXPECT(WEFT_EMISUSE, weft_event_set((weft_event *)plain));
+    assert_int_equal(weft_event_is_set((weft_event *)plain), WEFT_EMISUSE);
+    weft_lock_destroy(plain);
+
+    WT_OK(weft_event_create(&e, NULL));
+    WT_EXPECT(WEFT_EINVAL, weft_event_wait(e, -2));
+    WT_OK(weft_event_set(e));
+    WT_EXPECT(WEFT_EINVAL, weft_event_wait(e, INT64_MIN)); /* checked even when set */
+    assert_non_null(strstr(weft_last_error()->message, "weft_event_wait"));
+    WT_OK(weft_event_wait(e, INT64_MAX));
+    weft_event_destroy(e);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_event_starts_clear_and_set_clear_toggle_it),
+        cmocka_unit_test(test_event_wait_times_out_when_never_set),
+        cmocka_unit_test(test_event_set_wakes_every_waiter),
+        cmocka_unit_test(test_event_set_then_clear_at_once_still_wakes_every_waiter),
+        cmocka_unit_test(test_event_forever_wait_is_woken_by_another_thread),
+        cmocka_unit_test(test_event_clear_makes_later_waits_block_again),
+        cmocka_unit_test(test_event_stress_set_clear_ping_pong_loses_no_wakeup),
+        cmocka_unit_test(test_event_rejects_bad_input),
+    };
+    return cmocka_run_group_tests_name("event", tests, NULL, NULL);
+}

@@ -1,0 +1,245 @@
+/* Semaphore and BoundedSemaphore: counting, polls, timeouts, wake-ups,
+ * release(n), the bound, value snapshots, bad input, a short stress. */
+#include <pthread.h>
+#include <string.h>
+
+#include "weft_test.h"
+
+static void test_semaphore_counts_down_and_polls_at_zero(void **state) {
+    weft_semaphore *s;
+    (void)state;
+    WT_OK(weft_semaphore_create(&s, 2, NULL));
+    assert_int_equal(weft_semaphore_value(s), 2);
+    WT_OK(weft_semaphore_acquire(s, 0));
+    WT_OK(weft_semaphore_acquire(s, WEFT_FOREVER));
+    assert_int_equal(weft_semaphore_value(s), 0);
+    WT_EXPECT(WEFT_ETIMEDOUT, weft_semaphore_acquire(s, 0));
+    WT_OK(weft_semaphore_release(s, 3)); /* unbounded: may exceed the start */
+    assert_int_equal(weft_semaphore_value(s), 3);
+    weft_semaphore_destroy(s);
+}
+
+static void test_semaphore_acquire_times_out_at_zero(void **state) {
+    weft_semaphore *s;
+    (void)state;
+    WT_OK(weft_semaphore_create(&s, 0, NULL));
+    int64_t t0 = weft_monotonic_ns();
+    WT_EXPECT(WEFT_ETIMEDOUT, weft_semaphore_acquire(s, 50 * WEFT_MSEC));
+    WT_ASSERT_ABOUT_MS(wt_ms_since(t0), 50);
+    assert_int_equal(weft_semaphore_value(s), 0);
+    weft_semaphore_destroy(s);
+}
+
+struct waiters {
+    weft_semaphore *s;
+    int ok, timeouts, errors;
+    int started;
+};
+
+static void *acquire_once(void *arg) {
+    struct waiters *w = arg;
+    __atomic_add_fetch(&w->started, 1, __ATOMIC_SEQ_CST);
+    weft_status st = weft_semaphore_acquire(w->s, 300 * WEFT_MSEC);
+    if (st == WEFT_OK)
+        __atomic_add_fetch(&w->ok, 1, __ATOMIC_SEQ_CST);
+    else if (st == WEFT_ETIMEDOUT)
+        __atomic_add_fetch(&w->timeouts, 1, __ATOMIC_SEQ_CST);
+    else
+        __atomic_add_fetch(&w->errors, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+static void test_semaphore_release_n_wakes_exactly_n_blocked_threads(void **state) {
+    enum { N = 5 };
+    struct waiters w = {NULL, 0, 0, 0, 0};
+    pthread_t t[N];
+    (void)state;
+    WT_OK(weft_semaphore_create(&w.s, 0, NULL));
+    for (int i = 0; i < N; i++) assert_int_equal(pthread_create(&t[i], NULL, acquire_once, &w), 0);
+    while (__atomic_load_n(&w.started, __ATOMIC_SEQ_CST) < N) wt_sleep_ms(1);
+    wt_sleep_ms(30); /* let them block */
+    WT_OK(weft_semaphore_release(w.s, 3));
+    for (int i = 0; i < N; i++) pthread_join(t[i], NULL);
+    assert_int_equal(w.errors, 0);
+    assert_int_equal(w.ok, 3);
+    assert_int_equal(w.timeouts, 2);
+    assert_int_equal(weft_semaphore_value(w.s), 0);
+    weft_semaphore_destroy(w.s);
+}
+
+static void *release_later(void *arg) {
+    wt_sleep_ms(30);
+    return (void *)(intptr_t)weft_semaphore_release(arg, 1);
+}
+
+static void test_semaphore_forever_wait_is_woken_by_another_thread(void **state) {
+    weft_semaphore *s;
+    pthread_t t;
+    void *rc;
+    (void)state;
+    WT_OK(weft_semaphore_create(&s, 0, NULL));
+    assert_int_equal(pthread_create(&t, NULL, release_later, s), 0);
+    int64_t t0 = weft_monotonic_ns();
+    WT_OK(weft_semaphore_acquire(s, WEFT_FOREVER));
+    WT_ASSERT_ABOUT_MS(wt_ms_since(t0), 30);
+    pthread_join(t, &rc);
+    assert_int_equal((int)(intptr_t)rc, WEFT_OK);
+    weft_semaphore_destroy(s);
+}
+
+static void test_bounded_semaphore_refuses_release_above_its_bound(void **state) {
+    weft_semaphore *s;
+    weft_semaphore_options o = WEFT_SEMAPHORE_OPTIONS_INIT;
+    (void)state;
+    o.max_value = 3;
+    WT_OK(weft_semaphore_create(&s, 3, &o));
+    WT_EXPECT(WEFT_EOVERFLOW, weft_semaphore_release(s, 1));
+    assert_non_null(strstr(weft_last_error()->message, "bound"));
+    WT_OK(weft_semaphore_acquire(s, 0));
+    WT_OK(weft_semaphore_acquire(s, 0));
+    WT_EXPECT(WEFT_EOVERFLOW, weft_semaphore_release(s, 3)); /* 1 + 3 > 3: nothing released */
+    assert_int_equal(weft_semaphore_value(s), 1);
+    WT_OK(weft_semaphore_release(s, 2));
+    assert_int_equal(weft_semaphore_value(s), 3);
+    weft_semaphore_destroy(s);
+
+    /* A bounded semaphore may start below its bound. */
+    o.max_value = 2;
+    WT_OK(weft_semaphore_create(&s, 0, &o));
+    WT_OK(weft_semaphore_release(s, 2));
+    WT_EXPECT(WEFT_EOVERFLOW, weft_semaphore_release(s, 1));
+    weft_semaphore_destroy(s);
+}
+
+static void test_unbounded_semaphore_refuses_to_wrap_its_value(void **state) {
+    weft_semaphore *s;
+    (void)state;
+    WT_OK(weft_semaphore_create(&s, UINT32_MAX - 1, NULL));
+    WT_OK(weft_semaphore_release(s, 1));
+    assert_int_equal(weft_semaphore_value(s), (int64_t)UINT32_MAX);
+    WT_EXPECT(WEFT_EOVERFLOW, weft_semaphore_release(s, 1));
+    assert_int_equal(weft_semaphore_value(s), (int64_t)UINT32_MAX);
+    weft_semaphore_destroy(s);
+}
+
+enum { WORKERS = 4, ROUNDS = 20000, SLOTS = 2 };
+struct room {
+    weft_semaphore *s;
+    int inside, peak, errors;
+};
+
+static void *enter_many_times(void *arg) {
+    struct room *r = arg;
+    for (int i = 0; i < ROUNDS; i++) {
+        weft_status st = weft_semaphore_acquire(r->s, (i & 1) ? 10 * WEFT_SEC : WEFT_FOREVER);
+        if (st != WEFT_OK) {
+            __atomic_add_fetch(&r->errors, 1, __ATOMIC_RELAXED);
+            continue;
+        }
+        int now = __atomic_add_fetch(&r->inside, 1, __ATOMIC_SEQ_CST);
+        int peak = __atomic_load_n(&r->peak, __ATOMIC_RELAXED);
+        while (now > peak && !__atomic_compare_exchange_n(&r->peak, &peak, now, 1, __ATOMIC_RELAXED,
+                                                          __ATOMIC_RELAXED)) {
+        }
+        __atomic_sub_fetch(&r->inside, 1, __ATOMIC_SEQ_CST);
+        if (weft_semaphore_release(r->s, 1) != WEFT_OK) __atomic_add_fetch(&r->errors, 1, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+static void test_semaphore_stress_never_lets_more_than_its_value_in(void **state) {
+    struct room r = {NULL, 0, 0, 0};
+    weft_semaphore_options o = WEFT_SEMAPHORE_OPTIONS_INIT;
+    pthread_t t[WORKERS];
+    (void)state;
+    o.max_value = SLOTS;
+    WT_OK(weft_semaphore_create(&r.s, SLOTS, &o));
+    for (int i = 0; i < WORKERS; i++) assert_int_equal(pthread_create(&t[i], NULL, enter_many_times, &r), 0);
+    for (int i = 0; i < WORKERS; i++) pthread_join(t[i], NULL);
+    assert_int_equal(r.errors, 0); /* includes: no release ever overflowed the bound */
+    assert_true(r.peak >= 1);
+    assert_true(r.peak <= SLOTS);
+    assert_int_equal(weft_semaphore_value(r.s), SLOTS);
+    weft_semaphore_destroy(r.s);
+}
+
+struct pingpong {
+    weft_semaphore *ping, *pong;
+    int errors;
+};
+
+static void *ponger(void *arg) {
+    struct pingpong *p = arg;
+    for (int i = 0; i < 20000; i++) {
+        if (weft_semaphore_acquire(p->ping, 10 * WEFT_SEC) != WEFT_OK) p->errors++;
+        if (weft_semaphore_release(p->pong, 1) != WEFT_OK) p->errors++;
+    }
+    return NULL;
+}
+
+static void test_semaphore_ping_pong_loses_no_wakeup(void **state) {
+    struct pingpong p = {NULL, NULL, 0};
+    pthread_t t;
+    int errors = 0;
+    (void)state;
+    WT_OK(weft_semaphore_create(&p.ping, 0, NULL));
+    WT_OK(weft_semaphore_create(&p.pong, 0, NULL));
+    assert_int_equal(pthread_create(&t, NULL, ponger, &p), 0);
+    for (int i = 0; i < 20000; i++) {
+        if (weft_semaphore_release(p.ping, 1) != WEFT_OK) errors++;
+        if (weft_semaphore_acquire(p.pong, 10 * WEFT_SEC) != WEFT_OK) errors++;
+    }
+    pthread_join(t, NULL);
+    assert_int_equal(errors, 0);
+    assert_int_equal(p.errors, 0);
+    weft_semaphore_destroy(p.ping);
+    weft_semaphore_destroy(p.pong);
+}
+
+static void test_semaphore_rejects_bad_input(void **state) {
+    weft_semaphore *s = (weft_semaphore *)1;
+    weft_lock *plain;
+    weft_semaphore_options o = WEFT_SEMAPHORE_OPTIONS_INIT;
+    (void)state;
+    WT_EXPECT(WEFT_EINVAL, weft_semaphore_create(NULL, 1, NULL));
+    o.version = 7;
+    WT_EXPECT(WEFT_EINVAL, weft_semaphore_create(&s, 1, &o));
+    assert_null(s);
+    o.version = WEFT_SEMAPHORE_OPTIONS_VERSION;
+    o.max_value = 2;
+    WT_EXPECT(WEFT_EINVAL, weft_semaphore_create(&s, 3, &o)); /* value above the bound */
+    assert_non_null(strstr(weft_last_error()->message, "max_value"));
+    WT_EXPECT(WEFT_EMISUSE, weft_semaphore_acquire(NULL, 0));
+    WT_EXPECT(WEFT_EMISUSE, weft_semaphore_release(NULL, 1));
+    assert_int_equal(weft_semaphore_value(NULL), WEFT_EMISUSE);
+    weft_semaphore_destroy(NULL);
+
+    WT_OK(weft_lock_create(&plain, NULL));
+    WT_EXPECT(WEFT_EMISUSE, weft_semaphore_release((weft_semaphore *)plain, 1));
+    assert_int_equal(weft_semaphore_value((weft_semaphore *)plain), WEFT_EMISUSE);
+    weft_lock_destroy(plain);
+
+    WT_OK(weft_semaphore_create(&s, 1, NULL));
+    WT_EXPECT(WEFT_EINVAL, weft_semaphore_acquire(s, -2));
+    WT_EXPECT(WEFT_EINVAL, weft_semaphore_acquire(s, INT64_MIN));
+    assert_int_equal(weft_semaphore_value(s), 1); /* a refused acquire takes nothing */
+    WT_EXPECT(WEFT_EINVAL, weft_semaphore_release(s, 0));
+    assert_int_equal(weft_semaphore_value(s), 1);
+    WT_OK(weft_semaphore_acquire(s, INT64_MAX));
+    weft_semaphore_destroy(s);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_semaphore_counts_down_and_polls_at_zero),
+        cmocka_unit_test(test_semaphore_acquire_times_out_at_zero),
+        cmocka_unit_test(test_semaphore_release_n_wakes_exactly_n_blocked_threads),
+        cmocka_unit_test(test_semaphore_forever_wait_is_woken_by_another_thread),
+        cmocka_unit_test(test_bounded_semaphore_refuses_release_above_its_bound),
+        cmocka_unit_test(test_unbounded_semaphore_refuses_to_wrap_its_value),
+        cmocka_unit_test(test_semaphore_stress_never_lets_more_than_its_value_in),
+        cmocka_unit_test(test_semaphore_ping_pong_loses_no_wakeup),
+        cmocka_unit_test(test_semaphore_rejects_bad_input),
+    };
+    return cmocka_run_group_tests_name("semaphore", tests, NULL, NULL);
+}
