@@ -30,4 +30,11 @@
 #include "once.h"
 /* thread-local storage */
 #include "tls.h"
+/* queues */
+#include "queue.h"
+/* futures */
+#include "future.h"
+/* pools */
+#include "pool.h"
+
 #endif /* WEFT_WEFT_H */

@@ -28,6 +28,7 @@ enum class Magic : std::uint32_t {
     queue = 0x57515545u,      // "WQUE"
     future = 0x57465554u,     // "WFUT"
     pool = 0x57504F4Fu,       // "WPOO"
+    as_completed = 0x57414343u,  // "WACC"
 };
 
 // Base of every handle. Public `struct weft_x` derive from it (first base,
