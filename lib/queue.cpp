@@ -1,9 +1,18 @@
-// Queues between threads: FIFO and LIFO over one ring buffer, priority over a
-// binary heap, all under one WordLock. Blocking uses two sequence words
+// Queues between threads, with two engines behind one blocking discipline:
+// - a bounded FIFO (capacity >= 2), the common case, is a lock-free ring
+//   (Vyukov's bounded MPMC queue: a sequence number per slot; producers and
+//   consumers each claim a position with one CAS);
+// - unbounded FIFOs and LIFOs use a growable ring buffer, priority queues a
+//   binary heap, under one WordLock.
+// Both block the same way (block_until): try, spin briefly, yield, then sleep
+// on an EventCount that the other side notifies only when someone sleeps, so
+// a put or get that need not wait makes no system call. Blocking uses two sequence words
 // (not-empty, not-full) that a waiter sleeps on after reading them under the
 // lock; the other side bumps and wakes only when someone waits, so the
 // uncontended put and get take no system call. Waiting getters spin briefly
 // on a lock-free item count before they sleep.
+#include <sched.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -13,6 +22,7 @@
 #include <weft/queue.h>
 
 #include "internal/boundary.hpp"
+#include "internal/event_count.hpp"
 #include "internal/handle.hpp"
 #include "internal/word_lock.hpp"
 
@@ -65,6 +75,87 @@ private:
     size_t cap_ = 0, head_ = 0, n_ = 0;
 };
 
+// Vyukov's bounded MPMC ring. Each slot's sequence number says whose turn it
+// is: `pos` for the producer claiming position pos, `pos + 1` for the consumer
+// of pos, and `pos + capacity` for the producer one lap later. Per-producer
+// order is kept because a producer claims its positions in program order.
+class MpmcRing {
+public:
+    struct Slot {
+        std::atomic<std::uint64_t> seq;
+        void *item;
+    };
+
+    explicit MpmcRing(size_t capacity)
+        : cap_(capacity), mask_((capacity & (capacity - 1)) == 0 ? capacity - 1 : 0), slots_(new Slot[capacity]) {
+        for (size_t i = 0; i < capacity; i++) {
+            slots_[i].seq.store(i, std::memory_order_relaxed);
+            slots_[i].item = nullptr;
+        }
+    }
+    ~MpmcRing() { delete[] slots_; }
+    MpmcRing(const MpmcRing &) = delete;
+    MpmcRing &operator=(const MpmcRing &) = delete;
+
+    bool try_push(void *x) noexcept {
+        std::uint64_t pos = tail_.load(std::memory_order_relaxed);
+        for (;;) {
+            Slot &s = slot(pos);
+            std::uint64_t seq = s.seq.load(std::memory_order_acquire);
+            auto dif = static_cast<std::int64_t>(seq - pos);
+            if (dif == 0) {
+                if (tail_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
+                    s.item = x;
+                    s.seq.store(pos + 1, std::memory_order_release);
+                    return true;
+                }
+            } else if (dif < 0) {
+                return false;  // full
+            } else {
+                pos = tail_.load(std::memory_order_relaxed);
+            }
+        }
+    }
+
+    bool try_pop(void **x) noexcept {
+        std::uint64_t pos = head_.load(std::memory_order_relaxed);
+        for (;;) {
+            Slot &s = slot(pos);
+            std::uint64_t seq = s.seq.load(std::memory_order_acquire);
+            auto dif = static_cast<std::int64_t>(seq - (pos + 1));
+            if (dif == 0) {
+                if (head_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
+                    *x = s.item;
+                    s.seq.store(pos + cap_, std::memory_order_release);
+                    return true;
+                }
+            } else if (dif < 0) {
+                return false;  // empty
+            } else {
+                pos = head_.load(std::memory_order_relaxed);
+            }
+        }
+    }
+
+    // Items put so far (claimed positions), a snapshot.
+    std::uint64_t puts() const noexcept { return tail_.load(std::memory_order_acquire); }
+
+    std::int64_t size() const noexcept {
+        std::uint64_t h = head_.load(std::memory_order_acquire), t = tail_.load(std::memory_order_acquire);
+        auto n = static_cast<std::int64_t>(t - h);
+        return n < 0 ? 0 : (n > static_cast<std::int64_t>(cap_) ? static_cast<std::int64_t>(cap_) : n);
+    }
+
+private:
+    Slot &slot(std::uint64_t pos) const noexcept { return slots_[mask_ ? (pos & mask_) : (pos % cap_)]; }
+
+    const size_t cap_;
+    const std::uint64_t mask_;  // capacity - 1 for a power of two, else 0 (use %)
+    Slot *const slots_;
+    alignas(64) std::atomic<std::uint64_t> tail_{0};
+    alignas(64) std::atomic<std::uint64_t> head_{0};
+};
+
 struct PrioItem {
     std::int64_t prio;
     std::uint64_t seq;  // FIFO among equal priorities
@@ -77,8 +168,12 @@ struct ComesOutLater {
     }
 };
 
-constexpr int kGetSpins = 2000;
+constexpr int kSpins = 200, kYields = 4;  // before a waiter sleeps
 constexpr size_t kPrealloc = 1024;
+// Bounded FIFOs of capacity 2 up to this get the lock-free ring (its slots
+// are allocated up front: 16 bytes each). Capacity 1 cannot use it: a slot's
+// "ready to read pos" and "ready to write pos + 1" numbers would be equal.
+constexpr size_t kMaxFastCapacity = size_t{1} << 20;
 
 }  // namespace
 }  // namespace weft::detail
@@ -86,156 +181,193 @@ constexpr size_t kPrealloc = 1024;
 using namespace weft::detail;
 
 struct weft_queue : Handle<Magic::queue> {
-    WordLock lock;
     int kind = WEFT_QUEUE_FIFO;
     size_t capacity = 0;  // 0 = unbounded
     weft_free_fn item_free = nullptr;
 
-    Ring ring;                    // FIFO, LIFO
-    std::vector<PrioItem> heap;   // PRIORITY
+    std::atomic<bool> closed{false};   // shutdown called: puts fail, gets drain
+    std::atomic<bool> dropped{false};  // immediate shutdown: gets fail at once
+    EventCount not_empty, not_full, all_done;
+
+    // Engine 1: the lock-free bounded FIFO.
+    MpmcRing *fast = nullptr;
+    std::atomic<std::uint64_t> done{0};  // task_done calls plus items dropped by an immediate shutdown
+
+    // Engine 2: everything else, under `lock`.
+    WordLock lock;
+    Ring ring;                           // FIFO, LIFO
+    std::vector<PrioItem> heap;          // PRIORITY
     std::uint64_t prio_seq = 0;
+    std::atomic<std::int64_t> count{0};  // items queued; written under the lock, read anywhere
+    std::atomic<std::int64_t> unfinished{0};
 
-    std::atomic<std::int64_t> count{0};  // mirror of the item count, read without the lock
-    std::int64_t unfinished = 0;
-    bool closed = false;
-    std::uint32_t getters_waiting = 0, putters_waiting = 0, joiners_waiting = 0;
-    std::atomic<std::uint32_t> not_empty{0}, not_full{0}, all_done{0};
-
-    bool full_locked() const noexcept {
-        return capacity != 0 && static_cast<size_t>(count.load(std::memory_order_relaxed)) >= capacity;
+    ~weft_queue() {
+        void *x;
+        while (take(&x))
+            if (item_free) item_free(x);
+        delete fast;
     }
 
-    // Under the lock. False when memory ran out.
-    bool push_locked(void *item, std::int64_t prio) noexcept {
+    std::int64_t size() const noexcept { return fast ? fast->size() : count.load(std::memory_order_relaxed); }
+    bool full() const noexcept { return capacity != 0 && size() >= static_cast<std::int64_t>(capacity); }
+    std::int64_t pending_tasks() const noexcept {
+        return fast ? static_cast<std::int64_t>(fast->puts() - done.load(std::memory_order_acquire))
+                    : unfinished.load(std::memory_order_acquire);
+    }
+
+    // One attempt to put without waiting: WEFT_OK, WEFT_ENOMEM, or 1 (full).
+    int offer(void *item, std::int64_t prio) noexcept {
+        if (fast) return fast->try_push(item) ? WEFT_OK : 1;
+        lock.lock_forever();
+        if (full()) {
+            lock.unlock();
+            return 1;
+        }
+        bool pushed;
         if (kind == WEFT_QUEUE_PRIORITY) {
             try {
                 heap.push_back(PrioItem{prio, prio_seq++, item});
+                std::push_heap(heap.begin(), heap.end(), ComesOutLater{});
+                pushed = true;
             } catch (...) {
-                return false;
+                pushed = false;
             }
-            std::push_heap(heap.begin(), heap.end(), ComesOutLater{});
-        } else if (!ring.push_back(item)) {
-            return false;
-        }
-        count.store(count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-        unfinished++;
-        return true;
-    }
-
-    // Under the lock, count > 0.
-    void *pop_locked() noexcept {
-        void *item;
-        if (kind == WEFT_QUEUE_PRIORITY) {
-            std::pop_heap(heap.begin(), heap.end(), ComesOutLater{});
-            item = heap.back().item;
-            heap.pop_back();
-        } else if (kind == WEFT_QUEUE_LIFO) {
-            item = ring.pop_back();
         } else {
-            item = ring.pop_front();
+            pushed = ring.push_back(item);
         }
-        count.store(count.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-        return item;
-    }
-
-    // Sleep on `seq` (read under the lock) with the lock released; returns with
-    // the lock held again. `waiting` counts us while we are away.
-    futex::WaitResult sleep_on(std::atomic<std::uint32_t> &seq, std::uint32_t &waiting, Deadline &d) noexcept {
-        std::uint32_t s = seq.load(std::memory_order_relaxed);
-        waiting++;
+        if (pushed) {
+            count.store(count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+            unfinished.fetch_add(1, std::memory_order_relaxed);
+        }
         lock.unlock();
-        futex::WaitResult r = futex::wait(&seq, s, d.abs());
-        lock.lock_forever();
-        waiting--;
-        return r;
+        return pushed ? WEFT_OK : WEFT_ENOMEM;
     }
 
-    static void bump_and_wake(std::atomic<std::uint32_t> &seq, int n) noexcept {
-        seq.fetch_add(1, std::memory_order_release);
-        futex::wake(&seq, n);
+    // One attempt to take an item without waiting.
+    bool take(void **item) noexcept {
+        if (fast) return fast->try_pop(item);
+        lock.lock_forever();
+        bool got = count.load(std::memory_order_relaxed) > 0;
+        if (got) {
+            if (kind == WEFT_QUEUE_PRIORITY) {
+                std::pop_heap(heap.begin(), heap.end(), ComesOutLater{});
+                *item = heap.back().item;
+                heap.pop_back();
+            } else {
+                *item = kind == WEFT_QUEUE_LIFO ? ring.pop_back() : ring.pop_front();
+            }
+            count.store(count.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+        }
+        lock.unlock();
+        return got;
+    }
+
+    // Spin briefly on `ready` before sleeping: the other side is often a
+    // moment away, and a futex round trip costs microseconds. Then yield a
+    // few times, which lets the other side run when both share one CPU.
+    template <class Ready>
+    static bool spin_until(Ready &&ready) noexcept {
+        for (int i = 0; i < kSpins; i++) {
+            if (ready()) return true;
+            futex::cpu_relax();
+        }
+        for (int i = 0; i < kYields; i++) {
+            sched_yield();
+            if (ready()) return true;
+        }
+        return false;
+    }
+
+    // The one blocking discipline: `attempt` returns WEFT_OK or a failure
+    // (done) or 1 (not yet); `ready` says cheaply whether another attempt may
+    // succeed. Sleeps on `ec` until notified or the deadline passes; a last
+    // attempt is made at the deadline.
+    template <class Attempt, class Ready>
+    static weft_status block_until(EventCount &ec, Deadline &d, Attempt &&attempt, Ready &&ready) noexcept {
+        for (;;) {
+            int r = attempt();
+            if (r <= 0) return r;
+            if (d.poll()) return WEFT_ETIMEDOUT;
+            if (spin_until(ready)) continue;
+            std::uint32_t key = ec.prepare_wait();
+            if (ready()) {
+                ec.cancel_wait(key);
+                continue;
+            }
+            futex::WaitResult w = ec.wait(key, d.abs());
+            if (w == futex::WaitResult::timed_out || d.expired()) {
+                r = attempt();
+                return r <= 0 ? r : WEFT_ETIMEDOUT;
+            }
+        }
     }
 
     weft_status put(void *item, std::int64_t prio, Deadline &d) noexcept {
-        lock.lock_forever();
-        for (;;) {
-            if (closed) {
-                lock.unlock();
-                return WEFT_ECLOSED;
-            }
-            if (!full_locked()) {
-                if (!push_locked(item, prio)) {
-                    lock.unlock();
-                    return fail(WEFT_ENOMEM, "weft_queue_put: out of memory growing the queue");
-                }
-                bool wake = getters_waiting > 0;
-                if (wake) not_empty.fetch_add(1, std::memory_order_release);
-                lock.unlock();
-                if (wake) futex::wake(&not_empty, 1);
-                return WEFT_OK;
-            }
-            if (d.poll()) {
-                lock.unlock();
-                return WEFT_ETIMEDOUT;
-            }
-            futex::WaitResult r = sleep_on(not_full, putters_waiting, d);
-            if ((r == futex::WaitResult::timed_out || d.expired()) && full_locked() && !closed) {
-                lock.unlock();
-                return WEFT_ETIMEDOUT;
-            }
-        }
+        weft_status s = block_until(
+            not_full, d,
+            [&]() -> int {
+                if (closed.load(std::memory_order_acquire)) return WEFT_ECLOSED;
+                return offer(item, prio);
+            },
+            [&] { return !full() || closed.load(std::memory_order_relaxed); });
+        if (s == WEFT_OK) not_empty.notify_all();
+        else if (s == WEFT_ENOMEM) return fail(WEFT_ENOMEM, "weft_queue_put: out of memory growing the queue");
+        return s;
     }
 
     weft_status get(void **item, Deadline &d) noexcept {
-        int spins = 0;
-        lock.lock_forever();
-        for (;;) {
-            if (count.load(std::memory_order_relaxed) > 0) {
-                *item = pop_locked();
-                bool wake = putters_waiting > 0;
-                if (wake) not_full.fetch_add(1, std::memory_order_release);
-                lock.unlock();
-                if (wake) futex::wake(&not_full, 1);
-                return WEFT_OK;
-            }
-            if (closed) {
-                lock.unlock();
-                return WEFT_ECLOSED;
-            }
-            if (d.poll()) {
-                lock.unlock();
-                return WEFT_ETIMEDOUT;
-            }
-            if (spins == 0) {
-                // An item is often a moment away: spin without the lock first.
-                lock.unlock();
-                while (++spins < kGetSpins && count.load(std::memory_order_relaxed) == 0) futex::cpu_relax();
-                lock.lock_forever();
-                continue;
-            }
-            futex::WaitResult r = sleep_on(not_empty, getters_waiting, d);
-            if ((r == futex::WaitResult::timed_out || d.expired()) && count.load(std::memory_order_relaxed) == 0 &&
-                !closed) {
-                lock.unlock();
-                return WEFT_ETIMEDOUT;
-            }
+        weft_status s = block_until(
+            not_empty, d,
+            [&]() -> int {
+                if (dropped.load(std::memory_order_acquire)) return WEFT_ECLOSED;
+                bool was_closed = closed.load(std::memory_order_acquire);
+                if (take(item)) return WEFT_OK;
+                return was_closed ? WEFT_ECLOSED : 1;  // closed and drained
+            },
+            [&] { return size() > 0 || closed.load(std::memory_order_relaxed); });
+        if (s == WEFT_OK) not_full.notify_all();
+        return s;
+    }
+
+    weft_status task_done() noexcept {
+        std::int64_t left;
+        if (fast) {
+            std::uint64_t n = done.fetch_add(1, std::memory_order_acq_rel) + 1;
+            left = static_cast<std::int64_t>(fast->puts() - n);
+            if (left < 0) done.fetch_sub(1, std::memory_order_acq_rel);
+        } else {
+            left = unfinished.fetch_sub(1, std::memory_order_acq_rel) - 1;
+            if (left < 0) unfinished.fetch_add(1, std::memory_order_acq_rel);
         }
+        if (left < 0) return fail(WEFT_ESTATE, "weft_queue_task_done: called more times than items were put");
+        if (left == 0) all_done.notify_all();
+        return WEFT_OK;
     }
 
-    // Under the lock: move every queued item out.
-    void drain_locked(std::vector<void *> &out) {
-        out.reserve(static_cast<size_t>(count.load(std::memory_order_relaxed)));
-        while (count.load(std::memory_order_relaxed) > 0) out.push_back(pop_locked());
+    weft_status join(Deadline &d) noexcept {
+        return block_until(
+            all_done, d, [&]() -> int { return pending_tasks() <= 0 ? WEFT_OK : 1; },
+            [&] { return pending_tasks() <= 0; });
     }
 
-    void free_items(const std::vector<void *> &items) const noexcept {
-        if (item_free)
-            for (void *x : items) item_free(x);
-    }
-
-    ~weft_queue() {
-        if (item_free) {
-            while (count.load(std::memory_order_relaxed) > 0) item_free(pop_locked());
+    void shutdown(bool immediate, std::vector<void *> &out) {
+        closed.store(true, std::memory_order_release);
+        if (immediate) {
+            dropped.store(true, std::memory_order_release);
+            out.reserve(static_cast<size_t>(size()));
+            void *x;
+            while (take(&x)) {
+                out.push_back(x);  // reserved: a racing put may add more, which can throw
+                if (fast)
+                    done.fetch_add(1, std::memory_order_acq_rel);
+                else
+                    unfinished.fetch_sub(1, std::memory_order_acq_rel);
+            }
+            if (!fast && unfinished.load(std::memory_order_relaxed) < 0) unfinished.store(0);
         }
+        not_empty.notify_all();
+        not_full.notify_all();
+        all_done.notify_all();
     }
 };
 
@@ -260,11 +392,16 @@ WEFT_API weft_status weft_queue_create(weft_queue **out, const weft_queue_option
         q->capacity = o.capacity;
         q->item_free = o.item_free;
         size_t pre = o.capacity && o.capacity < kPrealloc ? o.capacity : kPrealloc;
-        if (q->kind == WEFT_QUEUE_PRIORITY)
-            q->heap.reserve(pre);
-        else if (!q->ring.reserve(pre)) {
+        try {
+            if (q->kind == WEFT_QUEUE_FIFO && q->capacity >= 2 && q->capacity <= kMaxFastCapacity)
+                q->fast = new MpmcRing(q->capacity);
+            else if (q->kind == WEFT_QUEUE_PRIORITY)
+                q->heap.reserve(pre);
+            else if (!q->ring.reserve(pre))
+                throw std::bad_alloc();
+        } catch (...) {
             delete q;
-            throw std::bad_alloc();
+            throw;
         }
         *out = q;
         return WEFT_OK;
@@ -304,78 +441,45 @@ WEFT_API weft_status weft_queue_get(weft_queue *q, void **item, int64_t timeout_
 
 WEFT_API weft_status weft_queue_task_done(weft_queue *q) noexcept {
     WEFT_CHECK_HANDLE("weft_queue_task_done", q);
-    q->lock.lock_forever();
-    if (q->unfinished == 0) {
-        q->lock.unlock();
-        return fail(WEFT_ESTATE, "weft_queue_task_done: called more times than items were put");
-    }
-    bool wake = --q->unfinished == 0 && q->joiners_waiting > 0;
-    if (wake) q->all_done.fetch_add(1, std::memory_order_release);
-    q->lock.unlock();
-    if (wake) futex::wake_all(&q->all_done);
-    return WEFT_OK;
+    return q->task_done();
 }
 
 WEFT_API weft_status weft_queue_join(weft_queue *q, int64_t timeout_ns) noexcept {
     WEFT_CHECK_HANDLE("weft_queue_join", q);
     WEFT_CHECK_TIMEOUT("weft_queue_join", timeout_ns);
     Deadline d(timeout_ns);
-    q->lock.lock_forever();
-    while (q->unfinished > 0) {
-        if (d.poll()) break;
-        futex::WaitResult r = q->sleep_on(q->all_done, q->joiners_waiting, d);
-        if (r == futex::WaitResult::timed_out || d.expired()) break;
-    }
-    bool done = q->unfinished == 0;
-    q->lock.unlock();
-    return done ? WEFT_OK : WEFT_ETIMEDOUT;
+    return q->join(d);
 }
 
 WEFT_API weft_status weft_queue_shutdown(weft_queue *q, int immediate) noexcept {
     WEFT_CHECK_HANDLE("weft_queue_shutdown", q);
     return guarded("weft_queue_shutdown", [&]() -> weft_status {
         std::vector<void *> dropped;
-        q->lock.lock_forever();
-        q->closed = true;
-        if (immediate) {
-            try {
-                q->drain_locked(dropped);
-            } catch (...) {
-                q->lock.unlock();
-                throw;
-            }
-            q->unfinished -= std::min<std::int64_t>(q->unfinished, static_cast<std::int64_t>(dropped.size()));
-        }
-        q->lock.unlock();
-        weft_queue::bump_and_wake(q->not_empty, INT32_MAX);
-        weft_queue::bump_and_wake(q->not_full, INT32_MAX);
-        weft_queue::bump_and_wake(q->all_done, INT32_MAX);
-        q->free_items(dropped);
+        q->shutdown(immediate != 0, dropped);
+        if (q->item_free)
+            for (void *x : dropped) q->item_free(x);
         return WEFT_OK;
     });
 }
 
 WEFT_API int64_t weft_queue_size(const weft_queue *q) noexcept {
     WEFT_CHECK_HANDLE("weft_queue_size", q);
-    return q->count.load(std::memory_order_relaxed);
+    return q->size();
 }
 
 WEFT_API int weft_queue_empty(const weft_queue *q) noexcept {
     WEFT_CHECK_HANDLE("weft_queue_empty", q);
-    return q->count.load(std::memory_order_relaxed) == 0;
+    return q->size() == 0 ? 1 : 0;
 }
 
 WEFT_API int weft_queue_full(const weft_queue *q) noexcept {
     WEFT_CHECK_HANDLE("weft_queue_full", q);
-    return q->full_locked() ? 1 : 0;
+    return q->full() ? 1 : 0;
 }
 
 WEFT_API int weft_queue_is_shutdown(const weft_queue *q) noexcept {
     WEFT_CHECK_HANDLE("weft_queue_is_shutdown", q);
-    const_cast<weft_queue *>(q)->lock.lock_forever();
-    int c = q->closed ? 1 : 0;
-    const_cast<weft_queue *>(q)->lock.unlock();
-    return c;
+    return q->closed.load(std::memory_order_acquire) ? 1 : 0;
 }
 
 }  // extern "C"

@@ -8,6 +8,10 @@
 
 #define ITEM(n) ((void *)(intptr_t)(n))
 #define NUM(p) ((int)(intptr_t)(p))
+/* Tests that run on both queue engines get their capacity as cmocka state:
+ * 0 (unbounded, the locked ring) or 128 (bounded, the lock-free ring). */
+#define CAP(state) (*(size_t *)*(state))
+static size_t unbounded = 0, bounded = 128;
 
 static weft_queue *make(int kind, size_t capacity, weft_free_fn item_free) {
     weft_queue_options o = WEFT_QUEUE_OPTIONS_INIT;
@@ -20,9 +24,8 @@ static weft_queue *make(int kind, size_t capacity, weft_free_fn item_free) {
 }
 
 static void test_queue_fifo_gives_items_in_put_order(void **state) {
-    weft_queue *q = make(WEFT_QUEUE_FIFO, 0, NULL);
+    weft_queue *q = make(WEFT_QUEUE_FIFO, CAP(state), NULL);
     void *x;
-    (void)state;
     for (int i = 1; i <= 100; i++) WT_OK(weft_queue_put(q, ITEM(i), 0));
     assert_int_equal(weft_queue_size(q), 100);
     for (int i = 1; i <= 100; i++) {
@@ -113,11 +116,10 @@ static void *do_later(void *arg) {
 }
 
 static void test_queue_blocked_get_is_woken_by_a_put(void **state) {
-    weft_queue *q = make(WEFT_QUEUE_FIFO, 0, NULL);
+    weft_queue *q = make(WEFT_QUEUE_FIFO, CAP(state), NULL);
     struct later l = {q, 30, 0, -100, NULL};
     pthread_t t;
     void *x = NULL;
-    (void)state;
     pthread_create(&t, NULL, do_later, &l);
     WT_OK(weft_queue_get(q, &x, 5 * WEFT_SEC));
     pthread_join(t, NULL);
@@ -144,11 +146,10 @@ static void test_queue_blocked_put_is_woken_by_a_get(void **state) {
 }
 
 static void test_queue_join_waits_for_every_task_done(void **state) {
-    weft_queue *q = make(WEFT_QUEUE_FIFO, 0, NULL);
+    weft_queue *q = make(WEFT_QUEUE_FIFO, CAP(state), NULL);
     struct later l = {q, 30, 4, -100, NULL};
     pthread_t t;
     void *x;
-    (void)state;
     WT_OK(weft_queue_join(q, 0)); /* nothing put yet */
     WT_OK(weft_queue_put(q, ITEM(1), 0));
     WT_OK(weft_queue_put(q, ITEM(2), 0));
@@ -165,9 +166,8 @@ static void test_queue_join_waits_for_every_task_done(void **state) {
 }
 
 static void test_queue_shutdown_lets_gets_drain_then_fails_them(void **state) {
-    weft_queue *q = make(WEFT_QUEUE_FIFO, 0, NULL);
+    weft_queue *q = make(WEFT_QUEUE_FIFO, CAP(state), NULL);
     void *x;
-    (void)state;
     WT_OK(weft_queue_put(q, ITEM(1), 0));
     WT_OK(weft_queue_put(q, ITEM(2), 0));
     assert_int_equal(weft_queue_is_shutdown(q), 0);
@@ -198,10 +198,9 @@ static void *block_forever(void *arg) {
 }
 
 static void test_queue_shutdown_wakes_every_blocked_getter(void **state) {
-    weft_queue *q = make(WEFT_QUEUE_FIFO, 0, NULL);
+    weft_queue *q = make(WEFT_QUEUE_FIFO, CAP(state), NULL);
     struct blocked b[BLOCKED];
     pthread_t t[BLOCKED];
-    (void)state;
     for (int i = 0; i < BLOCKED; i++) {
         b[i] = (struct blocked){q, 1, -100};
         pthread_create(&t[i], NULL, block_forever, &b[i]);
@@ -237,11 +236,10 @@ static void count_free(void *item) {
 }
 
 static void test_queue_immediate_shutdown_frees_items_and_releases_join(void **state) {
-    weft_queue *q = make(WEFT_QUEUE_FIFO, 0, count_free);
+    weft_queue *q = make(WEFT_QUEUE_FIFO, CAP(state), count_free);
     struct later l = {q, 30, 3, -100, NULL};
     pthread_t t;
     void *x;
-    (void)state;
     freed = 0;
     for (int i = 0; i < 5; i++) WT_OK(weft_queue_put(q, ITEM(i), 0));
     pthread_create(&t, NULL, do_later, &l);
@@ -378,18 +376,24 @@ static void test_queue_rejects_bad_input(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_queue_fifo_gives_items_in_put_order),
+        cmocka_unit_test_prestate(test_queue_fifo_gives_items_in_put_order, &unbounded),
+        cmocka_unit_test_prestate(test_queue_fifo_gives_items_in_put_order, &bounded),
         cmocka_unit_test(test_queue_lifo_is_a_stack),
         cmocka_unit_test(test_queue_priority_gives_lowest_first_and_fifo_among_equals),
         cmocka_unit_test(test_queue_get_times_out_when_empty),
         cmocka_unit_test(test_queue_put_times_out_when_full),
-        cmocka_unit_test(test_queue_blocked_get_is_woken_by_a_put),
+        cmocka_unit_test_prestate(test_queue_blocked_get_is_woken_by_a_put, &unbounded),
+        cmocka_unit_test_prestate(test_queue_blocked_get_is_woken_by_a_put, &bounded),
         cmocka_unit_test(test_queue_blocked_put_is_woken_by_a_get),
-        cmocka_unit_test(test_queue_join_waits_for_every_task_done),
-        cmocka_unit_test(test_queue_shutdown_lets_gets_drain_then_fails_them),
-        cmocka_unit_test(test_queue_shutdown_wakes_every_blocked_getter),
+        cmocka_unit_test_prestate(test_queue_join_waits_for_every_task_done, &unbounded),
+        cmocka_unit_test_prestate(test_queue_join_waits_for_every_task_done, &bounded),
+        cmocka_unit_test_prestate(test_queue_shutdown_lets_gets_drain_then_fails_them, &unbounded),
+        cmocka_unit_test_prestate(test_queue_shutdown_lets_gets_drain_then_fails_them, &bounded),
+        cmocka_unit_test_prestate(test_queue_shutdown_wakes_every_blocked_getter, &unbounded),
+        cmocka_unit_test_prestate(test_queue_shutdown_wakes_every_blocked_getter, &bounded),
         cmocka_unit_test(test_queue_shutdown_wakes_every_blocked_putter),
-        cmocka_unit_test(test_queue_immediate_shutdown_frees_items_and_releases_join),
+        cmocka_unit_test_prestate(test_queue_immediate_shutdown_frees_items_and_releases_join, &unbounded),
+        cmocka_unit_test_prestate(test_queue_immediate_shutdown_frees_items_and_releases_join, &bounded),
         cmocka_unit_test(test_queue_destroy_frees_items_still_queued),
         cmocka_unit_test(test_queue_many_producers_and_consumers_lose_nothing_and_keep_order),
         cmocka_unit_test(test_queue_rejects_bad_input),
