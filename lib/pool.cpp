@@ -1,11 +1,17 @@
-// Thread pool: an intrusive FIFO of task nodes under one WordLock, workers
-// parked on a futex word only while idle (a submit wakes one only when some
-// sleep), and task nodes recycled through a free list under the same lock, so
-// the steady state allocates nothing but the futures callers ask for.
+// Thread pool: an intrusive FIFO of task nodes under one WordLock, and task
+// nodes recycled through a free list under the same lock, so the steady state
+// allocates nothing but the futures callers ask for. An idle worker puts its
+// own parking slot on an idle stack (under the lock) and spins, yields, then
+// sleeps on the slot's futex word; a submit pops one idle slot and signals
+// exactly that worker, with a system call only if it is really asleep. So a
+// burst of submits wakes each idle worker once, and busy workers are never
+// woken at all.
 //
 // A worker waiting for a future (apply, map, or weft_future_wait inside a task)
 // runs queued tasks of its pool meanwhile, through the thread's WaitHook, so
 // tasks that wait on each other cannot starve the pool of workers.
+#include <sched.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -100,16 +106,48 @@ struct MapJob {
 
 using namespace weft::detail;
 
+namespace weft::detail {
+namespace {
+
+// An idle worker's parking spot.
+struct IdleSlot {
+    static constexpr std::uint32_t kSpinning = 0, kSleeping = 1, kSignaled = 2;
+    std::atomic<std::uint32_t> state{kSpinning};
+    IdleSlot *next = nullptr;
+
+    void signal() noexcept {
+        if (state.exchange(kSignaled, std::memory_order_acq_rel) == kSleeping) futex::wake(&state, 1);
+    }
+
+    // Spin, yield, then sleep until signalled.
+    void park() noexcept {
+        for (int i = 0; i < 200; i++) {
+            if (state.load(std::memory_order_acquire) == kSignaled) return;
+            futex::cpu_relax();
+        }
+        for (int i = 0; i < 4; i++) {
+            sched_yield();
+            if (state.load(std::memory_order_acquire) == kSignaled) return;
+        }
+        std::uint32_t expect = kSpinning;
+        if (!state.compare_exchange_strong(expect, kSleeping, std::memory_order_acq_rel)) return;  // signalled
+        while (state.load(std::memory_order_acquire) != kSignaled) futex::wait(&state, kSleeping, Deadline::kNever);
+    }
+};
+
+}  // namespace
+}  // namespace weft::detail
+
 struct weft_pool : Handle<Magic::pool> {
     WordLock lock;
     Task *head = nullptr, *tail = nullptr, *free_list = nullptr;
     std::int64_t queued = 0;
-    std::atomic<std::int64_t> queued_hint{0};  // read without the lock by spinning workers
     size_t max_queued = 0;
     bool closed = false;
-    int target_workers = 0, live_workers = 0, running = 0, idle = 0, space_waiters = 0;
+    int target_workers = 0, live_workers = 0, running = 0, space_waiters = 0;
+    IdleSlot *idle = nullptr;  // stack of parked workers
     std::int64_t completed = 0, failed = 0, cancelled = 0;
-    std::atomic<std::uint32_t> work_seq{0}, space_seq{0}, exit_seq{0};
+    std::atomic<std::uint32_t> space_seq{0}, exit_seq{0};
     std::vector<weft_thread *> threads;
     std::vector<weft_future *> running_futures;  // one slot per worker index (terminate asks them to stop)
     std::string prefix;
@@ -146,7 +184,6 @@ struct weft_pool : Handle<Magic::pool> {
             head = t;
         tail = t;
         queued++;
-        queued_hint.store(queued, std::memory_order_relaxed);
     }
     Task *pop_locked() noexcept {
         Task *t = head;
@@ -154,7 +191,6 @@ struct weft_pool : Handle<Magic::pool> {
         head = t->next;
         if (!head) tail = nullptr;
         queued--;
-        queued_hint.store(queued, std::memory_order_relaxed);
         if (space_waiters > 0) {
             space_seq.fetch_add(1, std::memory_order_release);
             futex::wake(&space_seq, 1);
@@ -196,11 +232,26 @@ struct weft_pool : Handle<Magic::pool> {
         }
         fill(t);
         push_locked(t);
-        bool wake = idle > 0;
-        if (wake) work_seq.fetch_add(1, std::memory_order_release);
+        IdleSlot *w = idle;
+        if (w) idle = w->next;
         lock.unlock();
-        if (wake) futex::wake(&work_seq, 1);
+        if (w) w->signal();
         return WEFT_OK;
+    }
+
+    // Under the lock: take every parked worker off the idle stack (to signal
+    // after unlocking: shutdown, resize).
+    IdleSlot *take_idle_locked() noexcept {
+        IdleSlot *all = idle;
+        idle = nullptr;
+        return all;
+    }
+    static void signal_all(IdleSlot *w) noexcept {
+        while (w) {
+            IdleSlot *next = w->next;  // read before signal: the worker may reuse its slot at once
+            w->signal();
+            w = next;
+        }
     }
 
     // ---- running tasks ----
@@ -348,17 +399,12 @@ void *weft_pool::worker_main(void *arg) {
             continue;
         }
         if (p->closed) break;
-        // Spin briefly without the lock: work often arrives a moment later.
+        IdleSlot slot;
+        slot.next = p->idle;
+        p->idle = &slot;
         p->lock.unlock();
-        for (int i = 0; i < 1000 && p->queued_hint.load(std::memory_order_relaxed) == 0; i++) futex::cpu_relax();
+        slot.park();  // returns once popped off the idle stack and signalled
         p->lock.lock_forever();
-        if (p->head || p->closed || p->live_workers > p->target_workers) continue;
-        std::uint32_t s = p->work_seq.load(std::memory_order_relaxed);
-        p->idle++;
-        p->lock.unlock();
-        futex::wait(&p->work_seq, s, Deadline::kNever);
-        p->lock.lock_forever();
-        p->idle--;
     }
     p->live_workers--;
     p->exit_seq.fetch_add(1, std::memory_order_release);
@@ -486,12 +532,11 @@ WEFT_API weft_status weft_pool_shutdown(weft_pool *pool, int wait, int cancel_pe
         list = pool->head;
         pool->head = pool->tail = nullptr;
         pool->queued = 0;
-        pool->queued_hint.store(0, std::memory_order_relaxed);
     }
-    pool->work_seq.fetch_add(1, std::memory_order_release);
+    IdleSlot *idle = pool->take_idle_locked();
     pool->space_seq.fetch_add(1, std::memory_order_release);
     pool->lock.unlock();
-    futex::wake_all(&pool->work_seq);
+    weft_pool::signal_all(idle);
     futex::wake_all(&pool->space_seq);
     std::int64_t n = 0;
     while (list) {
@@ -739,10 +784,9 @@ WEFT_API weft_status weft_pool_resize(weft_pool *pool, int workers) noexcept {
             pool->lock.unlock();
             throw;
         }
-        bool shrink = pool->live_workers > workers;
-        if (shrink) pool->work_seq.fetch_add(1, std::memory_order_release);
+        IdleSlot *idle = pool->live_workers > workers ? pool->take_idle_locked() : nullptr;
         pool->lock.unlock();
-        if (shrink) futex::wake_all(&pool->work_seq);
+        weft_pool::signal_all(idle);
         return s;
     });
 }
