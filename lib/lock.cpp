@@ -38,8 +38,7 @@ WEFT_API void weft_lock_destroy(weft_lock *lock) noexcept {
 WEFT_API weft_status weft_lock_acquire(weft_lock *lock, int64_t timeout_ns) noexcept {
     WEFT_CHECK_HANDLE("weft_lock_acquire", lock);
     WEFT_CHECK_TIMEOUT("weft_lock_acquire", timeout_ns);
-    Deadline d(timeout_ns);
-    return lock->word.lock(d);
+    return lock->word.lock_within(timeout_ns);
 }
 
 WEFT_API weft_status weft_lock_release(weft_lock *lock) noexcept {

@@ -37,6 +37,16 @@ public:
         return false;
     }
 
+    // WEFT_OK or WEFT_ETIMEDOUT. The public entry: the deadline is only made
+    // when the lock is contended, so the uncontended path is one CAS.
+    weft_status lock_within(std::int64_t timeout_ns, bool shared = false) noexcept {
+        std::uint32_t expect = 0;
+        if (__builtin_expect(word_.compare_exchange_strong(expect, LOCKED, std::memory_order_acquire,
+                                                           std::memory_order_relaxed), 1))
+            return WEFT_OK;
+        return lock_slow_within(timeout_ns, shared);
+    }
+
     // WEFT_OK or WEFT_ETIMEDOUT.
     weft_status lock(Deadline &deadline, bool shared = false) noexcept {
         std::uint32_t expect = 0;
@@ -63,91 +73,92 @@ public:
     bool locked() const noexcept { return word_.load(std::memory_order_relaxed) & LOCKED; }
 
 private:
-    weft_status lock_slow(Deadline &deadline, bool shared) noexcept;
-    bool unlock_slow(bool shared) noexcept;
+    [[gnu::noinline]] weft_status lock_slow_within(std::int64_t timeout_ns, bool shared) noexcept {
+        Deadline d(timeout_ns);
+        return lock_slow(d, shared);
+    }
+    [[gnu::noinline]] weft_status lock_slow(Deadline &deadline, bool shared) noexcept {
+        int spins = 0;
+        bool parked_once = false;  // after sleeping, assume others sleep too
+        bool i_set_starving = false;
+        std::int64_t wait_start = 0;
+        std::uint32_t s = word_.load(std::memory_order_relaxed);
+        for (;;) {
+            if (!(s & LOCKED)) {
+                std::uint32_t want = s | LOCKED | (parked_once ? PARKED : 0);
+                if (i_set_starving) want &= ~STARVING;
+                if (word_.compare_exchange_weak(s, want, std::memory_order_acquire, std::memory_order_relaxed))
+                    return WEFT_OK;
+                continue;
+            }
+            if (spins < kSpins && !(s & PARKED)) {
+                ++spins;
+                futex::cpu_relax();
+                s = word_.load(std::memory_order_relaxed);
+                continue;
+            }
+            if (deadline.poll()) return WEFT_ETIMEDOUT;
+            if (!(s & PARKED)) {
+                if (!word_.compare_exchange_weak(s, s | PARKED, std::memory_order_relaxed, std::memory_order_relaxed))
+                    continue;
+                s |= PARKED;
+            }
+            if (wait_start == 0) {
+                wait_start = monotonic_now();
+            } else if (!(s & STARVING) && monotonic_now() - wait_start > kStarveNs) {
+                if (word_.compare_exchange_weak(s, s | STARVING, std::memory_order_relaxed, std::memory_order_relaxed)) {
+                    s |= STARVING;
+                    i_set_starving = true;
+                }
+                continue;
+            }
+            futex::WaitResult r = futex::wait(&word_, s, deadline.abs(), shared);
+            parked_once = true;
+            s = word_.load(std::memory_order_relaxed);
+            // Claim a hand-off: the lock stays LOCKED and becomes ours.
+            while (s & HANDOFF) {
+                std::uint32_t want = (s & ~HANDOFF) | PARKED;
+                if (i_set_starving) want &= ~STARVING;
+                if (word_.compare_exchange_weak(s, want, std::memory_order_acquire, std::memory_order_relaxed))
+                    return WEFT_OK;
+            }
+            if (r == futex::WaitResult::timed_out || deadline.expired()) {
+                // One last chance, then give up; withdraw our starving flag.
+                if (!(s & LOCKED)) continue;
+                if (i_set_starving) word_.fetch_and(~STARVING, std::memory_order_relaxed);
+                return WEFT_ETIMEDOUT;
+            }
+        }
+    }
+
+    [[gnu::noinline]] bool unlock_slow(bool shared) noexcept {
+        std::uint32_t s = word_.load(std::memory_order_relaxed);
+        for (;;) {
+            if (!(s & LOCKED)) return false;
+            if ((s & STARVING) && (s & PARKED)) {
+                // Hand the lock to a woken waiter: LOCKED stays set.
+                if (!word_.compare_exchange_weak(s, s | HANDOFF, std::memory_order_release, std::memory_order_relaxed))
+                    continue;
+                if (futex::wake(&word_, 1, shared) > 0) return true;
+                // Nobody was asleep to take it: release it the plain way unless a
+                // waiter already claimed the hand-off.
+                s = word_.load(std::memory_order_relaxed);
+                while (s & HANDOFF) {
+                    if (word_.compare_exchange_weak(s, s & ~(HANDOFF | LOCKED | PARKED), std::memory_order_release,
+                                                    std::memory_order_relaxed))
+                        return true;
+                }
+                return true;
+            }
+            if (word_.compare_exchange_weak(s, s & ~(LOCKED | PARKED), std::memory_order_release,
+                                            std::memory_order_relaxed)) {
+                if (s & PARKED) futex::wake(&word_, 1, shared);
+                return true;
+            }
+        }
+    }
 
     std::atomic<std::uint32_t> word_{0};
 };
-
-inline weft_status WordLock::lock_slow(Deadline &deadline, bool shared) noexcept {
-    int spins = 0;
-    bool parked_once = false;  // after sleeping, assume others sleep too
-    bool i_set_starving = false;
-    std::int64_t wait_start = 0;
-    std::uint32_t s = word_.load(std::memory_order_relaxed);
-    for (;;) {
-        if (!(s & LOCKED)) {
-            std::uint32_t want = s | LOCKED | (parked_once ? PARKED : 0);
-            if (i_set_starving) want &= ~STARVING;
-            if (word_.compare_exchange_weak(s, want, std::memory_order_acquire, std::memory_order_relaxed))
-                return WEFT_OK;
-            continue;
-        }
-        if (spins < kSpins && !(s & PARKED)) {
-            ++spins;
-            futex::cpu_relax();
-            s = word_.load(std::memory_order_relaxed);
-            continue;
-        }
-        if (deadline.poll()) return WEFT_ETIMEDOUT;
-        if (!(s & PARKED)) {
-            if (!word_.compare_exchange_weak(s, s | PARKED, std::memory_order_relaxed, std::memory_order_relaxed))
-                continue;
-            s |= PARKED;
-        }
-        if (wait_start == 0) {
-            wait_start = monotonic_now();
-        } else if (!(s & STARVING) && monotonic_now() - wait_start > kStarveNs) {
-            if (word_.compare_exchange_weak(s, s | STARVING, std::memory_order_relaxed, std::memory_order_relaxed)) {
-                s |= STARVING;
-                i_set_starving = true;
-            }
-            continue;
-        }
-        futex::WaitResult r = futex::wait(&word_, s, deadline.abs(), shared);
-        parked_once = true;
-        s = word_.load(std::memory_order_relaxed);
-        // Claim a hand-off: the lock stays LOCKED and becomes ours.
-        while (s & HANDOFF) {
-            std::uint32_t want = (s & ~HANDOFF) | PARKED;
-            if (i_set_starving) want &= ~STARVING;
-            if (word_.compare_exchange_weak(s, want, std::memory_order_acquire, std::memory_order_relaxed))
-                return WEFT_OK;
-        }
-        if (r == futex::WaitResult::timed_out || deadline.expired()) {
-            // One last chance, then give up; withdraw our starving flag.
-            if (!(s & LOCKED)) continue;
-            if (i_set_starving) word_.fetch_and(~STARVING, std::memory_order_relaxed);
-            return WEFT_ETIMEDOUT;
-        }
-    }
-}
-
-inline bool WordLock::unlock_slow(bool shared) noexcept {
-    std::uint32_t s = word_.load(std::memory_order_relaxed);
-    for (;;) {
-        if (!(s & LOCKED)) return false;
-        if ((s & STARVING) && (s & PARKED)) {
-            // Hand the lock to a woken waiter: LOCKED stays set.
-            if (!word_.compare_exchange_weak(s, s | HANDOFF, std::memory_order_release, std::memory_order_relaxed))
-                continue;
-            if (futex::wake(&word_, 1, shared) > 0) return true;
-            // Nobody was asleep to take it: release it the plain way unless a
-            // waiter already claimed the hand-off.
-            s = word_.load(std::memory_order_relaxed);
-            while (s & HANDOFF) {
-                if (word_.compare_exchange_weak(s, s & ~(HANDOFF | LOCKED | PARKED), std::memory_order_release,
-                                                std::memory_order_relaxed))
-                    return true;
-            }
-            return true;
-        }
-        if (word_.compare_exchange_weak(s, s & ~(LOCKED | PARKED), std::memory_order_release,
-                                        std::memory_order_relaxed)) {
-            if (s & PARKED) futex::wake(&word_, 1, shared);
-            return true;
-        }
-    }
-}
 
 }  // namespace weft::detail
