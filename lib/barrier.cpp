@@ -108,9 +108,7 @@ WEFT_API weft_status weft_barrier_create(weft_barrier **out, unsigned parties,
     *out = nullptr;
     if (parties == 0 || parties > static_cast<unsigned>(INT_MAX))
         return fail(WEFT_EINVAL, "weft_barrier_create: parties is %u; use 1 .. INT_MAX", parties);
-    if (opts && opts->version != WEFT_BARRIER_OPTIONS_VERSION)
-        return fail(WEFT_EINVAL, "weft_barrier_create: opts->version is %u; expected %u", opts->version,
-                    WEFT_BARRIER_OPTIONS_VERSION);
+    if (weft_status s = check_version("weft_barrier_create", opts, WEFT_BARRIER_OPTIONS_VERSION)) return s;
     weft_barrier *b = new (std::nothrow) weft_barrier;
     if (!b) return fail(WEFT_ENOMEM, "weft_barrier_create: out of memory");
     b->parties = parties;

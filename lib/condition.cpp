@@ -167,9 +167,7 @@ extern "C" {
 WEFT_API weft_status weft_condition_create(weft_condition **out, const weft_condition_options *opts) noexcept {
     if (!out) return null_arg("weft_condition_create", "out");
     *out = nullptr;
-    if (opts && opts->version != WEFT_CONDITION_OPTIONS_VERSION)
-        return fail(WEFT_EINVAL, "weft_condition_create: opts->version is %u; expected %u", opts->version,
-                    WEFT_CONDITION_OPTIONS_VERSION);
+    if (weft_status s = check_version("weft_condition_create", opts, WEFT_CONDITION_OPTIONS_VERSION)) return s;
     weft_lock *lock = opts ? opts->lock : nullptr;
     weft_rlock *rlock = opts ? opts->rlock : nullptr;
     if (lock && rlock)

@@ -55,6 +55,10 @@ weft_status null_arg(const char *func, const char *param) noexcept {
     return fail(WEFT_EINVAL, "%s: %s is NULL", func, param);
 }
 
+weft_status bad_version(const char *func, std::uint32_t got, std::uint32_t want) noexcept {
+    return fail(WEFT_EINVAL, "%s: opts->version is %u; expected %u (use the _OPTIONS_INIT macro)", func, got, want);
+}
+
 weft_status bad_timeout(const char *func, std::int64_t timeout_ns) noexcept {
     return fail(WEFT_EINVAL, "%s: timeout_ns is %lld; use 0 (poll), WEFT_FOREVER (-1) or a positive value",
                 func, static_cast<long long>(timeout_ns));

@@ -18,9 +18,7 @@ extern "C" {
 WEFT_API weft_status weft_lock_create(weft_lock **out, const weft_lock_options *opts) noexcept {
     if (!out) return null_arg("weft_lock_create", "out");
     *out = nullptr;
-    if (opts && opts->version != WEFT_LOCK_OPTIONS_VERSION)
-        return fail(WEFT_EINVAL, "weft_lock_create: opts->version is %u; expected %u", opts->version,
-                    WEFT_LOCK_OPTIONS_VERSION);
+    if (weft_status s = check_version("weft_lock_create", opts, WEFT_LOCK_OPTIONS_VERSION)) return s;
     if (opts && opts->flags != 0)
         return fail(WEFT_EINVAL, "weft_lock_create: opts->flags is %#x; no flags are defined", opts->flags);
     weft_lock *l = new (std::nothrow) weft_lock;

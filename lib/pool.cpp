@@ -486,12 +486,8 @@ WEFT_API weft_status weft_pool_create(weft_pool **out, const weft_pool_options *
     if (!out) return null_arg("weft_pool_create", "out");
     *out = nullptr;
     weft_pool_options o = WEFT_POOL_OPTIONS_INIT;
-    if (opts) {
-        if (opts->version != WEFT_POOL_OPTIONS_VERSION)
-            return fail(WEFT_EINVAL, "weft_pool_create: opts->version is %u; expected %u", opts->version,
-                        WEFT_POOL_OPTIONS_VERSION);
-        o = *opts;
-    }
+    if (weft_status s = check_version("weft_pool_create", opts, WEFT_POOL_OPTIONS_VERSION)) return s;
+    if (opts) o = *opts;
     if (o.workers < 0) return fail(WEFT_EINVAL, "weft_pool_create: opts->workers is %d; use 0 (CPU count) or more", o.workers);
     return guarded("weft_pool_create", [&]() -> weft_status {
         auto *p = new weft_pool;

@@ -377,12 +377,8 @@ WEFT_API weft_status weft_queue_create(weft_queue **out, const weft_queue_option
     if (!out) return null_arg("weft_queue_create", "out");
     *out = nullptr;
     weft_queue_options o = WEFT_QUEUE_OPTIONS_INIT;
-    if (opts) {
-        if (opts->version != WEFT_QUEUE_OPTIONS_VERSION)
-            return fail(WEFT_EINVAL, "weft_queue_create: opts->version is %u; expected %u", opts->version,
-                        WEFT_QUEUE_OPTIONS_VERSION);
-        o = *opts;
-    }
+    if (weft_status s = check_version("weft_queue_create", opts, WEFT_QUEUE_OPTIONS_VERSION)) return s;
+    if (opts) o = *opts;
     if (o.kind != WEFT_QUEUE_FIFO && o.kind != WEFT_QUEUE_LIFO && o.kind != WEFT_QUEUE_PRIORITY)
         return fail(WEFT_EINVAL, "weft_queue_create: opts->kind is %d; use WEFT_QUEUE_FIFO, _LIFO or _PRIORITY",
                     o.kind);

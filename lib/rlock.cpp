@@ -13,9 +13,7 @@ extern "C" {
 WEFT_API weft_status weft_rlock_create(weft_rlock **out, const weft_rlock_options *opts) noexcept {
     if (!out) return null_arg("weft_rlock_create", "out");
     *out = nullptr;
-    if (opts && opts->version != WEFT_RLOCK_OPTIONS_VERSION)
-        return fail(WEFT_EINVAL, "weft_rlock_create: opts->version is %u; expected %u", opts->version,
-                    WEFT_RLOCK_OPTIONS_VERSION);
+    if (weft_status s = check_version("weft_rlock_create", opts, WEFT_RLOCK_OPTIONS_VERSION)) return s;
     if (opts && opts->flags != 0)
         return fail(WEFT_EINVAL, "weft_rlock_create: opts->flags is %#x; no flags are defined", opts->flags);
     weft_rlock *r = new (std::nothrow) weft_rlock;

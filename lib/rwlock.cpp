@@ -206,9 +206,7 @@ extern "C" {
 WEFT_API weft_status weft_rwlock_create(weft_rwlock **out, const weft_rwlock_options *opts) noexcept {
     if (!out) return null_arg("weft_rwlock_create", "out");
     *out = nullptr;
-    if (opts && opts->version != WEFT_RWLOCK_OPTIONS_VERSION)
-        return fail(WEFT_EINVAL, "weft_rwlock_create: opts->version is %u; expected %u", opts->version,
-                    WEFT_RWLOCK_OPTIONS_VERSION);
+    if (weft_status s = check_version("weft_rwlock_create", opts, WEFT_RWLOCK_OPTIONS_VERSION)) return s;
     if (opts && opts->flags != 0)
         return fail(WEFT_EINVAL, "weft_rwlock_create: opts->flags is %#x; no flags are defined", opts->flags);
     weft_rwlock *l = new (std::nothrow) weft_rwlock;

@@ -2,6 +2,8 @@
 // report a failure. Never installed.
 #pragma once
 
+#include <cstdint>
+
 #include <weft/error.h>
 
 namespace weft::detail {
@@ -20,5 +22,15 @@ namespace weft::detail {
 
 // The common NULL-argument report.
 [[gnu::cold]] weft_status null_arg(const char *func, const char *param) noexcept;
+
+[[gnu::cold]] weft_status bad_version(const char *func, std::uint32_t got, std::uint32_t want) noexcept;
+
+// The common options check: NULL (defaults) or a struct of the version this
+// library knows; anything else is WEFT_EINVAL naming `func`.
+template <class Opts>
+inline weft_status check_version(const char *func, const Opts *opts, std::uint32_t want) noexcept {
+    if (__builtin_expect(opts == nullptr || opts->version == want, 1)) return WEFT_OK;
+    return bad_version(func, opts->version, want);
+}
 
 }  // namespace weft::detail
