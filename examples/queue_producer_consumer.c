@@ -16,12 +16,12 @@ static void *produce(void *arg) {
     for (int i = 1; i <= ITEMS; i++) {
         int *item = malloc(sizeof *item);
         if (!item) return (void *)1;
-        *item = i * 7 % 100;
-        if (weft_queue_put(q, item, WEFT_FOREVER) != WEFT_OK) {
+        int value = *item = i * 7 % 100;
+        if (weft_queue_put(q, item, WEFT_FOREVER) != WEFT_OK) { /* the queue owns item now */
             free(item);
             return (void *)1;
         }
-        printf("produced %2d (queued %lld)\n", *item, (long long)weft_queue_size(q));
+        printf("produced %2d (queued %lld)\n", value, (long long)weft_queue_size(q));
         weft_sleep_ns(1 * WEFT_MSEC); /* fast */
     }
     return weft_queue_put(q, (void *)END, WEFT_FOREVER) == WEFT_OK ? NULL : (void *)1;

@@ -1,10 +1,20 @@
 // Threads and timers: Python's threading.Thread and threading.Timer over
 // detached pthreads, with reference-counted records, a one-lock registry for
 // enumerate(), an exit handler joining non-daemon threads, and fork repair.
+//
+// Start does not wait for the new thread: the record reads RUNNING at once
+// and the thread publishes its ident, tid and OS name itself. The rare caller
+// that asks for ident or native id before that waits for it (lazily). Every
+// wait sets a waiters bit in the state word, so the thread wakes (a futex
+// syscall) only when somebody actually sleeps.
+//
+// The OS threads are joinable. Exactly one party reaps each: the first
+// WEFT_FOREVER join of a running thread claims it and calls pthread_join (the
+// kernel wakes it at thread exit, as for a plain pthread), or else the thread
+// detaches itself as it ends.
 #include <atomic>
 #include <cerrno>
 #include <climits>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -24,11 +34,28 @@
 
 namespace weft::detail {
 
-// Internal state values of weft_thread::state (the futex word). STARTING is
-// reported as RUNNING: start() was called and is waiting for the thread to
-// publish its identity.
+// weft_thread::state, the futex word: the public state in the low bits plus
+//   kPublished    ident, native_id and the OS name are set (the thread did it);
+//   kIdWaiters    someone may sleep until kPublished;
+//   kEndWaiters   someone may sleep until the thread is no longer RUNNING.
+// A change wakes all sleepers only when a matching waiters bit is set (and
+// clears it): woken threads that still need to wait set it again. Publishing
+// does not wake joiners, so a join that started early sleeps once.
 constexpr std::uint32_t kNew = WEFT_THREAD_NEW, kRunning = WEFT_THREAD_RUNNING,
-                        kFinished = WEFT_THREAD_FINISHED, kStarting = 3;
+                        kFinished = WEFT_THREAD_FINISHED;
+constexpr std::uint32_t kPhaseMask = 3, kPublished = 4, kIdWaiters = 8, kEndWaiters = 16;
+constexpr std::uint32_t kWaiters = kIdWaiters | kEndWaiters;
+
+constexpr std::uint32_t phase(std::uint32_t s) noexcept { return s & kPhaseMask; }
+
+// weft_thread::reap: who releases the OS thread. None: start has not yet
+// published join_pth; Open: join_pth is set and nobody has claimed it; Taken:
+// a joiner (pthread_join) or the thread itself (pthread_detach) has.
+constexpr std::uint32_t kReapNone = 0, kReapOpen = 1, kReapTaken = 2;
+
+// Names up to this size (NUL included) live in the record: "Thread-N" never
+// needs a second allocation.
+constexpr std::size_t kInlineName = 32;
 
 enum class Kind : std::uint8_t { weft, main, dummy };
 
@@ -42,17 +69,21 @@ struct weft_thread : weft::detail::Handle<weft::detail::Magic::thread> {
     weft_thread_fn fn = nullptr;
     void *arg = nullptr;
     void *result = nullptr;  // written before state becomes FINISHED (release)
-    std::atomic<char *> name{nullptr};
-    std::vector<char *> retired;  // earlier names, freed with the record
+    std::atomic<char *> name{nullptr};  // inline_name or malloc'd
+    std::vector<char *> retired;        // earlier names, freed with the record
     std::atomic<int> daemon{0};
     std::size_t stack_size = 0;
     std::atomic<std::uint64_t> ident{0};
     std::atomic<std::int64_t> native_id{0};
     pthread_t pth{};
     bool has_pth = false;  // pth names a live OS thread (guarded by lk)
+    std::atomic<std::uint32_t> reap{weft::detail::kReapNone};
+    pthread_t join_pth{};  // written by start before reap becomes Open (release)
     // Registry links (guarded by the registry lock).
     weft_thread *prev = nullptr, *next = nullptr;
     bool listed = false;
+    char inline_name[weft::detail::kInlineName];
+    bool os_named = false;  // the name was given (opts or set_name): it goes to the OS (guarded by lk)
 };
 
 struct weft_timer : weft::detail::Handle<weft::detail::Magic::timer> {
@@ -69,10 +100,14 @@ namespace {
 
 // ---------------------------------------------------------------- records
 
+void free_name(weft_thread *t, char *name) noexcept {
+    if (name != t->inline_name) std::free(name);
+}
+
 void free_record(weft_thread *t) noexcept {
     t->poison();
-    std::free(t->name.load(std::memory_order_relaxed));
-    for (char *s : t->retired) std::free(s);
+    free_name(t, t->name.load(std::memory_order_relaxed));
+    for (char *s : t->retired) free_name(t, s);
     delete t;
 }
 
@@ -88,10 +123,17 @@ std::uint64_t next_name_number() noexcept {
     return counter.fetch_add(1, std::memory_order_relaxed) + 1;
 }
 
-char *numbered_name(const char *prefix) noexcept {
-    char buf[48];
-    std::snprintf(buf, sizeof buf, "%s-%llu", prefix, static_cast<unsigned long long>(next_name_number()));
-    return strdup(buf);
+// "<prefix>-N" into out (kInlineName bytes; prefixes are short literals).
+const char *numbered_name(char (&out)[kInlineName], const char *prefix) noexcept {
+    char digits[24];
+    int nd = 0;
+    for (std::uint64_t n = next_name_number(); n != 0; n /= 10) digits[nd++] = static_cast<char>('0' + n % 10);
+    std::size_t p = std::strlen(prefix);
+    std::memcpy(out, prefix, p);
+    out[p++] = '-';
+    while (nd > 0) out[p++] = digits[--nd];
+    out[p] = '\0';
+    return out;
 }
 
 // The first 15 bytes of `name`, not cutting a UTF-8 sequence: the OS limit.
@@ -118,7 +160,7 @@ struct Registry {
     WordLock lk;
     weft_thread *head = nullptr, *tail = nullptr;  // in start order, as Python lists them
     weft_thread *main = nullptr;
-    bool atexit_done = false;
+    std::atomic<bool> atexit_done{false};  // written under lk; read without it
 };
 
 void fork_prepare() noexcept;
@@ -160,7 +202,52 @@ void list_remove(Registry &r, weft_thread *t) noexcept {
     t->listed = false;
 }
 
-bool alive_state(std::uint32_t s) noexcept { return s == kRunning || s == kStarting; }
+bool alive_state(std::uint32_t s) noexcept { return phase(s) == kRunning; }
+
+// Change the state word to f(old) (f keeps the waiters bits it is given) and
+// wake every sleeper, but only when a bit of `wake` was set; those bits are
+// cleared. The caller keeps the record alive.
+template <class F>
+void transition(weft_thread *t, std::uint32_t wake, F f) noexcept {
+    std::uint32_t s = t->state.load(std::memory_order_relaxed);
+    while (!t->state.compare_exchange_weak(s, f(s) & ~wake, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+    }
+    if (s & wake) futex::wake_all(&t->state);
+}
+
+// Wait until done(state) or the deadline passes; *seen gets the state that
+// ended the wait. Sets `flag` (a waiters bit) before each sleep.
+template <class P>
+bool wait_state(const weft_thread *t, std::uint32_t flag, P done, Deadline &d, std::uint32_t *seen) noexcept {
+    std::atomic<std::uint32_t> &w = const_cast<weft_thread *>(t)->state;
+    for (;;) {
+        std::uint32_t s = w.load(std::memory_order_acquire);
+        if (done(s)) {
+            if (seen) *seen = s;
+            return true;
+        }
+        if (d.poll() || d.expired()) return false;
+        if (!(s & flag)) {
+            if (!w.compare_exchange_weak(s, s | flag, std::memory_order_relaxed, std::memory_order_relaxed))
+                continue;
+            s |= flag;
+        }
+        (void)futex::wait(&w, s, d.abs());
+    }
+}
+
+bool not_running(std::uint32_t s) noexcept { return phase(s) != kRunning; }
+
+// ident and native_id are published by the thread itself just after it
+// starts; a caller that asks earlier waits for them (never long: the thread
+// does nothing else first).
+void await_identity(const weft_thread *t) noexcept {
+    std::uint32_t s = t->state.load(std::memory_order_acquire);
+    if ((s & kPublished) || phase(s) != kRunning) return;
+    Deadline d = Deadline::forever();
+    (void)wait_state(t, kIdWaiters, [](std::uint32_t v) { return (v & kPublished) || phase(v) != kRunning; }, d,
+                     nullptr);
+}
 
 // ----------------------------------------------------- per-thread record
 
@@ -187,15 +274,23 @@ void adopt_main(weft_thread *m) noexcept {
     slot().current = m;
 }
 
-weft_thread *new_record(Kind kind, char *name, int daemon) noexcept {
-    if (!name) return nullptr;
+// A record named a copy of `name` (in the record when it fits), or, with
+// name NULL, "<prefix>-N".
+weft_thread *new_record(Kind kind, const char *name, const char *prefix, int daemon) noexcept {
     weft_thread *t = new (std::nothrow) weft_thread;
-    if (!t) {
-        std::free(name);
+    if (!t) return nullptr;
+    char *copy = t->inline_name;
+    if (!name) {
+        numbered_name(t->inline_name, prefix);
+    } else if (std::size_t n = std::strlen(name); n < kInlineName) {
+        std::memcpy(t->inline_name, name, n + 1);
+    } else if (!(copy = strdup(name))) {
+        t->poison();
+        delete t;
         return nullptr;
     }
     t->kind = kind;
-    t->name.store(name, std::memory_order_relaxed);
+    t->name.store(copy, std::memory_order_relaxed);
     t->daemon.store(daemon, std::memory_order_relaxed);
     return t;
 }
@@ -207,9 +302,9 @@ weft_thread *main_record() noexcept {
     lock(r);
     weft_thread *m = r.main;
     if (!m) {
-        m = new_record(Kind::main, strdup("MainThread"), 0);
+        m = new_record(Kind::main, "MainThread", nullptr, 0);
         if (m) {
-            m->state.store(kRunning, std::memory_order_relaxed);
+            m->state.store(kRunning | kPublished, std::memory_order_relaxed);
             m->native_id.store(static_cast<std::int64_t>(getpid()), std::memory_order_relaxed);
             list_add(r, m);
             r.main = m;
@@ -224,9 +319,8 @@ weft_thread *main_record() noexcept {
 void finish_record(weft_thread *t) noexcept {
     t->lk.lock_forever();
     t->has_pth = false;
-    t->state.store(kFinished, std::memory_order_release);
     (void)t->lk.unlock();
-    futex::wake_all(&t->state);
+    transition(t, kWaiters, [](std::uint32_t) { return kFinished | kPublished; });
     Registry &r = registry();
     lock(r);
     list_remove(r, t);
@@ -246,13 +340,13 @@ struct DummyGuard {
 
 weft_thread *make_dummy() noexcept {
     static thread_local DummyGuard guard;  // runs finish at thread exit
-    weft_thread *t = new_record(Kind::dummy, numbered_name("Dummy"), 1);
+    weft_thread *t = new_record(Kind::dummy, nullptr, "Dummy", 1);
     if (!t) return nullptr;
     t->ident.store(current_ident(), std::memory_order_relaxed);
     t->native_id.store(current_native_id(), std::memory_order_relaxed);
     t->pth = pthread_self();
     t->has_pth = true;
-    t->state.store(kRunning, std::memory_order_relaxed);
+    t->state.store(kRunning | kPublished, std::memory_order_relaxed);
     Registry &r = registry();
     lock(r);
     list_add(r, t);
@@ -292,7 +386,7 @@ void fork_child() noexcept {
         new (&t->lk) WordLock;  // its holder may be gone
         if (t != self) {
             t->has_pth = false;
-            t->state.store(kFinished, std::memory_order_release);
+            t->state.store(kFinished | kPublished, std::memory_order_release);  // no sleepers remain
             list_remove(r, t);
             // The vanished thread's own reference (main keeps its permanent one).
             if (t->kind != Kind::main) unref(t);
@@ -318,18 +412,19 @@ void join_all_at_exit() noexcept;
 
 void ensure_exit_handler() noexcept {
     Registry &r = registry();
+    if (r.atexit_done.load(std::memory_order_acquire)) return;  // every start after the first
     lock(r);
-    bool first = !r.atexit_done;
-    r.atexit_done = true;
+    bool first = !r.atexit_done.load(std::memory_order_relaxed);
+    r.atexit_done.store(true, std::memory_order_release);
     unlock(r);
     if (first && std::atexit(join_all_at_exit) != 0) {
         lock(r);
-        r.atexit_done = false;
+        r.atexit_done.store(false, std::memory_order_release);
         unlock(r);
     }
 }
 
-// Wait until `word` reads done1 or done2, or the deadline passes.
+// Wait until `word` reads done1 or done2, or the deadline passes (timers).
 weft_status wait_finished(std::atomic<std::uint32_t> &word, std::uint32_t done1, std::uint32_t done2,
                           Deadline &d) noexcept {
     for (;;) {
@@ -364,7 +459,7 @@ weft_status shutdown_impl(Deadline &d) noexcept {
         if (batch.empty()) return WEFT_OK;
         weft_status rc = WEFT_OK;
         for (weft_thread *t : batch) {
-            if (rc == WEFT_OK) rc = wait_finished(t->state, kFinished, kFinished, d);
+            if (rc == WEFT_OK && !wait_state(t, kEndWaiters, not_running, d, nullptr)) rc = WEFT_ETIMEDOUT;
             unref(t);
         }
         if (rc != WEFT_OK) return fail(rc, "weft_shutdown: non-daemon threads still running at the deadline");
@@ -383,15 +478,19 @@ struct FinishGuard {
     ~FinishGuard() {
         t->lk.lock_forever();
         t->has_pth = false;
-        t->state.store(kFinished, std::memory_order_release);
         (void)t->lk.unlock();
-        futex::wake_all(&t->state);
+        // result (written before) is published by this release; joiners are
+        // woken only if one sleeps.
+        transition(t, kWaiters, [](std::uint32_t) { return kFinished | kPublished; });
         Registry &r = registry();
         lock(r);
         list_remove(r, t);
         unlock(r);
         slot().current = nullptr;
         slot().retired = true;
+        // Unless a joiner claimed the OS thread (and pthread_joins it), it
+        // releases itself when it exits.
+        if (t->reap.exchange(kReapTaken, std::memory_order_acq_rel) != kReapTaken) (void)pthread_detach(pthread_self());
         unref(t);  // the running thread's reference
     }
 };
@@ -406,10 +505,12 @@ void *trampoline(void *p) {
     t->lk.lock_forever();
     t->pth = pthread_self();
     t->has_pth = true;
-    apply_os_name(t);
-    t->state.store(kRunning, std::memory_order_release);
+    // One prctl, only for a name the user gave: a default "Thread-N" stays
+    // weft's own (the OS keeps the inherited name, as for any pthread).
+    if (t->os_named) apply_os_name(t);
     (void)t->lk.unlock();
-    futex::wake_all(&t->state);
+    // Identity and OS name are set: whoever waits for them may go on.
+    transition(t, kIdWaiters, [](std::uint32_t s) { return s | kPublished; });
     t->result = t->fn(t->arg);
     return nullptr;
 }
@@ -432,12 +533,12 @@ weft_status create_impl(const char *func, weft_thread **out, weft_thread_fn fn, 
     *out = nullptr;
     if (!fn) return null_arg(func, "fn");
     if (weft_status s = check_opts(func, opts); s != WEFT_OK) return s;
-    char *name = (opts && opts->name) ? strdup(opts->name) : numbered_name("Thread");
-    weft_thread *t = new_record(Kind::weft, name, (opts && opts->daemon) ? 1 : 0);
+    weft_thread *t = new_record(Kind::weft, opts ? opts->name : nullptr, "Thread", (opts && opts->daemon) ? 1 : 0);
     if (!t) return fail(WEFT_ENOMEM, "%s: out of memory", func);
     t->fn = fn;
     t->arg = user_data;
     t->stack_size = opts ? opts->stack_size : 0;
+    t->os_named = opts && opts->name;
     *out = t;
     return WEFT_OK;
 }
@@ -449,8 +550,12 @@ weft_status start_impl(const char *func, weft_thread *t) noexcept {
     // Under lk, so a racing weft_thread_set_daemon() is either before (and
     // counts) or after (and fails).
     t->lk.lock_forever();
-    std::uint32_t expect = kNew;
-    bool won = t->state.compare_exchange_strong(expect, kStarting, std::memory_order_acq_rel);
+    std::uint32_t s = t->state.load(std::memory_order_relaxed);
+    bool won = false;
+    while (phase(s) == kNew && !(won = t->state.compare_exchange_weak(s, (s & ~kPhaseMask) | kRunning,
+                                                                      std::memory_order_acq_rel,
+                                                                      std::memory_order_relaxed))) {
+    }
     (void)t->lk.unlock();
     if (!won)
         return fail(WEFT_ESTATE, "%s: thread %p (%s) was started already; a thread starts once", func,
@@ -467,25 +572,27 @@ weft_status start_impl(const char *func, weft_thread *t) noexcept {
 
     pthread_attr_t attr;
     int rc = pthread_attr_init(&attr);
-    if (rc == 0) rc = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     if (rc == 0 && t->stack_size) rc = pthread_attr_setstacksize(&attr, t->stack_size);
     pthread_t th;
-    if (rc == 0) rc = pthread_create(&th, &attr, trampoline, t);
+    if (rc == 0) rc = pthread_create(&th, &attr, trampoline, t);  // joinable: see reap
     (void)pthread_attr_destroy(&attr);
     if (rc != 0) {
         lock(r);
         list_remove(r, t);
         unlock(r);
         t->refs.fetch_sub(1, std::memory_order_relaxed);  // the caller still holds one
-        t->state.store(kNew, std::memory_order_release);
-        futex::wake_all(&t->state);
+        transition(t, kWaiters, [](std::uint32_t) { return kNew; });
         if (rc == EINVAL)
             return fail_sys(WEFT_EINVAL, rc, "%s: the system refused stack_size %zu", func, t->stack_size);
         return fail_sys(WEFT_ESYS, rc, "%s: pthread_create failed", func);
     }
-    // Return once the thread has published its ident, tid and OS name.
-    while (t->state.load(std::memory_order_acquire) == kStarting)
-        (void)futex::wait(&t->state, kStarting, Deadline::kNever);
+    // Let a joiner claim the OS thread (unless it already ended and released
+    // itself). t stays alive: the caller holds a reference.
+    t->join_pth = th;
+    std::uint32_t none = kReapNone;
+    (void)t->reap.compare_exchange_strong(none, kReapOpen, std::memory_order_release, std::memory_order_relaxed);
+    // No hand-shake: the thread publishes its ident, tid and OS name itself
+    // (await_identity() covers callers that ask before it has).
     return WEFT_OK;
 }
 
@@ -556,17 +663,29 @@ WEFT_API weft_status weft_thread_join(weft_thread *t, void **result, int64_t tim
     WEFT_CHECK_HANDLE("weft_thread_join", t);
     WEFT_CHECK_TIMEOUT("weft_thread_join", timeout_ns);
     std::uint32_t s = t->state.load(std::memory_order_acquire);
-    if (s == kNew)
+    if (phase(s) == kNew)
         return fail(WEFT_ESTATE, "weft_thread_join: thread %p (%s) was never started", static_cast<void *>(t),
                     t->name.load(std::memory_order_relaxed));
-    if (s != kFinished && t->ident.load(std::memory_order_relaxed) == current_ident())
+    // A thread publishes its ident before running anything: if t is the
+    // caller, the ident is set.
+    if (phase(s) != kFinished && t->ident.load(std::memory_order_relaxed) == current_ident())
         return fail(WEFT_EDEADLK, "weft_thread_join: thread %p (%s) is the calling thread; it cannot join itself",
                     static_cast<void *>(t), t->name.load(std::memory_order_relaxed));
+    if (timeout_ns == WEFT_FOREVER && phase(s) == kRunning && t->kind == Kind::weft) {
+        // The first unbounded join reaps the OS thread: the kernel wakes it
+        // at thread exit, and the thread need not wake anybody.
+        std::uint32_t open = kReapOpen;
+        if (t->reap.compare_exchange_strong(open, kReapTaken, std::memory_order_acquire, std::memory_order_relaxed))
+            (void)pthread_join(t->join_pth, nullptr);  // then the state reads FINISHED
+    }
     Deadline d(timeout_ns);
-    if (wait_finished(t->state, kFinished, kFinished, d) != WEFT_OK)
+    if (!wait_state(t, kEndWaiters, not_running, d, &s))
         return fail(WEFT_ETIMEDOUT, "weft_thread_join: thread %p (%s) still running after %lld ns",
                     static_cast<void *>(t), t->name.load(std::memory_order_relaxed),
                     static_cast<long long>(timeout_ns));
+    if (phase(s) == kNew)  // the OS refused the thread a concurrent start asked for
+        return fail(WEFT_ESTATE, "weft_thread_join: thread %p (%s) was never started (its start failed)",
+                    static_cast<void *>(t), t->name.load(std::memory_order_relaxed));
     if (result) *result = t->result;
     return WEFT_OK;
 }
@@ -583,8 +702,7 @@ WEFT_API int weft_thread_is_alive(const weft_thread *t) noexcept {
 
 WEFT_API int weft_thread_get_state(const weft_thread *t) noexcept {
     WEFT_CHECK_HANDLE("weft_thread_get_state", t);
-    std::uint32_t s = t->state.load(std::memory_order_acquire);
-    return s == kStarting ? WEFT_THREAD_RUNNING : static_cast<int>(s);
+    return static_cast<int>(phase(t->state.load(std::memory_order_acquire)));
 }
 
 WEFT_API const char *weft_thread_name(const weft_thread *t) noexcept {
@@ -603,13 +721,14 @@ WEFT_API weft_status weft_thread_set_name(weft_thread *t, const char *name) noex
         if (!copy) throw std::bad_alloc();
         t->lk.lock_forever();
         try {
-            t->retired.push_back(t->name.load(std::memory_order_relaxed));
+            t->retired.push_back(t->name.load(std::memory_order_relaxed));  // may be inline_name
         } catch (...) {
             (void)t->lk.unlock();
             std::free(copy);
             throw;
         }
         t->name.store(copy, std::memory_order_release);
+        t->os_named = true;
         if (t->has_pth) apply_os_name(t);
         (void)t->lk.unlock();
         return WEFT_OK;
@@ -625,7 +744,7 @@ WEFT_API weft_status weft_thread_set_daemon(weft_thread *t, int daemon) noexcept
     WEFT_CHECK_HANDLE("weft_thread_set_daemon", t);
     // Under lk so it cannot interleave with a start's state change unseen.
     t->lk.lock_forever();
-    bool fresh = t->state.load(std::memory_order_acquire) == kNew && t->kind == Kind::weft;
+    bool fresh = phase(t->state.load(std::memory_order_acquire)) == kNew && t->kind == Kind::weft;
     if (fresh) t->daemon.store(daemon ? 1 : 0, std::memory_order_relaxed);
     (void)t->lk.unlock();
     if (!fresh)
@@ -639,11 +758,13 @@ WEFT_API uint64_t weft_thread_ident(const weft_thread *t) noexcept {
         (void)misuse("weft_thread_ident", "t", t);
         return 0;
     }
+    await_identity(t);
     return t->ident.load(std::memory_order_relaxed);
 }
 
 WEFT_API int64_t weft_thread_native_id(const weft_thread *t) noexcept {
     WEFT_CHECK_HANDLE("weft_thread_native_id", t);
+    await_identity(t);
     return t->native_id.load(std::memory_order_relaxed);
 }
 

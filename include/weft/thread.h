@@ -14,8 +14,12 @@
  * - default names are `"Thread-N"`; the process's main thread is
  *   `"MainThread"`; a thread weft did not start gets a record named
  *   `"Dummy-N"` the first time it calls weft_thread_current();
- * - a thread's name is also its operating-system name (first 15 bytes), so
- *   `gdb`, `top -H` and `/proc/<pid>/task/<tid>/comm` show it;
+ * - a name you give (weft_thread_options::name or weft_thread_set_name())
+ *   is also the thread's operating-system name (first 15 bytes), so `gdb`,
+ *   `top -H` and `/proc/<pid>/task/<tid>/comm` show it; a default
+ *   `"Thread-N"` is weft's only, and the OS keeps the name the thread
+ *   inherited from its creator, as for a plain pthread (this saves a system
+ *   call per start);
  * - daemon threads are not waited for at exit: the first time a non-daemon
  *   thread starts, weft registers an `atexit()` handler that joins every
  *   non-daemon weft thread (weft_shutdown() with #WEFT_FOREVER) when `main`
@@ -27,7 +31,8 @@
  * a handle with weft_thread_destroy() never stops a thread: a running thread
  * goes on (detached) and its record is freed when it has ended and no handle
  * remains. weft_thread_current() and weft_thread_main() return borrowed
- * pointers that must not be destroyed.
+ * pointers that must not be destroyed. weft owns each weft thread's OS
+ * thread: do not pthread_join() or pthread_detach() it.
  *
  * @code
  * static void *download(void *arg) { ...; return result; }
@@ -74,7 +79,7 @@ typedef enum weft_thread_state {
 /** Options for weft_thread_create() and weft_thread_spawn(); NULL = defaults. */
 typedef struct weft_thread_options {
     uint32_t version;  /**< #WEFT_THREAD_OPTIONS_VERSION */
-    const char *name;  /**< copied; NULL gives "Thread-N" */
+    const char *name;  /**< copied, and the OS name; NULL gives "Thread-N" (weft only) */
     int daemon;        /**< non-zero: not waited for at exit (Python's daemon=True) */
     size_t stack_size; /**< bytes; 0 = the system default; else at least PTHREAD_STACK_MIN */
 } weft_thread_options;
@@ -99,9 +104,13 @@ WEFT_API weft_status weft_thread_create(weft_thread **out, weft_thread_fn fn, vo
                                         const weft_thread_options *opts) WEFT_NOEXCEPT;
 
 /**
- * Start the thread: it runs `fn(user_data)` on a new OS thread. Returns once
- * the new thread is running, so weft_thread_ident(), weft_thread_native_id()
- * and its OS name are already set.
+ * Start the thread: it runs `fn(user_data)` on a new OS thread. Returns as
+ * soon as the OS thread exists, without waiting for it to run; the thread
+ * reads #WEFT_THREAD_RUNNING from then on. The new thread sets its ident,
+ * native id and (for a given name) OS name before it calls its function;
+ * weft_thread_ident() and weft_thread_native_id() asked before that wait
+ * (briefly) for them, so they are never 0 once start has returned, and the
+ * OS name is in place when weft_thread_native_id() returns.
  * @return #WEFT_OK; #WEFT_ESTATE if it was started before (also for the main
  *         thread and dummies); #WEFT_ESYS if the OS refused a thread (the
  *         record is then NEW again and may be started later); #WEFT_ENOMEM;
@@ -122,14 +131,18 @@ WEFT_API weft_status weft_thread_spawn(weft_thread **out, weft_thread_fn fn, voi
 
 /**
  * Wait for the thread to finish and fetch its function's return value.
- * May be called any number of times, from any threads.
+ * May be called any number of times, from any threads. A #WEFT_FOREVER join
+ * that finds the thread running returns when its OS thread has exited (after
+ * its thread-local destructors, as pthread_join() and Python's join() do);
+ * other joins return as soon as the function has returned.
  * @param result receives the function's return value (NULL for the main
  *        thread, dummies and threads that called pthread_exit()); may be NULL.
  *        Untouched unless #WEFT_OK is returned.
  * @param timeout_ns 0 polls, #WEFT_FOREVER waits as long as it takes.
  * @return #WEFT_OK once finished; #WEFT_ETIMEDOUT if still running at the
  *         deadline; #WEFT_EDEADLK when @p t is the calling thread;
- *         #WEFT_ESTATE if it was never started; #WEFT_EINVAL for a timeout
+ *         #WEFT_ESTATE if it was never started (also when a start racing
+ *         with this join failed); #WEFT_EINVAL for a timeout
  *         below -1; #WEFT_EMISUSE for a bad handle.
  * Thread-safe.
  * @since 0.1
@@ -203,6 +216,8 @@ WEFT_API weft_status weft_thread_set_daemon(weft_thread *t, int daemon) WEFT_NOE
  * The thread's weft ident (Python's `Thread.ident`): equal to what
  * weft_thread_get_ident() returns on that thread; never reused within the
  * process.
+ * Right after weft_thread_start() it may wait (briefly) until the new
+ * thread has set it.
  * @return the ident; 0 before the thread started, for the main thread's
  *         record until the main thread first calls into weft threads, and
  *         for a bad handle.
@@ -212,6 +227,8 @@ WEFT_API uint64_t weft_thread_ident(const weft_thread *t) WEFT_NOEXCEPT;
 
 /**
  * The thread's kernel thread id (Python's `Thread.native_id`; gettid()).
+ * Right after weft_thread_start() it may wait (briefly) until the new
+ * thread has set it (and its OS name).
  * @return the tid; 0 before the thread started; #WEFT_EMISUSE for a bad
  *         handle. It stays readable after the thread finished (the kernel may
  *         then reuse the number).
