@@ -135,6 +135,18 @@ struct IdleSlot {
     }
 };
 
+// A worker's own record. Its counters are written only by the worker (plain
+// increments, no lock) and summed by weft_pool_stats_get().
+struct WorkerCtx {
+    weft_pool *pool;
+    int index;
+    std::atomic<std::int64_t> completed{0}, failed{0};
+
+    static void bump(std::atomic<std::int64_t> &c) noexcept {
+        c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
+};
+
 }  // namespace
 }  // namespace weft::detail
 
@@ -146,7 +158,9 @@ struct weft_pool : Handle<Magic::pool> {
     bool closed = false;
     int target_workers = 0, live_workers = 0, running = 0, space_waiters = 0;
     IdleSlot *idle = nullptr;  // stack of parked workers
-    std::int64_t completed = 0, failed = 0, cancelled = 0;
+    std::int64_t retired_completed = 0, retired_failed = 0;  // of workers that exited
+    std::atomic<std::int64_t> cancelled{0};
+    std::vector<WorkerCtx *> contexts;  // live workers, for statistics
     std::atomic<std::uint32_t> space_seq{0}, exit_seq{0};
     std::vector<weft_thread *> threads;
     std::vector<weft_future *> running_futures;  // one slot per worker index (terminate asks them to stop)
@@ -255,9 +269,9 @@ struct weft_pool : Handle<Magic::pool> {
     }
 
     // ---- running tasks ----
-    void run(Task *t, int worker) noexcept;
+    void run(Task *t, WorkerCtx *w, bool tracked) noexcept;
     void cancel_task(Task *t) noexcept;
-    bool run_one_pending(int worker) noexcept;
+    bool run_one_pending(WorkerCtx *w) noexcept;
     static void *worker_main(void *arg);
     weft_status start_worker_locked();
     weft_status wait_workers(Deadline &d);
@@ -267,17 +281,12 @@ struct weft_pool : Handle<Magic::pool> {
 namespace weft::detail {
 namespace {
 
-struct WorkerCtx {
-    weft_pool *pool;
-    int index;
-};
-
 // The pool a thread works for, so waits inside tasks help it.
 thread_local WorkerCtx *tl_worker = nullptr;
 
 bool help_one(void *ctx) noexcept {
     auto *w = static_cast<WorkerCtx *>(ctx);
-    return w->pool->run_one_pending(w->index);
+    return w->pool->run_one_pending(w);
 }
 
 }  // namespace
@@ -296,7 +305,10 @@ void weft_pool::cancel_task(Task *t) noexcept {
     if (t->error_callback) t->error_callback(WEFT_ECANCELLED, "the task was cancelled before it ran", t->user_data);
 }
 
-void weft_pool::run(Task *t, int worker) noexcept {
+// Run one task on worker `w`. A `tracked` task's future is the worker's
+// running slot: the worker loop clears the slot and drops the pool's
+// reference; an untracked (nested) task drops it here.
+void weft_pool::run(Task *t, WorkerCtx *w, bool tracked) noexcept {
     if (MapJob *job = t->job) {
         int expect = 0;
         bool mine = job->chunk_state[t->chunk].compare_exchange_strong(expect, 1, std::memory_order_acq_rel);
@@ -316,9 +328,7 @@ void weft_pool::run(Task *t, int worker) noexcept {
                 }
             }
             job->chunk_state[t->chunk].store(2, std::memory_order_release);
-            lock.lock_forever();
-            completed++;
-            lock.unlock();
+            WorkerCtx::bump(w->completed);
             job->ended(t->chunk);
         }
         job->release();
@@ -326,17 +336,10 @@ void weft_pool::run(Task *t, int worker) noexcept {
     }
     weft_future *f = t->future;
     if (f && weft_future_set_running(f) != WEFT_OK) {  // cancelled while queued
-        lock.lock_forever();
-        cancelled++;
-        lock.unlock();
+        cancelled.fetch_add(1, std::memory_order_relaxed);
         if (t->error_callback) t->error_callback(WEFT_ECANCELLED, "the task was cancelled before it ran", t->user_data);
-        weft_future_destroy(f);
+        if (!tracked) weft_future_destroy(f);
         return;
-    }
-    if (worker >= 0 && f) {
-        lock.lock_forever();
-        running_futures[static_cast<size_t>(worker)] = f;
-        lock.unlock();
     }
     bool ok;
     {
@@ -350,23 +353,19 @@ void weft_pool::run(Task *t, int worker) noexcept {
             t->error_callback(scope.code(), scope.message() ? scope.message() : "", t->user_data);
         }
     }
-    lock.lock_forever();
-    completed++;
-    if (!ok) failed++;
-    if (worker >= 0 && f) running_futures[static_cast<size_t>(worker)] = nullptr;
-    lock.unlock();
-    if (f) weft_future_destroy(f);
+    WorkerCtx::bump(w->completed);
+    if (!ok) WorkerCtx::bump(w->failed);
+    if (f && !tracked) weft_future_destroy(f);
 }
 
-bool weft_pool::run_one_pending(int worker) noexcept {
+bool weft_pool::run_one_pending(WorkerCtx *w) noexcept {
     lock.lock_forever();
     Task *t = pop_locked();
     if (t) running++;
     lock.unlock();
     if (!t) return false;
     Task copy = *t;
-    run(&copy, -1);  // nested: not tracked per worker slot
-    (void)worker;
+    run(&copy, w, false);  // nested inside a waiting task: not the worker's slot
     lock.lock_forever();
     running--;
     recycle_locked(t);
@@ -382,19 +381,25 @@ void *weft_pool::worker_main(void *arg) {
     WaitHookScope hook_scope(&hook);
     if (p->initializer) p->initializer(p->initializer_data);
     Task *done = nullptr;
+    weft_future *done_future = nullptr;  // the pool's reference, dropped once the slot is clear
+    const auto slot_index = static_cast<size_t>(ctx->index);
     p->lock.lock_forever();
     for (;;) {
         if (done) {
             p->running--;
+            p->running_futures[slot_index] = nullptr;
             p->recycle_locked(done);
             done = nullptr;
         }
         if (p->live_workers > p->target_workers) break;  // resized down
         if (Task *t = p->pop_locked()) {
             p->running++;
+            p->running_futures[slot_index] = t->future;
             p->lock.unlock();
-            p->run(t, ctx->index);
+            if (done_future) weft_future_destroy(done_future);
+            p->run(t, ctx, true);
             done = t;
+            done_future = t->future;
             p->lock.lock_forever();
             continue;
         }
@@ -403,13 +408,19 @@ void *weft_pool::worker_main(void *arg) {
         slot.next = p->idle;
         p->idle = &slot;
         p->lock.unlock();
+        if (done_future) weft_future_destroy(done_future);
+        done_future = nullptr;
         slot.park();  // returns once popped off the idle stack and signalled
         p->lock.lock_forever();
     }
     p->live_workers--;
+    p->retired_completed += ctx->completed.load(std::memory_order_relaxed);
+    p->retired_failed += ctx->failed.load(std::memory_order_relaxed);
+    p->contexts.erase(std::find(p->contexts.begin(), p->contexts.end(), ctx));
     p->exit_seq.fetch_add(1, std::memory_order_release);
     p->lock.unlock();
     futex::wake_all(&p->exit_seq);
+    if (done_future) weft_future_destroy(done_future);
     tl_worker = nullptr;
     delete ctx;
     return nullptr;
@@ -425,6 +436,7 @@ weft_status weft_pool::start_worker_locked() {
     if (running_futures.size() <= static_cast<size_t>(next_worker_number))
         running_futures.resize(static_cast<size_t>(next_worker_number) + 1, nullptr);
     threads.reserve(threads.size() + 1);
+    contexts.reserve(contexts.size() + 1);
     weft_thread *t;
     live_workers++;  // before start: the worker may run and check at once
     weft_status s = weft_thread_spawn(&t, worker_main, ctx, &o);
@@ -435,6 +447,7 @@ weft_status weft_pool::start_worker_locked() {
     }
     next_worker_number++;
     threads.push_back(t);
+    contexts.push_back(ctx);  // reserved above; the worker needs our lock before it can leave
     return WEFT_OK;
 }
 
@@ -464,7 +477,7 @@ weft_status weft_pool::help_wait(weft_future *f, Deadline &d) noexcept {
     if (!tl_worker) return weft_future_wait(f, d.infinite() ? WEFT_FOREVER : d.remaining());
     while (!weft_future_done(f)) {
         if (d.expired()) return WEFT_ETIMEDOUT;
-        if (!tl_worker->pool->run_one_pending(tl_worker->index)) {
+        if (!tl_worker->pool->run_one_pending(tl_worker)) {
             std::int64_t slice = std::min<std::int64_t>(d.remaining(), WEFT_MSEC);
             weft_future_wait(f, slice);
         }
@@ -694,7 +707,7 @@ weft_status run_map(const char *func, weft_pool *pool, weft_task_fn fn, void *co
             for (size_t c = 0; c < submitted; c++) job->cancel(c);
             continue;
         }
-        if (tl_worker && tl_worker->pool->run_one_pending(tl_worker->index)) continue;
+        if (tl_worker && tl_worker->pool->run_one_pending(tl_worker)) continue;
         std::int64_t abs = timed_out ? Deadline::kNever : d.abs();
         if (tl_worker) abs = std::min(abs, monotonic_now() + WEFT_MSEC);
         futex::wait(&job->progress, seen, abs);
@@ -795,9 +808,13 @@ WEFT_API weft_status weft_pool_stats_get(const weft_pool *pool, weft_pool_stats 
     stats->workers = p->live_workers;
     stats->running = p->running;
     stats->queued = p->queued;
-    stats->completed = p->completed;
-    stats->failed = p->failed;
-    stats->cancelled = p->cancelled;
+    stats->completed = p->retired_completed;
+    stats->failed = p->retired_failed;
+    for (const WorkerCtx *w : p->contexts) {
+        stats->completed += w->completed.load(std::memory_order_relaxed);
+        stats->failed += w->failed.load(std::memory_order_relaxed);
+    }
+    stats->cancelled = p->cancelled.load(std::memory_order_relaxed);
     p->lock.unlock();
     return WEFT_OK;
 }
