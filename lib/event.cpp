@@ -8,7 +8,8 @@
 //
 // is_set and a wait on a set event are one load; set on a set event is one
 // load; set and clear are one atomic instruction otherwise, and set makes a
-// system call only when WAITERS is on.
+// system call only when WAITERS is on. A wait on a clear event spins
+// adaptively (internal/spin.hpp) before it sets WAITERS and sleeps.
 #include <atomic>
 #include <cstdint>
 #include <new>
@@ -19,19 +20,16 @@
 #include "internal/deadline.hpp"
 #include "internal/futex.hpp"
 #include "internal/handle.hpp"
+#include "internal/spin.hpp"
 
 struct weft_event : weft::detail::Handle<weft::detail::Magic::event> {
     static constexpr std::uint32_t SET = 1, WAITERS = 2, GEN = 4;
     std::atomic<std::uint32_t> word{0};
+    weft::detail::AdaptiveSpin spin;  // how long wait spins before it sleeps
 };
 
 namespace weft::detail {
 namespace {
-
-// Spin iterations (one acquire load each) before sleeping: catches a set
-// from a running thread without a system call on either side. Same budget
-// and measurement as the semaphore's kSemSpins.
-constexpr int kEventSpins = 4096;
 
 inline bool fired(std::uint32_t s, std::uint32_t start) noexcept {
     return (s & weft_event::SET) || (s >> 2) != (start >> 2);
@@ -39,13 +37,12 @@ inline bool fired(std::uint32_t s, std::uint32_t start) noexcept {
 
 weft_status wait_slow(weft_event *e, std::uint32_t start, std::int64_t timeout_ns) noexcept {
     if (timeout_ns == 0) return WEFT_ETIMEDOUT;
-    std::uint32_t s;
-    for (int i = 0; i < kEventSpins; ++i) {
-        s = e->word.load(std::memory_order_acquire);
-        if (fired(s, start)) return WEFT_OK;
-    }
+    // Catches a set from a running thread without a system call on either
+    // side (internal/spin.hpp).
+    if (e->spin.spin([e, start] { return fired(e->word.load(std::memory_order_acquire), start); }))
+        return WEFT_OK;
     Deadline d(timeout_ns);
-    s = e->word.load(std::memory_order_acquire);
+    std::uint32_t s = e->word.load(std::memory_order_acquire);
     for (;;) {
         if (fired(s, start)) return WEFT_OK;
         if (!(s & weft_event::WAITERS)) {

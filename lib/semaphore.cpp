@@ -2,13 +2,13 @@
 // futex word holding the value, plus a count of threads that may be asleep.
 //
 // acquire: take one with a compare-and-swap while the value is > 0; else
-// spin briefly, then register as a sleeper and futex-wait while the value is
-// 0. release: add n with a compare-and-swap (checking the bound), then wake
-// at most n sleepers, and only when the sleeper count is non-zero. The
-// sleeper increment and the value re-check (waiter) and the value update and
-// the sleeper read (releaser) are sequentially consistent, so one of the two
-// always sees the other: no lost wake-up, and no system call when nobody
-// sleeps.
+// spin (adaptively, see internal/spin.hpp), then register as a sleeper and
+// futex-wait while the value is 0. release: add n with a compare-and-swap
+// (checking the bound), then wake at most n sleepers, and only when the
+// sleeper count is non-zero. The sleeper increment and the value re-check
+// (waiter) and the value update and the sleeper read (releaser) are
+// sequentially consistent, so one of the two always sees the other: no lost
+// wake-up, and no system call when nobody sleeps.
 #include <algorithm>
 #include <atomic>
 #include <climits>
@@ -21,24 +21,18 @@
 #include "internal/deadline.hpp"
 #include "internal/futex.hpp"
 #include "internal/handle.hpp"
+#include "internal/spin.hpp"
 
 struct weft_semaphore : weft::detail::Handle<weft::detail::Magic::semaphore> {
     std::atomic<std::uint32_t> value{0};     // the futex word
     std::atomic<std::uint32_t> sleepers{0};  // threads past the spin phase
     std::uint32_t max = UINT32_MAX;          // the bound (UINT32_MAX: unbounded)
     bool bounded = false;
+    weft::detail::AdaptiveSpin spin;         // how long acquire spins before it sleeps
 };
 
 namespace weft::detail {
 namespace {
-
-// Spin iterations (one relaxed load each, no pause) before sleeping: about
-// 1-3 us when the word is quiet, the budget moodycamel's LightweightSemaphore
-// uses too. Measured with bench W5 (ping-pong, 2 vCPUs, loaded machine,
-// interleaved A/B runs): plain loads x4096 gave 1.1-1.7x moodycamel's round
-// trips, cpu_relax() x256 (~5 us) only 0.8x; on a VM a run of pause
-// instructions can also trap to the hypervisor (pause-loop exiting).
-constexpr int kSemSpins = 4096;
 
 inline bool try_take(weft_semaphore *s, std::memory_order order) noexcept {
     std::uint32_t v = s->value.load(order);
@@ -52,10 +46,10 @@ weft_status acquire_slow(weft_semaphore *s, std::int64_t timeout_ns) noexcept {
     // The fast path's one CAS may lose a race while the value stays > 0; a
     // poll fails only when the value really is 0.
     if (timeout_ns == 0) return try_take(s, std::memory_order_relaxed) ? WEFT_OK : WEFT_ETIMEDOUT;
-    for (int i = 0; i < kSemSpins; ++i) {
-        if (s->value.load(std::memory_order_relaxed) > 0 && try_take(s, std::memory_order_relaxed))
-            return WEFT_OK;
-    }
+    if (s->spin.spin([s] {
+            return s->value.load(std::memory_order_relaxed) > 0 && try_take(s, std::memory_order_relaxed);
+        }))
+        return WEFT_OK;
     Deadline d(timeout_ns);
     s->sleepers.fetch_add(1, std::memory_order_seq_cst);
     weft_status result;

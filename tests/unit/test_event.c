@@ -162,6 +162,71 @@ static void test_event_stress_set_clear_ping_pong_loses_no_wakeup(void **state) 
     weft_event_destroy(tg.back);
 }
 
+/* The same ping-pong with naps on both sides: the waiters' adaptive spin
+ * swings between long spins, short spins ending in sched_yield, and futex
+ * sleeps; no set may be lost across those changes of mode. */
+enum { NAPPY_ROUNDS = 3000 };
+
+static void *napping_bounce(void *arg) {
+    struct toggler *t = arg;
+    for (int i = 0; i < NAPPY_ROUNDS; i++) {
+        if (weft_event_wait(t->go, 10 * WEFT_SEC) != WEFT_OK) t->errors++;
+        if (weft_event_clear(t->go) != WEFT_OK) t->errors++;
+        if (i % 200 < 20) wt_sleep_ms(1); /* a burst of slow rounds: spins fail, waiters sleep */
+        if (weft_event_set(t->back) != WEFT_OK) t->errors++;
+    }
+    return NULL;
+}
+
+static void test_event_ping_pong_with_naps_loses_no_wakeup(void **state) {
+    struct toggler tg = {NULL, NULL, 0};
+    pthread_t t;
+    int errors = 0;
+    (void)state;
+    WT_OK(weft_event_create(&tg.go, NULL));
+    WT_OK(weft_event_create(&tg.back, NULL));
+    assert_int_equal(pthread_create(&t, NULL, napping_bounce, &tg), 0);
+    for (int i = 0; i < NAPPY_ROUNDS; i++) {
+        if (i % 300 < 10) wt_sleep_ms(1); /* the other side naps too, at other times */
+        if (weft_event_set(tg.go) != WEFT_OK) errors++;
+        if (weft_event_wait(tg.back, 10 * WEFT_SEC) != WEFT_OK) errors++;
+        if (weft_event_clear(tg.back) != WEFT_OK) errors++;
+    }
+    pthread_join(t, NULL);
+    assert_int_equal(errors, 0);
+    assert_int_equal(tg.errors, 0);
+    assert_int_equal(weft_event_is_set(tg.go), 0);
+    assert_int_equal(weft_event_is_set(tg.back), 0);
+    weft_event_destroy(tg.go);
+    weft_event_destroy(tg.back);
+}
+
+/* After spinning has paid off (a fast ping-pong taught the event to spin
+ * long), a short timed wait on a clear event still times out on time and a
+ * poll still fails at once. */
+static void test_event_timeout_holds_after_spinning_paid_off(void **state) {
+    struct toggler tg = {NULL, NULL, 0};
+    pthread_t t;
+    (void)state;
+    WT_OK(weft_event_create(&tg.go, NULL));
+    WT_OK(weft_event_create(&tg.back, NULL));
+    assert_int_equal(pthread_create(&t, NULL, bounce, &tg), 0);
+    for (int i = 0; i < 10000; i++) {
+        WT_OK(weft_event_set(tg.go));
+        WT_OK(weft_event_wait(tg.back, 10 * WEFT_SEC));
+        WT_OK(weft_event_clear(tg.back));
+    }
+    pthread_join(t, NULL);
+    assert_int_equal(tg.errors, 0);
+    WT_EXPECT(WEFT_ETIMEDOUT, weft_event_wait(tg.back, 0));
+    int64_t t0 = weft_monotonic_ns();
+    WT_EXPECT(WEFT_ETIMEDOUT, weft_event_wait(tg.back, 20 * WEFT_MSEC));
+    WT_ASSERT_ABOUT_MS(wt_ms_since(t0), 20);
+    assert_int_equal(weft_event_is_set(tg.back), 0);
+    weft_event_destroy(tg.go);
+    weft_event_destroy(tg.back);
+}
+
 static void test_event_rejects_bad_input(void **state) {
     weft_event *e = (weft_event *)1;
     weft_lock *plain;
@@ -203,6 +268,8 @@ int main(void) {
         cmocka_unit_test(test_event_forever_wait_is_woken_by_another_thread),
         cmocka_unit_test(test_event_clear_makes_later_waits_block_again),
         cmocka_unit_test(test_event_stress_set_clear_ping_pong_loses_no_wakeup),
+        cmocka_unit_test(test_event_ping_pong_with_naps_loses_no_wakeup),
+        cmocka_unit_test(test_event_timeout_holds_after_spinning_paid_off),
         cmocka_unit_test(test_event_rejects_bad_input),
     };
     return cmocka_run_group_tests_name("event", tests, NULL, NULL);

@@ -196,6 +196,109 @@ static void test_semaphore_ping_pong_loses_no_wakeup(void **state) {
     weft_semaphore_destroy(p.pong);
 }
 
+/* A ping-pong whose partner sometimes naps: the waiters' adaptive spin
+ * swings between long spins that catch the hand-off, short spins that end
+ * in sched_yield, and futex sleeps; no release may be lost across those
+ * changes of mode. */
+enum { NAPPY_ROUNDS = 3000 };
+
+static void *napping_ponger(void *arg) {
+    struct pingpong *p = arg;
+    for (int i = 0; i < NAPPY_ROUNDS; i++) {
+        if (weft_semaphore_acquire(p->ping, 10 * WEFT_SEC) != WEFT_OK) p->errors++;
+        if (i % 200 < 20) wt_sleep_ms(1); /* a burst of slow rounds: spins fail, waiters sleep */
+        if (weft_semaphore_release(p->pong, 1) != WEFT_OK) p->errors++;
+    }
+    return NULL;
+}
+
+static void test_semaphore_ping_pong_with_naps_loses_no_wakeup(void **state) {
+    struct pingpong p = {NULL, NULL, 0};
+    pthread_t t;
+    int errors = 0;
+    (void)state;
+    WT_OK(weft_semaphore_create(&p.ping, 0, NULL));
+    WT_OK(weft_semaphore_create(&p.pong, 0, NULL));
+    assert_int_equal(pthread_create(&t, NULL, napping_ponger, &p), 0);
+    for (int i = 0; i < NAPPY_ROUNDS; i++) {
+        if (i % 300 < 10) wt_sleep_ms(1); /* the other side naps too, at other times */
+        if (weft_semaphore_release(p.ping, 1) != WEFT_OK) errors++;
+        if (weft_semaphore_acquire(p.pong, 10 * WEFT_SEC) != WEFT_OK) errors++;
+    }
+    pthread_join(t, NULL);
+    assert_int_equal(errors, 0);
+    assert_int_equal(p.errors, 0);
+    assert_int_equal(weft_semaphore_value(p.ping), 0);
+    assert_int_equal(weft_semaphore_value(p.pong), 0);
+    weft_semaphore_destroy(p.ping);
+    weft_semaphore_destroy(p.pong);
+}
+
+/* After spinning has paid off (a fast ping-pong taught the semaphore to spin
+ * long), a short timed acquire still times out on time and a poll still
+ * fails at once. */
+static void test_semaphore_timeout_holds_after_spinning_paid_off(void **state) {
+    struct pingpong p = {NULL, NULL, 0};
+    pthread_t t;
+    (void)state;
+    WT_OK(weft_semaphore_create(&p.ping, 0, NULL));
+    WT_OK(weft_semaphore_create(&p.pong, 0, NULL));
+    assert_int_equal(pthread_create(&t, NULL, ponger, &p), 0);
+    for (int i = 0; i < 20000; i++) {
+        WT_OK(weft_semaphore_release(p.ping, 1));
+        WT_OK(weft_semaphore_acquire(p.pong, 10 * WEFT_SEC));
+    }
+    pthread_join(t, NULL);
+    assert_int_equal(p.errors, 0);
+    WT_EXPECT(WEFT_ETIMEDOUT, weft_semaphore_acquire(p.pong, 0));
+    int64_t t0 = weft_monotonic_ns();
+    WT_EXPECT(WEFT_ETIMEDOUT, weft_semaphore_acquire(p.pong, 20 * WEFT_MSEC));
+    WT_ASSERT_ABOUT_MS(wt_ms_since(t0), 20);
+    assert_int_equal(weft_semaphore_value(p.pong), 0);
+    weft_semaphore_destroy(p.ping);
+    weft_semaphore_destroy(p.pong);
+}
+
+/* Many threads spin and sleep on one semaphore (sharing its spin state)
+ * while releases trickle in one at a time: every release is taken exactly
+ * once and nobody is left asleep. */
+enum { CROWD = 6, TAKES = 400 };
+
+struct crowd {
+    weft_semaphore *s;
+    int taken, errors;
+};
+
+static void *take_many(void *arg) {
+    struct crowd *c = arg;
+    for (int i = 0; i < TAKES; i++) {
+        if (weft_semaphore_acquire(c->s, 10 * WEFT_SEC) == WEFT_OK)
+            __atomic_add_fetch(&c->taken, 1, __ATOMIC_SEQ_CST);
+        else
+            __atomic_add_fetch(&c->errors, 1, __ATOMIC_SEQ_CST);
+    }
+    return NULL;
+}
+
+static void test_semaphore_trickled_releases_reach_every_waiter_exactly_once(void **state) {
+    struct crowd c = {NULL, 0, 0};
+    pthread_t t[CROWD];
+    int errors = 0;
+    (void)state;
+    WT_OK(weft_semaphore_create(&c.s, 0, NULL));
+    for (int i = 0; i < CROWD; i++) assert_int_equal(pthread_create(&t[i], NULL, take_many, &c), 0);
+    for (int i = 0; i < CROWD * TAKES; i++) {
+        if (weft_semaphore_release(c.s, 1) != WEFT_OK) errors++;
+        if (i % 500 == 0) wt_sleep_ms(1); /* let everyone fall asleep now and then */
+    }
+    for (int i = 0; i < CROWD; i++) pthread_join(t[i], NULL);
+    assert_int_equal(errors, 0);
+    assert_int_equal(c.errors, 0);
+    assert_int_equal(c.taken, CROWD * TAKES);
+    assert_int_equal(weft_semaphore_value(c.s), 0);
+    weft_semaphore_destroy(c.s);
+}
+
 static void test_semaphore_rejects_bad_input(void **state) {
     weft_semaphore *s = (weft_semaphore *)1;
     weft_lock *plain;
@@ -239,6 +342,9 @@ int main(void) {
         cmocka_unit_test(test_unbounded_semaphore_refuses_to_wrap_its_value),
         cmocka_unit_test(test_semaphore_stress_never_lets_more_than_its_value_in),
         cmocka_unit_test(test_semaphore_ping_pong_loses_no_wakeup),
+        cmocka_unit_test(test_semaphore_ping_pong_with_naps_loses_no_wakeup),
+        cmocka_unit_test(test_semaphore_timeout_holds_after_spinning_paid_off),
+        cmocka_unit_test(test_semaphore_trickled_releases_reach_every_waiter_exactly_once),
         cmocka_unit_test(test_semaphore_rejects_bad_input),
     };
     return cmocka_run_group_tests_name("semaphore", tests, NULL, NULL);
