@@ -5,15 +5,18 @@
 // the medians and spreads as CSV for the docs chart.
 //
 // Usage: weft_bench [CSV_PATH] [--csv PATH] [--only W1,W5] [--rounds N]
-//                   [--scale X] [--verbose] [--list]
+//                   [--scale X] [--verbose] [--impl NAME,...] [--list]
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <map>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include <sys/resource.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.hpp"
@@ -23,6 +26,22 @@ namespace bench {
 Config &config() {
     static Config c;
     return c;
+}
+
+std::int64_t peak_rss_bytes() {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return static_cast<std::int64_t>(ru.ru_maxrss) * 1024;  // Linux: KiB
+}
+
+std::int64_t current_rss_bytes() {
+    long pages = 0, resident = 0;
+    FILE *f = std::fopen("/proc/self/statm", "r");
+    if (f) {
+        if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+        std::fclose(f);
+    }
+    return static_cast<std::int64_t>(resident) * sysconf(_SC_PAGESIZE);
 }
 
 namespace {
@@ -119,7 +138,7 @@ std::vector<RatioRow> ratios(const Result &res, std::map<std::string, double> &v
                 best = im.name;
                 bestv = v;
             }
-        } else if (im.role == Role::peer && (best.empty() || better(v, bestv))) {
+        } else if (im.role == Role::peer && im.goal_eligible && (best.empty() || better(v, bestv))) {
             best = im.name;
             bestv = v;
         }
@@ -169,6 +188,62 @@ std::vector<RatioRow> ratios(const Result &res, std::map<std::string, double> &v
     return rows;
 }
 
+struct MemRow {
+    const MemProbe *probe;
+    std::vector<Metric> metrics;
+};
+
+// Runs one memory probe in a forked child, so each measurement starts from
+// the same small heap and has its own high-water mark; the child sends its
+// metrics back through a pipe as "name unit value" lines.
+std::vector<Metric> run_in_child(const MemProbe &p) {
+    int fds[2];
+    if (pipe(fds) != 0) die(p.workload.c_str(), p.impl.c_str(), "pipe failed");
+    std::fflush(stdout);
+    std::fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) die(p.workload.c_str(), p.impl.c_str(), "fork failed");
+    if (pid == 0) {
+        close(fds[0]);
+        std::vector<Metric> ms = p.run();
+        std::string out;
+        char line[256];
+        for (const Metric &m : ms) {
+            std::snprintf(line, sizeof line, "%s %s %.17g\n", m.name.c_str(), m.unit.c_str(), m.value);
+            out += line;
+        }
+        const char *b = out.data();
+        size_t left = out.size();
+        while (left > 0) {
+            ssize_t w = write(fds[1], b, left);
+            if (w <= 0) _exit(3);
+            b += w;
+            left -= static_cast<size_t>(w);
+        }
+        _exit(0);
+    }
+    close(fds[1]);
+    std::string in;
+    char buf[4096];
+    for (;;) {
+        ssize_t r = read(fds[0], buf, sizeof buf);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        in.append(buf, static_cast<size_t>(r));
+    }
+    close(fds[0]);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) die(p.workload.c_str(), p.impl.c_str(), "memory probe child failed");
+    std::vector<Metric> ms;
+    std::istringstream is(in);
+    std::string name, unit;
+    double v;
+    while (is >> name >> unit >> v) ms.push_back(Metric{name, unit, v});
+    return ms;
+}
+
 }  // namespace
 
 }  // namespace bench
@@ -178,13 +253,13 @@ using namespace bench;
 static void usage(const char *argv0) {
     std::fprintf(stderr,
                  "usage: %s [CSV_PATH] [--csv PATH] [--only W1,W2,...] [--rounds N] [--scale X] [--verbose] "
-                 "[--list]\n",
+                 "[--impl NAME,...] [--list]\n",
                  argv0);
 }
 
 int main(int argc, char **argv) {
     std::string csv_path = "bench-results.csv";
-    std::set<std::string> only;
+    std::set<std::string> only, impls;
     bool list = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
@@ -201,6 +276,10 @@ int main(int argc, char **argv) {
             std::stringstream ss(next());
             std::string id;
             while (std::getline(ss, id, ',')) only.insert(id);
+        } else if (a == "--impl") {  // keep only these implementations (for perf/strace)
+            std::stringstream ss(next());
+            std::string id;
+            while (std::getline(ss, id, ',')) impls.insert(id);
         } else if (a == "--rounds") {
             config().rounds = std::max(1, std::atoi(next().c_str()));
         } else if (a == "--scale") {
@@ -225,12 +304,31 @@ int main(int argc, char **argv) {
     register_lock(all);
     register_pingpong(all);
     register_thread(all);
+    register_queue(all);
+    register_pool(all);
+    if (!impls.empty())
+        for (Workload &w : all)
+            w.impls.erase(std::remove_if(w.impls.begin(), w.impls.end(),
+                                         [&](const Impl &im) { return !impls.count(im.name); }),
+                          w.impls.end());
+    std::vector<MemProbe> probes;
+    register_queue_memory(probes);
+    register_pool_memory(probes);
+    // --only W3 picks W3.1p1c and W3.2p2c; MEM picks the memory probes.
+    auto selected = [&](const std::string &id) {
+        return only.empty() || only.count(id) || only.count(id.substr(0, id.find('.')));
+    };
 
     if (list) {
         for (const Workload &w : all) {
             std::printf("%s %s\n", w.id.c_str(), w.title.c_str());
-            for (const Impl &im : w.impls) std::printf("  %-28s %s\n", im.name.c_str(), role_name(im.role));
+            for (const Impl &im : w.impls)
+                std::printf("  %-28s %s%s%s\n", im.name.c_str(), role_name(im.role), im.note.empty() ? "" : ", ",
+                            im.note.c_str());
         }
+        std::printf("MEM memory figures, each measured in a forked child\n");
+        for (const MemProbe &p : probes)
+            std::printf("  %-4s %-28s %s\n", p.workload.c_str(), p.impl.c_str(), role_name(p.role));
         return 0;
     }
 
@@ -255,8 +353,21 @@ int main(int argc, char **argv) {
     std::vector<RatioRow> table;
     std::map<std::string, std::map<std::string, double>> vs_best;  // workload -> impl -> median/best peer
     int64_t t0 = now_ns();
+    // Memory first, while this process is still small: each child starts
+    // from a copy of it, and its high-water mark from this process's RSS.
+    std::vector<MemRow> mem;
+    if (only.empty() || only.count("MEM")) {
+        std::fprintf(stderr, "# MEM: memory figures, %zu probes, each in a forked child\n", probes.size());
+        for (const MemProbe &p : probes) {
+            mem.push_back(MemRow{&p, run_in_child(p)});
+            for (const Metric &m : mem.back().metrics)
+                std::printf("memory %s %s %s %.6g %s\n", p.workload.c_str(), p.impl.c_str(), m.name.c_str(), m.value,
+                            m.unit.c_str());
+            std::fflush(stdout);
+        }
+    }
     for (const Workload &w : all) {
-        if (!only.empty() && !only.count(w.id)) continue;
+        if (!selected(w.id)) continue;
         results.push_back(run_workload(w));
         std::vector<RatioRow> rows = ratios(results.back(), vs_best[w.id]);
         table.insert(table.end(), rows.begin(), rows.end());
@@ -303,12 +414,18 @@ int main(int argc, char **argv) {
                              role_name(im.role), metric.c_str(), s.unit.c_str(), s.median(), s.min(), s.max(),
                              s.values.size(), primary ? 1 : 0);
                 if (primary && vb != 0)
-                    std::fprintf(f, "%.4f,\n", vb);
+                    std::fprintf(f, "%.4f,%s\n", vb, im.note.c_str());
                 else
-                    std::fprintf(f, ",\n");
+                    std::fprintf(f, ",%s\n", im.note.c_str());
             }
         }
     }
+    // Memory figures: one measurement each (n=1), role as the probe's.
+    for (const MemRow &r : mem)
+        for (const Metric &m : r.metrics)
+            std::fprintf(f, "%s,%s,%s,%s,%s,%.6g,%.6g,%.6g,1,0,,memory%s%s\n", r.probe->workload.c_str(),
+                         r.probe->impl.c_str(), role_name(r.probe->role), m.name.c_str(), m.unit.c_str(), m.value,
+                         m.value, m.value, r.probe->note.empty() ? "" : "; ", r.probe->note.c_str());
     // The ratio table: median of per-round ratios and their spread.
     for (const RatioRow &r : table)
         std::fprintf(f, "%s,%s,weft,ratio_vs_peer,x,%.4f,%.4f,%.4f,,0,,vs %s; goal %s; %s\n", r.workload.c_str(),

@@ -15,12 +15,8 @@
 
 #include <weft/common.h>
 #include <weft/error.h>
-#if BENCH_HAVE_WEFT_SEMAPHORE
 #include <weft/semaphore.h>
-#endif
-#if BENCH_HAVE_WEFT_EVENT
 #include <weft/event.h>
-#endif
 
 #if BENCH_HAVE_GLIB
 #include <glib.h>
@@ -43,7 +39,6 @@ namespace {
 
 // ---- signal adapters: post() wakes one wait() -----------------------------
 
-#if BENCH_HAVE_WEFT_SEMAPHORE
 struct alignas(64) WeftSem {
     weft_semaphore *s = nullptr;
     WeftSem() { BENCH_CHECK(weft_semaphore_create(&s, 0, nullptr) == WEFT_OK, "W5", "weft_semaphore"); }
@@ -51,9 +46,7 @@ struct alignas(64) WeftSem {
     void post() { BENCH_CHECK(weft_semaphore_release(s, 1) == WEFT_OK, "W5", "weft_semaphore"); }
     void wait() { BENCH_CHECK(weft_semaphore_acquire(s, WEFT_FOREVER) == WEFT_OK, "W5", "weft_semaphore"); }
 };
-#endif
 
-#if BENCH_HAVE_WEFT_EVENT
 // Python's Event ping-pong: set to signal; the single waiter clears after
 // waking (before it signals back, so the flag is down when seen again).
 struct alignas(64) WeftEvent {
@@ -66,7 +59,6 @@ struct alignas(64) WeftEvent {
         BENCH_CHECK(weft_event_clear(e) == WEFT_OK, "W5", "weft_event");
     }
 };
-#endif
 
 #if BENCH_HAVE_MOODYCAMEL
 struct alignas(64) MoodySem {
@@ -227,12 +219,8 @@ void register_pingpong(std::vector<Workload> &out) {
 #if BENCH_HAVE_MOODYCAMEL
     w.goal_peer = "moodycamel_lwsem";
 #endif
-#if BENCH_HAVE_WEFT_SEMAPHORE
     w.impls.push_back(w5_impl<WeftSem>("weft_semaphore", Role::weft));
-#endif
-#if BENCH_HAVE_WEFT_EVENT
     w.impls.push_back(w5_impl<WeftEvent>("weft_event", Role::weft));
-#endif
 #if BENCH_HAVE_MOODYCAMEL
     w.impls.push_back(w5_impl<MoodySem>("moodycamel_lwsem", Role::peer));
 #endif

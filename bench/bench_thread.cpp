@@ -11,9 +11,7 @@
 
 #include <weft/common.h>
 #include <weft/error.h>
-#if BENCH_HAVE_WEFT_THREAD
 #include <weft/thread.h>
-#endif
 
 #if BENCH_HAVE_GLIB
 #include <glib.h>
@@ -40,7 +38,6 @@ std::atomic<int> uv_ran{0};
 void empty_uv_fn(void *) { uv_ran.fetch_add(1, std::memory_order_relaxed); }
 #endif
 
-#if BENCH_HAVE_WEFT_THREAD
 struct WeftThread {
     static void once() {
         weft_thread *t = nullptr;
@@ -51,7 +48,6 @@ struct WeftThread {
         weft_thread_destroy(t);
     }
 };
-#endif
 
 struct Pthread {
     static void once() {
@@ -123,9 +119,7 @@ void register_thread(std::vector<Workload> &out) {
     w.goal_kind = Goal::at_least;
     w.goal = 0.9;
     w.goal_text = ">= 0.90x best peer";
-#if BENCH_HAVE_WEFT_THREAD
     w.impls.push_back(w8_impl<WeftThread>("weft_thread", Role::weft));
-#endif
     w.impls.push_back(w8_impl<Pthread>("pthread_create", Role::peer));
     w.impls.push_back(w8_impl<StdThread>("std_thread", Role::peer));
 #if BENCH_HAVE_GLIB

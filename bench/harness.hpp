@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace bench {
@@ -67,6 +68,13 @@ struct Impl {
     std::string name;
     Role role;
     std::function<std::vector<Metric>()> run;
+    // A peer measured for context only (e.g. an unbounded queue in W3, whose
+    // goal names bounded blocking queues): never picked as the goal's peer.
+    bool goal_eligible = true;
+    std::string note;  // CSV note column, e.g. "unbounded"
+
+    Impl(std::string n, Role r, std::function<std::vector<Metric>()> f, bool eligible = true, std::string why = {})
+        : name(std::move(n)), role(r), run(std::move(f)), goal_eligible(eligible), note(std::move(why)) {}
 };
 
 enum class Goal { at_most, at_least };
@@ -93,10 +101,30 @@ struct Workload {
         extra_check;
 };
 
+// A memory figure, measured once in a forked child (so one measurement's
+// heap and high-water mark never pollute another's): `run` executes in the
+// child and returns its metrics (peak RSS, bytes per item, ...).
+struct MemProbe {
+    std::string workload;  // "W3", "W4", "queue"
+    std::string impl;
+    Role role;
+    std::function<std::vector<Metric>()> run;
+    std::string note;
+};
+
+// Peak resident set size of this process so far, in bytes (getrusage).
+std::int64_t peak_rss_bytes();
+// Resident set size now, in bytes (/proc/self/statm).
+std::int64_t current_rss_bytes();
+
 // Registration, one function per bench source.
 void register_lock(std::vector<Workload> &out);      // W1, W2
 void register_pingpong(std::vector<Workload> &out);  // W5
 void register_thread(std::vector<Workload> &out);    // W8
+void register_queue(std::vector<Workload> &out);     // W3
+void register_pool(std::vector<Workload> &out);      // W4
+void register_queue_memory(std::vector<MemProbe> &out);  // memory: W3 peak RSS, bytes per queued item
+void register_pool_memory(std::vector<MemProbe> &out);   // memory: W4 bytes per queued task / future
 
 // Compiler barrier for benchmark loops.
 template <class T>

@@ -32,12 +32,16 @@ def summarize(paths):
     ratios = {}   # (workload, impl) -> [ratio per run], note
     notes = {}
     primary = {}  # (workload, impl, metric, unit) -> [median per run]
+    memory = {}   # (workload, impl, metric, unit) -> [value per run]
     for rows in runs:
         for r in rows:
             key = (r["workload"], r["impl"])
             if r["metric"] == "ratio_vs_peer":
                 ratios.setdefault(key, []).append(float(r["median"]))
                 notes[key] = r.get("note", "")
+            elif r.get("note", "").startswith("memory"):
+                memory.setdefault((r["workload"], r["impl"], r["metric"], r["unit"]), []).append(
+                    float(r["median"]))
             elif r["primary"] == "1":
                 primary.setdefault((r["workload"], r["impl"], r["metric"], r["unit"]), []).append(
                     float(r["median"]))
@@ -46,6 +50,12 @@ def summarize(paths):
     for (w, impl, metric, unit), vals in primary.items():
         print(f"{w:4} {impl:26} {metric:20} {statistics.median(vals):12.6g} "
               f"{min(vals):12.6g}..{max(vals):<12.6g} {unit}")
+    if memory:
+        print()
+        print("memory (each run measured once in a forked child)")
+        for (w, impl, metric, unit), vals in memory.items():
+            print(f"{w:5} {impl:26} {metric:24} {statistics.median(vals):10.4g} "
+                  f"{min(vals):10.4g}..{max(vals):<10.4g} {unit}")
     print()
     print(f"{'row':4} {'weft impl':22} {'ratio':>7} {'spread over runs':>18}  {'status':8} peer; goal")
     for (w, impl), vals in ratios.items():
