@@ -67,9 +67,7 @@ extern "C" {
 WEFT_API weft_status weft_event_create(weft_event **out, const weft_event_options *opts) noexcept {
     if (!out) return null_arg("weft_event_create", "out");
     *out = nullptr;
-    if (opts && opts->version != WEFT_EVENT_OPTIONS_VERSION)
-        return fail(WEFT_EINVAL, "weft_event_create: opts->version is %u; expected %u", opts->version,
-                    WEFT_EVENT_OPTIONS_VERSION);
+    if (weft_status s = check_version("weft_event_create", opts, WEFT_EVENT_OPTIONS_VERSION)) return s;
     if (opts && opts->flags != 0)
         return fail(WEFT_EINVAL, "weft_event_create: opts->flags is %#x; no flags are defined", opts->flags);
     weft_event *e = new (std::nothrow) weft_event;

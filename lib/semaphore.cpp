@@ -79,9 +79,7 @@ WEFT_API weft_status weft_semaphore_create(weft_semaphore **out, uint32_t value,
                                            const weft_semaphore_options *opts) noexcept {
     if (!out) return null_arg("weft_semaphore_create", "out");
     *out = nullptr;
-    if (opts && opts->version != WEFT_SEMAPHORE_OPTIONS_VERSION)
-        return fail(WEFT_EINVAL, "weft_semaphore_create: opts->version is %u; expected %u", opts->version,
-                    WEFT_SEMAPHORE_OPTIONS_VERSION);
+    if (weft_status s = check_version("weft_semaphore_create", opts, WEFT_SEMAPHORE_OPTIONS_VERSION)) return s;
     std::uint32_t max = opts ? opts->max_value : 0;
     if (max > 0 && value > max)
         return fail(WEFT_EINVAL, "weft_semaphore_create: value %u exceeds opts->max_value %u", value, max);

@@ -516,10 +516,8 @@ void *trampoline(void *p) {
 }
 
 weft_status check_opts(const char *func, const weft_thread_options *opts) noexcept {
+    if (weft_status s = check_version(func, opts, WEFT_THREAD_OPTIONS_VERSION)) return s;
     if (!opts) return WEFT_OK;
-    if (opts->version != WEFT_THREAD_OPTIONS_VERSION)
-        return fail(WEFT_EINVAL, "%s: opts->version is %u; expected %u", func, opts->version,
-                    WEFT_THREAD_OPTIONS_VERSION);
     std::size_t min = static_cast<std::size_t>(PTHREAD_STACK_MIN);
     if (opts->stack_size != 0 && opts->stack_size < min)
         return fail(WEFT_EINVAL, "%s: opts->stack_size is %zu; use 0 (default) or at least PTHREAD_STACK_MIN (%zu)",
