@@ -121,9 +121,7 @@ WEFT_API weft_status weft_barrier_create(weft_barrier **out, unsigned parties,
 }
 
 WEFT_API void weft_barrier_destroy(weft_barrier *b) noexcept {
-    if (!valid(b)) return;
-    b->poison();
-    delete b;
+    destroy_handle(b);
 }
 
 WEFT_API weft_status weft_barrier_wait(weft_barrier *b, unsigned *index, int64_t timeout_ns) noexcept {

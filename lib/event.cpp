@@ -77,9 +77,7 @@ WEFT_API weft_status weft_event_create(weft_event **out, const weft_event_option
 }
 
 WEFT_API void weft_event_destroy(weft_event *e) noexcept {
-    if (!valid(e)) return;
-    e->poison();
-    delete e;
+    destroy_handle(e);
 }
 
 WEFT_API weft_status weft_event_set(weft_event *e) noexcept {

@@ -28,9 +28,7 @@ WEFT_API weft_status weft_lock_create(weft_lock **out, const weft_lock_options *
 }
 
 WEFT_API void weft_lock_destroy(weft_lock *lock) noexcept {
-    if (!valid(lock)) return;
-    lock->poison();
-    delete lock;
+    destroy_handle(lock);
 }
 
 WEFT_API weft_status weft_lock_acquire(weft_lock *lock, int64_t timeout_ns) noexcept {

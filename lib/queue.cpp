@@ -405,9 +405,7 @@ WEFT_API weft_status weft_queue_create(weft_queue **out, const weft_queue_option
 }
 
 WEFT_API void weft_queue_destroy(weft_queue *q) noexcept {
-    if (!valid(q)) return;
-    q->poison();
-    delete q;
+    destroy_handle(q);
 }
 
 WEFT_API weft_status weft_queue_put(weft_queue *q, void *item, int64_t timeout_ns) noexcept {

@@ -23,9 +23,7 @@ WEFT_API weft_status weft_rlock_create(weft_rlock **out, const weft_rlock_option
 }
 
 WEFT_API void weft_rlock_destroy(weft_rlock *r) noexcept {
-    if (!valid(r)) return;
-    r->poison();
-    delete r;
+    destroy_handle(r);
 }
 
 WEFT_API weft_status weft_rlock_acquire(weft_rlock *r, int64_t timeout_ns) noexcept {

@@ -216,9 +216,7 @@ WEFT_API weft_status weft_rwlock_create(weft_rwlock **out, const weft_rwlock_opt
 }
 
 WEFT_API void weft_rwlock_destroy(weft_rwlock *l) noexcept {
-    if (!valid(l)) return;
-    l->poison();
-    delete l;
+    destroy_handle(l);
 }
 
 WEFT_API weft_status weft_rwlock_read_acquire(weft_rwlock *l, int64_t timeout_ns) noexcept {

@@ -93,9 +93,7 @@ WEFT_API weft_status weft_semaphore_create(weft_semaphore **out, uint32_t value,
 }
 
 WEFT_API void weft_semaphore_destroy(weft_semaphore *s) noexcept {
-    if (!valid(s)) return;
-    s->poison();
-    delete s;
+    destroy_handle(s);
 }
 
 WEFT_API weft_status weft_semaphore_acquire(weft_semaphore *s, int64_t timeout_ns) noexcept {

@@ -55,6 +55,15 @@ inline bool valid(const T *h) noexcept {
     return h != nullptr && h->alive();
 }
 
+// The plain destroy of a heap handle: NULL and dead handles are ignored,
+// the magic is poisoned before the object goes.
+template <class T>
+inline void destroy_handle(T *h) noexcept {
+    if (!valid(h)) return;
+    h->poison();
+    delete h;
+}
+
 }  // namespace weft::detail
 
 // `WEFT_CHECK_HANDLE(func, h)` at the top of an extern "C" entry: returns
