@@ -476,16 +476,9 @@ void join_all_at_exit() noexcept {
 struct FinishGuard {
     weft_thread *t;
     ~FinishGuard() {
-        t->lk.lock_forever();
-        t->has_pth = false;
-        (void)t->lk.unlock();
-        // result (written before) is published by this release; joiners are
-        // woken only if one sleeps.
-        transition(t, kWaiters, [](std::uint32_t) { return kFinished | kPublished; });
-        Registry &r = registry();
-        lock(r);
-        list_remove(r, t);
-        unlock(r);
+        // The result (written before) is published by finish_record's state
+        // transition; joiners are woken only if one sleeps.
+        finish_record(t);
         slot().current = nullptr;
         slot().retired = true;
         // Unless a joiner claimed the OS thread (and pthread_joins it), it
