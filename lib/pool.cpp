@@ -24,6 +24,7 @@
 #include <weft/thread.h>
 
 #include "internal/boundary.hpp"
+#include "internal/event_count.hpp"
 #include "internal/handle.hpp"
 #include "internal/task.hpp"
 #include "internal/wait_hook.hpp"
@@ -156,12 +157,13 @@ struct weft_pool : Handle<Magic::pool> {
     std::int64_t queued = 0;
     size_t max_queued = 0;
     bool closed = false;
-    int target_workers = 0, live_workers = 0, running = 0, space_waiters = 0;
+    int target_workers = 0, live_workers = 0, running = 0;
     IdleSlot *idle = nullptr;  // stack of parked workers
     std::int64_t retired_completed = 0, retired_failed = 0;  // of workers that exited
     std::atomic<std::int64_t> cancelled{0};
     std::vector<WorkerCtx *> contexts;  // live workers, for statistics
-    std::atomic<std::uint32_t> space_seq{0}, exit_seq{0};
+    EventCount space;  // a bounded pool's submitters wait here for room
+    std::atomic<std::uint32_t> exit_seq{0};
     std::vector<weft_thread *> threads;
     std::vector<weft_future *> running_futures;  // one slot per worker index (terminate asks them to stop)
     std::string prefix;
@@ -205,10 +207,7 @@ struct weft_pool : Handle<Magic::pool> {
         head = t->next;
         if (!head) tail = nullptr;
         queued--;
-        if (space_waiters > 0) {
-            space_seq.fetch_add(1, std::memory_order_release);
-            futex::wake(&space_seq, 1);
-        }
+        if (max_queued) space.notify_all();
         return t;
     }
 
@@ -226,12 +225,12 @@ struct weft_pool : Handle<Magic::pool> {
                 lock.unlock();
                 return fail(WEFT_ETIMEDOUT, "%s: %zu tasks are queued already (max_queued)", func, max_queued);
             }
-            std::uint32_t s = space_seq.load(std::memory_order_relaxed);
-            space_waiters++;
+            // Announced under the lock, so a pop that makes room after this
+            // point moves the epoch and the wait returns at once.
+            std::uint32_t key = space.prepare_wait();
             lock.unlock();
-            futex::WaitResult r = futex::wait(&space_seq, s, d.abs());
+            futex::WaitResult r = space.wait(key, d.abs());
             lock.lock_forever();
-            space_waiters--;
             if ((r == futex::WaitResult::timed_out || d.expired()) && !closed && static_cast<size_t>(queued) >= max_queued) {
                 lock.unlock();
                 return fail(WEFT_ETIMEDOUT, "%s: %zu tasks are queued already (max_queued)", func, max_queued);
@@ -275,7 +274,6 @@ struct weft_pool : Handle<Magic::pool> {
     static void *worker_main(void *arg);
     weft_status start_worker_locked();
     weft_status wait_workers(Deadline &d);
-    weft_status help_wait(weft_future *f, Deadline &d) noexcept;
 };
 
 namespace weft::detail {
@@ -472,19 +470,6 @@ weft_status weft_pool::wait_workers(Deadline &d) {
     return done ? WEFT_OK : WEFT_ETIMEDOUT;
 }
 
-// Wait for f; a worker of any pool runs its pool's queued tasks meanwhile.
-weft_status weft_pool::help_wait(weft_future *f, Deadline &d) noexcept {
-    if (!tl_worker) return weft_future_wait(f, d.infinite() ? WEFT_FOREVER : d.remaining());
-    while (!weft_future_done(f)) {
-        if (d.expired()) return WEFT_ETIMEDOUT;
-        if (!tl_worker->pool->run_one_pending(tl_worker)) {
-            std::int64_t slice = std::min<std::int64_t>(d.remaining(), WEFT_MSEC);
-            weft_future_wait(f, slice);
-        }
-    }
-    return WEFT_OK;
-}
-
 namespace {
 
 weft_status check_fn(const char *func, weft_task_fn fn) {
@@ -543,10 +528,9 @@ WEFT_API weft_status weft_pool_shutdown(weft_pool *pool, int wait, int cancel_pe
         pool->queued = 0;
     }
     IdleSlot *idle = pool->take_idle_locked();
-    pool->space_seq.fetch_add(1, std::memory_order_release);
     pool->lock.unlock();
     weft_pool::signal_all(idle);
-    futex::wake_all(&pool->space_seq);
+    pool->space.notify_all();
     std::int64_t n = 0;
     while (list) {
         Task *next = list->next;
@@ -629,10 +613,8 @@ WEFT_API weft_status weft_pool_apply_async(weft_pool *pool, weft_task_fn fn, voi
 WEFT_API weft_status weft_pool_apply(weft_pool *pool, weft_task_fn fn, void *arg, void **result) noexcept {
     weft_future *f;
     if (weft_status s = weft_pool_submit(pool, fn, arg, &f, WEFT_FOREVER)) return s;
-    Deadline d = Deadline::forever();
-    pool->help_wait(f, d);
-    void *value = nullptr;
-    weft_status s = weft_future_result(f, &value, 0);
+    void *value = nullptr;  // on a worker, the wait runs queued tasks (WaitHook)
+    weft_status s = weft_future_result(f, &value, WEFT_FOREVER);
     if (result) *result = s == WEFT_OK ? value : nullptr;
     weft_future_destroy(f);
     return s;
