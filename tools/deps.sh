@@ -2,7 +2,7 @@
 # Install what building and testing weft needs on Debian 12, if it is missing.
 # Safe to run again: it only calls apt-get when a package is absent.
 set -eu
-need="build-essential meson ninja-build pkg-config libcmocka-dev python3"
+need="build-essential meson ninja-build pkg-config libcmocka-dev python3 libssl-dev swig python3-dev libpython3.11-testsuite python3-mesonpy"
 if [ "${WEFT_BENCH_DEPS:-0}" = 1 ]; then
     need="$need libglib2.0-dev libuv1-dev libtbb-dev libconcurrentqueue-dev libreaderwriterqueue-dev libboost-dev"
 fi

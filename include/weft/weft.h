@@ -36,5 +36,8 @@
 #include "future.h"
 /* pools */
 #include "pool.h"
+/* processes */
+/* shared memory */
+/* connections */
 
 #endif /* WEFT_WEFT_H */

@@ -47,4 +47,19 @@ static inline double wt_ms_since(int64_t start_ns) {
 
 static inline void wt_sleep_ms(int ms) { weft_sleep_ns((int64_t)ms * WEFT_MSEC); }
 
+/* Tests that fork run outside TSan (it does not support fork with threads
+ * well) and inside ASan: put WT_SKIP_UNDER_TSAN(); first in such a case. */
+#if defined(__SANITIZE_THREAD__)
+#  define WT_UNDER_TSAN 1
+#elif defined(__has_feature)
+#  if __has_feature(thread_sanitizer)
+#    define WT_UNDER_TSAN 1
+#  endif
+#endif
+#ifdef WT_UNDER_TSAN
+#  define WT_SKIP_UNDER_TSAN() skip()
+#else
+#  define WT_SKIP_UNDER_TSAN() ((void)0)
+#endif
+
 #endif /* WEFT_TEST_H */
