@@ -72,6 +72,49 @@ typedef int weft_status;
  */
 typedef void (*weft_free_fn)(void *user_data);
 
+/**
+ * Where a synchronization object or queue lives (::weft_sharing `scope`).
+ * @since 0.2
+ */
+#define WEFT_SCOPE_THREAD 0u  /**< threads of this process only (default, fastest) */
+#define WEFT_SCOPE_PROCESS 1u /**< in shared memory: anonymous (inherited by children
+                                   started with fork) or named (any process opens it) */
+
+/**
+ * How long a named process-scope object (or shared memory segment) keeps its
+ * name. Memory stays mapped for every process that has it open whatever the
+ * lifetime; the lifetime only says when the name goes away.
+ * @since 0.2
+ */
+#define WEFT_LIFETIME_OWNED 0u      /**< the creator's destroy/close removes the name */
+#define WEFT_LIFETIME_REFCOUNTED 1u /**< the last close in any process removes it (a process
+                                         that dies without closing keeps its count) */
+#define WEFT_LIFETIME_PERSISTENT 2u /**< the name stays until weft_shm_unlink() */
+
+/** ::weft_sharing flag: when the name exists, open it instead of failing with
+ *  #WEFT_EEXIST (the losers of a creation race then open the winner's object). */
+#define WEFT_SHARE_OPEN_EXISTING 1u
+
+/**
+ * Process-scope placement of an object, a field of its options struct.
+ *
+ * A named object is a file in `/dev/shm/<name>` that is published only once
+ * it is fully set up: an opener never sees a half-made object, and a creator
+ * killed during set-up leaves nothing behind under the name.
+ * @since 0.2
+ */
+typedef struct weft_sharing {
+    uint32_t scope;    /**< #WEFT_SCOPE_THREAD (default) or #WEFT_SCOPE_PROCESS */
+    uint32_t lifetime; /**< WEFT_LIFETIME_*; named objects only */
+    const char *name;  /**< NULL: anonymous; else 1..200 bytes, no '/' (one leading '/' is
+                            ignored, as shm_open does); copied */
+    uint32_t flags;    /**< #WEFT_SHARE_OPEN_EXISTING */
+    uint32_t mode;     /**< permission bits of a named object; 0 means 0600 */
+} weft_sharing;
+
+/** Default ::weft_sharing: thread scope. */
+#define WEFT_SHARING_INIT { WEFT_SCOPE_THREAD, WEFT_LIFETIME_OWNED, NULL, 0, 0 }
+
 WEFT_END_DECLS
 
 #endif /* WEFT_COMMON_H */

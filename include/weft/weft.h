@@ -38,6 +38,7 @@
 #include "pool.h"
 /* processes */
 /* shared memory */
+#include "shm.h"
 /* connections */
 
 #endif /* WEFT_WEFT_H */

@@ -29,6 +29,9 @@ enum class Magic : std::uint32_t {
     future = 0x57465554u,     // "WFUT"
     pool = 0x57504F4Fu,       // "WPOO"
     as_completed = 0x57414343u,  // "WACC"
+    shm = 0x5753484Du,           // "WSHM"
+    connection = 0x57434F4Eu,    // "WCON"
+    listener = 0x574C5354u,      // "WLST"
 };
 
 // Base of every handle. Public `struct weft_x` derive from it (first base,
