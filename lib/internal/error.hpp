@@ -33,4 +33,14 @@ inline weft_status check_version(const char *func, const Opts *opts, std::uint32
     return bad_version(func, opts->version, want);
 }
 
+// The same for an options struct that grew: any version from `oldest` to
+// `newest` is accepted (read the fields a version has only when
+// opts->version says the caller's struct has them).
+template <class Opts>
+inline weft_status check_version_range(const char *func, const Opts *opts, std::uint32_t oldest,
+                                       std::uint32_t newest) noexcept {
+    if (__builtin_expect(opts == nullptr || (opts->version >= oldest && opts->version <= newest), 1)) return WEFT_OK;
+    return bad_version(func, opts->version, newest);
+}
+
 }  // namespace weft::detail
