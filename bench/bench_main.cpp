@@ -19,6 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <weft/process.h>
+
 #include "harness.hpp"
 
 namespace bench {
@@ -248,6 +250,12 @@ std::vector<Metric> run_in_child(const MemProbe &p) {
 
 }  // namespace bench
 
+namespace bench {
+void register_process(std::vector<Workload> &out);  // W8p, W8x (bench_process.cpp)
+void register_process_pool(std::vector<Workload> &out);  // W7.pipe, W7.py, W7.latency (bench_process_pool.cpp)
+void register_connection(std::vector<Workload> &out);  // C1, C2 (bench_connection.cpp)
+}  // namespace bench
+
 using namespace bench;
 
 static void usage(const char *argv0) {
@@ -258,6 +266,9 @@ static void usage(const char *argv0) {
 }
 
 int main(int argc, char **argv) {
+    // W8p's spawn and forkserver children re-execute this program: they run
+    // their task here and never return.
+    weft_main(argc, argv);
     std::string csv_path = "bench-results.csv";
     std::set<std::string> only, impls;
     bool list = false;
@@ -306,6 +317,9 @@ int main(int argc, char **argv) {
     register_thread(all);
     register_queue(all);
     register_pool(all);
+    register_process(all);  // W8p, W8x
+    register_process_pool(all);  // W7
+    register_connection(all);  // C1, C2: pipes
     if (!impls.empty())
         for (Workload &w : all)
             w.impls.erase(std::remove_if(w.impls.begin(), w.impls.end(),

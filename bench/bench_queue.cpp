@@ -11,6 +11,16 @@
 // A sample moves N items: producer p puts p*N/P + 1 .. (p+1)*N/P, consumer c
 // takes exactly N/C items; the sum and count of what arrived must be exact.
 // Also: the queue's memory (peak RSS of a run; bytes per queued item).
+//
+// W6: a queue between 2 processes, 64 B and 64 KiB messages, msgs/s and
+// MB/s: weft's process-scope queue against Boost.Interprocess
+// message_queue, POSIX mq_* (64 B only when /proc/sys/fs/mqueue/msgsize_max
+// is below 64 KiB), a pipe and a socketpair; the physical reference is a
+// plain shared-memory SPSC byte ring with futex wake-ups. Each queue holds
+// about the same: 1024 messages of 64 B, or 16 of 64 KiB. The parent puts
+// N messages (a sequence number in the first 8 bytes), a forked child takes
+// them and checks the sum; the clock runs from the child's "ready" to its
+// "done" (both through a pipe).
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -19,7 +29,22 @@
 #include <thread>
 #include <vector>
 
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <mqueue.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#if __has_include(<boost/interprocess/ipc/message_queue.hpp>)  // libboost-dev, header-only here
+#define BENCH_HAVE_BOOST_IPC 1
+#include <boost/interprocess/ipc/message_queue.hpp>
+#else
+#define BENCH_HAVE_BOOST_IPC 0
+#endif
 
 #include <weft/common.h>
 #include <weft/error.h>
@@ -266,6 +291,321 @@ Workload w3_workload(const char *id, const char *title, int p, int c) {
     return w;
 }
 
+// ---- W6: between two processes ------------------------------------------
+
+constexpr std::size_t kSmall = 64, kLarge = 64 * 1024;
+std::size_t w6_slots(std::size_t msg) { return msg == kSmall ? 1024 : 16; }
+
+std::string w6_name(const char *what) {
+    static int counter = 0;
+    return "/weft-bench-" + std::to_string(getpid()) + "-" + what + "-" + std::to_string(counter++);
+}
+
+void write_all(int fd, const void *p, std::size_t n) {
+    auto *c = static_cast<const char *>(p);
+    while (n) {
+        ssize_t w = ::write(fd, c, n);
+        if (w < 0 && errno == EINTR) continue;
+        BENCH_CHECK(w > 0, "W6", "write");
+        c += w;
+        n -= static_cast<std::size_t>(w);
+    }
+}
+void read_all(int fd, void *p, std::size_t n) {
+    auto *c = static_cast<char *>(p);
+    while (n) {
+        ssize_t r = ::read(fd, c, n);
+        if (r < 0 && errno == EINTR) continue;
+        BENCH_CHECK(r > 0, "W6", "read");
+        c += r;
+        n -= static_cast<std::size_t>(r);
+    }
+}
+
+struct WeftPq {
+    weft_queue *q = nullptr;
+    explicit WeftPq(std::size_t msg) {
+        weft_queue_options o = WEFT_QUEUE_OPTIONS_INIT;
+        o.capacity = w6_slots(msg);
+        o.max_bytes = w6_slots(msg) * (msg + WEFT_QUEUE_MESSAGE_OVERHEAD);
+        o.share.scope = WEFT_SCOPE_PROCESS;
+        BENCH_CHECK(weft_queue_create(&q, &o) == WEFT_OK, "W6", "weft_queue");
+    }
+    ~WeftPq() { weft_queue_destroy(q); }
+    void send(const void *p, std::size_t n) {
+        BENCH_CHECK(weft_queue_put_bytes(q, p, n, WEFT_FOREVER) == WEFT_OK, "W6", "weft_queue");
+    }
+    void recv(void *p, std::size_t n) {
+        std::size_t len = 0;
+        BENCH_CHECK(weft_queue_get_bytes(q, p, n, &len, WEFT_FOREVER) == WEFT_OK && len == n, "W6", "weft_queue");
+    }
+};
+
+#if BENCH_HAVE_BOOST_IPC
+struct BoostMq {
+    std::string name = w6_name("boost");
+    boost::interprocess::message_queue mq;
+    explicit BoostMq(std::size_t msg)
+        : mq(boost::interprocess::create_only, name.c_str() + 1, w6_slots(msg), msg) {}
+    ~BoostMq() { boost::interprocess::message_queue::remove(name.c_str() + 1); }
+    void send(const void *p, std::size_t n) { mq.send(p, n, 0); }
+    void recv(void *p, std::size_t n) {
+        boost::interprocess::message_queue::size_type got = 0;
+        unsigned prio = 0;
+        mq.receive(p, n, got, prio);
+        BENCH_CHECK(got == n, "W6", "boost_message_queue");
+    }
+};
+#endif
+
+long mq_msgsize_max() {
+    long v = 8192;
+    if (FILE *f = std::fopen("/proc/sys/fs/mqueue/msgsize_max", "r")) {
+        if (std::fscanf(f, "%ld", &v) != 1) v = 8192;
+        std::fclose(f);
+    }
+    return v;
+}
+long mq_msg_max() {
+    long v = 10;
+    if (FILE *f = std::fopen("/proc/sys/fs/mqueue/msg_max", "r")) {
+        if (std::fscanf(f, "%ld", &v) != 1) v = 10;
+        std::fclose(f);
+    }
+    return v;
+}
+
+struct PosixMq {
+    mqd_t mq;
+    explicit PosixMq(std::size_t msg) {
+        std::string name = w6_name("mq");
+        struct mq_attr a = {};
+        a.mq_maxmsg = std::min<long>(static_cast<long>(w6_slots(msg)), mq_msg_max());
+        a.mq_msgsize = static_cast<long>(msg);
+        mq = mq_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600, &a);
+        BENCH_CHECK(mq != static_cast<mqd_t>(-1), "W6", "posix_mq");
+        mq_unlink(name.c_str());  // both processes keep the descriptor
+    }
+    ~PosixMq() { mq_close(mq); }
+    void send(const void *p, std::size_t n) {
+        BENCH_CHECK(mq_send(mq, static_cast<const char *>(p), n, 0) == 0, "W6", "posix_mq");
+    }
+    void recv(void *p, std::size_t n) {
+        BENCH_CHECK(mq_receive(mq, static_cast<char *>(p), n, nullptr) == static_cast<ssize_t>(n), "W6", "posix_mq");
+    }
+};
+
+struct Pipe {  // fixed-size messages need no framing; the pipe is grown to ~1 MiB
+    int fd[2];
+    explicit Pipe(std::size_t) {
+        BENCH_CHECK(pipe(fd) == 0, "W6", "pipe");
+        (void)fcntl(fd[1], F_SETPIPE_SZ, 1 << 20);
+    }
+    ~Pipe() {
+        close(fd[0]);
+        close(fd[1]);
+    }
+    void send(const void *p, std::size_t n) { write_all(fd[1], p, n); }
+    void recv(void *p, std::size_t n) { read_all(fd[0], p, n); }
+};
+
+struct SocketPair {  // AF_UNIX stream, buffers asked for ~1 MiB
+    int fd[2];
+    explicit SocketPair(std::size_t) {
+        BENCH_CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, fd) == 0, "W6", "socketpair");
+        int sz = 1 << 20;
+        (void)setsockopt(fd[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+        (void)setsockopt(fd[1], SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+    }
+    ~SocketPair() {
+        close(fd[0]);
+        close(fd[1]);
+    }
+    void send(const void *p, std::size_t n) { write_all(fd[0], p, n); }
+    void recv(void *p, std::size_t n) { read_all(fd[1], p, n); }
+};
+
+// The physical reference: a single-producer single-consumer byte ring in
+// shared memory, 8-byte length frames split across the end like weft's, a
+// head and a tail published with release stores, and futex wake-ups only
+// when the other side announced it sleeps (after the same brief spin).
+struct RawRing {
+    struct alignas(64) Shared {
+        alignas(64) std::atomic<std::uint64_t> tail{0};
+        alignas(64) std::atomic<std::uint64_t> head{0};
+        alignas(64) std::atomic<std::uint32_t> data_seq{0};  // futex: bumped when data arrives
+        std::atomic<std::uint32_t> cons_sleeps{0};
+        alignas(64) std::atomic<std::uint32_t> room_seq{0};  // futex: bumped when room appears
+        std::atomic<std::uint32_t> prod_sleeps{0};
+    };
+    std::size_t ring, mapped;
+    Shared *sh;
+    unsigned char *buf;
+
+    explicit RawRing(std::size_t msg) : ring(w6_slots(msg) * (msg + 8)) {
+        mapped = sizeof(Shared) + ring;
+        void *p = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        BENCH_CHECK(p != MAP_FAILED, "W6", "raw_shm_ring");
+        sh = new (p) Shared;
+        buf = static_cast<unsigned char *>(p) + sizeof(Shared);
+    }
+    ~RawRing() { munmap(sh, mapped); }
+
+    static void fwait(std::atomic<std::uint32_t> &w, std::uint32_t v) {
+        syscall(SYS_futex, &w, FUTEX_WAIT, v, nullptr, nullptr, 0);
+    }
+    static void fwake(std::atomic<std::uint32_t> &w) { syscall(SYS_futex, &w, FUTEX_WAKE, INT32_MAX, nullptr, nullptr, 0); }
+
+    template <class Ready>
+    static void wait_for(Ready &&ready, std::atomic<std::uint32_t> &seq, std::atomic<std::uint32_t> &sleeps) {
+        for (int i = 0; i < 200; i++) {
+            if (ready()) return;
+            __builtin_ia32_pause();
+        }
+        for (int i = 0; i < 4; i++) {
+            sched_yield();
+            if (ready()) return;
+        }
+        while (!ready()) {
+            std::uint32_t v = seq.load(std::memory_order_seq_cst);
+            sleeps.store(1, std::memory_order_seq_cst);
+            if (ready()) break;
+            fwait(seq, v);
+        }
+        sleeps.store(0, std::memory_order_relaxed);
+    }
+    static void signal(std::atomic<std::uint32_t> &seq, std::atomic<std::uint32_t> &sleeps) {
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        if (sleeps.load(std::memory_order_relaxed)) {
+            seq.fetch_add(1, std::memory_order_seq_cst);
+            fwake(seq);
+        }
+    }
+    void copy_in(std::uint64_t pos, const void *src, std::size_t n) {
+        std::size_t off = pos % ring, first = std::min(n, ring - off);
+        std::memcpy(buf + off, src, first);
+        std::memcpy(buf, static_cast<const unsigned char *>(src) + first, n - first);
+    }
+    void copy_out(std::uint64_t pos, void *dst, std::size_t n) {
+        std::size_t off = pos % ring, first = std::min(n, ring - off);
+        std::memcpy(dst, buf + off, first);
+        std::memcpy(static_cast<unsigned char *>(dst) + first, buf, n - first);
+    }
+    void send(const void *p, std::size_t n) {
+        std::uint64_t t = sh->tail.load(std::memory_order_relaxed), need = n + 8;
+        wait_for([&] { return ring - (t - sh->head.load(std::memory_order_acquire)) >= need; }, sh->room_seq,
+                 sh->prod_sleeps);
+        std::uint64_t len = n;
+        copy_in(t, &len, 8);
+        copy_in(t + 8, p, n);
+        sh->tail.store(t + need, std::memory_order_release);
+        signal(sh->data_seq, sh->cons_sleeps);
+    }
+    void recv(void *p, std::size_t n) {
+        std::uint64_t h = sh->head.load(std::memory_order_relaxed);
+        wait_for([&] { return sh->tail.load(std::memory_order_acquire) != h; }, sh->data_seq, sh->cons_sleeps);
+        std::uint64_t len;
+        copy_out(h, &len, 8);
+        BENCH_CHECK(len == n, "W6", "raw_shm_ring");
+        copy_out(h + 8, p, n);
+        sh->head.store(h + 8 + len, std::memory_order_release);
+        signal(sh->room_seq, sh->prod_sleeps);
+    }
+};
+
+// One sample: the parent puts n messages of `msg` bytes, a forked child
+// takes and checks them.
+template <class C>
+std::vector<Metric> w6_run(const char *impl, std::size_t msg, std::int64_t n) {
+    C ch(msg);
+    int ready[2], done[2];
+    BENCH_CHECK(pipe(ready) == 0 && pipe(done) == 0, "W6", impl);
+    std::fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        std::vector<unsigned char> buf(msg);
+        std::uint64_t sum = 0;
+        write_all(ready[1], "r", 1);
+        for (std::int64_t i = 0; i < n; i++) {
+            ch.recv(buf.data(), msg);
+            std::uint64_t v;
+            std::memcpy(&v, buf.data(), sizeof v);
+            sum += v;
+        }
+        char verdict = sum == static_cast<std::uint64_t>(n) * static_cast<std::uint64_t>(n + 1) / 2 ? 'o' : 'x';
+        write_all(done[1], &verdict, 1);
+        _exit(0);
+    }
+    BENCH_CHECK(pid > 0, "W6", impl);
+    std::vector<unsigned char> buf(msg, 0x5a);
+    char c;
+    read_all(ready[0], &c, 1);
+    std::int64_t t0 = now_ns();
+    for (std::int64_t i = 1; i <= n; i++) {
+        std::uint64_t v = static_cast<std::uint64_t>(i);
+        std::memcpy(buf.data(), &v, sizeof v);
+        ch.send(buf.data(), msg);
+    }
+    read_all(done[0], &c, 1);
+    std::int64_t t1 = now_ns();
+    int status = 0;
+    waitpid(pid, &status, 0);
+    for (int fd : {ready[0], ready[1], done[0], done[1]}) close(fd);
+    BENCH_CHECK(c == 'o' && WIFEXITED(status) && WEXITSTATUS(status) == 0, "W6", impl);
+    double secs = static_cast<double>(t1 - t0) / 1e9;
+    return {{"msgs_per_s", "msg/s", static_cast<double>(n) / secs},
+            {"MB_per_s", "MB/s", static_cast<double>(n) * static_cast<double>(msg) / secs / 1e6}};
+}
+
+template <class C>
+Impl w6_impl(const char *name, Role role, std::size_t msg) {
+    std::int64_t n = sample_iters(msg == kSmall ? 200000 : 6000);
+    return Impl{name, role, [=] { return w6_run<C>(name, msg, n); }};
+}
+
+Workload w6_workload(std::size_t msg) {
+    bool small = msg == kSmall;
+    Workload w;
+    w.id = small ? "W6.64B" : "W6.64KiB";
+    w.title = small ? "queue between 2 processes, 64 B messages, msgs/s"
+                    : "queue between 2 processes, 64 KiB messages, msgs/s";
+    w.primary = "msgs_per_s";
+    w.lower_is_better = false;
+    w.goal_kind = Goal::at_least;
+    w.goal = small ? 1.0 : 2.0;
+    w.goal_text = small ? ">= 1.00x Boost message_queue (and >= 0.7x the raw ring)"
+                        : ">= 2.00x best peer (and >= 0.7x the raw ring)";
+    if (small) w.goal_peer = "boost_message_queue";
+    w.impls.push_back(w6_impl<WeftPq>("weft_queue", Role::weft, msg));
+#if BENCH_HAVE_BOOST_IPC
+    w.impls.push_back(w6_impl<BoostMq>("boost_message_queue", Role::peer, msg));
+#endif
+    if (mq_msgsize_max() >= static_cast<long>(msg))
+        w.impls.push_back(w6_impl<PosixMq>("posix_mq", Role::peer, msg));
+    else
+        w.title += " (posix_mq skipped: /proc/sys/fs/mqueue/msgsize_max is " + std::to_string(mq_msgsize_max()) + ")";
+    w.impls.push_back(w6_impl<Pipe>("pipe", Role::peer, msg));
+    w.impls.push_back(w6_impl<SocketPair>("socketpair", Role::peer, msg));
+    w.impls.push_back(w6_impl<RawRing>("raw_shm_ring", Role::reference, msg));
+    return w;
+}
+
+// Peak RSS of one W6 run: the larger of the parent's and the child's.
+template <class C>
+MemProbe w6_probe(const char *name, Role role, std::size_t msg) {
+    return MemProbe{msg == kSmall ? "W6.64B" : "W6.64KiB", name, role,
+                    [name, msg] {
+                        (void)w6_run<C>(name, msg, sample_iters(msg == kSmall ? 200000 : 6000));
+                        struct rusage self, kids;
+                        getrusage(RUSAGE_SELF, &self);
+                        getrusage(RUSAGE_CHILDREN, &kids);
+                        return std::vector<Metric>{
+                            {"peak_rss_parent", "MiB", static_cast<double>(self.ru_maxrss) / 1024.0},
+                            {"peak_rss_child", "MiB", static_cast<double>(kids.ru_maxrss) / 1024.0}};
+                    },
+                    "one W6 run; parent puts, child gets"};
+}
+
 // ---- memory ---------------------------------------------------------------
 
 // Peak RSS of one W3 1P1C run (in a fresh child), and its growth over the
@@ -313,9 +653,18 @@ MemProbe item_probe(const char *name, Role role, std::size_t capacity, const cha
 void register_queue(std::vector<Workload> &out) {
     out.push_back(w3_workload("W3.1p1c", "bounded queue (1024) of void *, 1 producer 1 consumer, items/s", 1, 1));
     out.push_back(w3_workload("W3.2p2c", "bounded queue (1024) of void *, 2 producers 2 consumers, items/s", 2, 2));
+    out.push_back(w6_workload(kSmall));
+    out.push_back(w6_workload(kLarge));
 }
 
 void register_queue_memory(std::vector<MemProbe> &out) {
+    for (std::size_t msg : {kSmall, kLarge}) {
+        out.push_back(w6_probe<WeftPq>("weft_queue", Role::weft, msg));
+#if BENCH_HAVE_BOOST_IPC
+        out.push_back(w6_probe<BoostMq>("boost_message_queue", Role::peer, msg));
+#endif
+        out.push_back(w6_probe<RawRing>("raw_shm_ring", Role::reference, msg));
+    }
     out.push_back(run_probe<WeftQueue>("weft_queue", Role::weft, "one W3.1p1c run"));
 #if BENCH_HAVE_TBB
     out.push_back(run_probe<TbbQueue>("tbb_bounded_queue", Role::peer, "one W3.1p1c run"));

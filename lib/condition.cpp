@@ -14,6 +14,21 @@
 // node only through the futex wake of its address, which the waiter may
 // already have left: at worst a spurious wake-up of some other futex waiter,
 // which every weft wait tolerates.
+//
+// Process scope (multiprocessing.Condition) has no list: nodes on stacks
+// cannot be shared, and a pthread_cond_t in shared memory can be wedged for
+// everyone by a waiter that dies inside pthread_cond_wait. Instead a futex
+// sequence word `seq` in the segment (CondPayload): wait reads seq with the
+// lock held, releases the lock, sleeps on the futex while seq is unchanged
+// (or until the deadline), then re-acquires the lock; notify(n) bumps seq
+// and wakes n sleepers, notify_all bumps it and wakes all. A notifier holds
+// the lock, so every sleeper it can wake read seq before the bump: no lost
+// wake-up. A waiter that had released the lock but not yet slept when the
+// bump came returns at once, so notify(n) may wake more than n (spurious
+// wake-ups, which Python's Condition allows). A waiter that dies asleep
+// leaves nothing behind but one in `waiters`, which only costs notifies a
+// futex wake. The lock is a robust process-scope Lock or RLock, so a waiter
+// that re-acquires it from a dead holder returns WEFT_EOWNERDEAD.
 #include <atomic>
 #include <climits>
 #include <cstdint>
@@ -25,7 +40,9 @@
 #include "internal/deadline.hpp"
 #include "internal/futex.hpp"
 #include "internal/handle.hpp"
+#include "internal/lock.hpp"
 #include "internal/rlock.hpp"
+#include "internal/shm.hpp"
 #include "internal/word_lock.hpp"
 
 namespace weft::detail {
@@ -37,6 +54,16 @@ struct CondWaiter {
     CondWaiter *next = nullptr;
 };
 
+// The payload of a process-scope condition (shm::Kind::condition): its own
+// lock (used unless an anonymous condition was given one) and the sequence
+// word its waiters sleep on.
+struct CondPayload {
+    LockPayload lock;
+    std::atomic<std::uint32_t> seq;
+    std::atomic<std::uint32_t> waiters;  // announced sleepers; stale (too high) after a waiter died
+};
+inline constexpr std::uint32_t kCondLayout = 1;
+
 }  // namespace weft::detail
 
 struct weft_condition : weft::detail::Handle<weft::detail::Magic::condition> {
@@ -46,14 +73,18 @@ struct weft_condition : weft::detail::Handle<weft::detail::Magic::condition> {
     weft::detail::WordLock guard;  // protects head and tail
     weft::detail::CondWaiter *head = nullptr;
     weft::detail::CondWaiter *tail = nullptr;
+    weft::detail::CondPayload *proc = nullptr;  // process scope: the shared state
+    weft::detail::shm::Segment *seg = nullptr;  // its mapping
 };
 
 namespace weft::detail {
 namespace {
 
-// Does the caller hold the user lock? (rlock: owns it; lock: it is locked.)
+// Does the caller hold the user lock? (rlock: owns it; a thread-scope lock:
+// it is locked; a process-scope lock: the calling thread holds it.)
 bool held(const weft_condition *c) noexcept {
     if (c->rlock) return c->rlock->owned_by_caller();
+    if (c->lock->robust) return held_by_caller(*c->lock->robust);
     return weft_lock_locked(c->lock) == 1;
 }
 
@@ -115,17 +146,58 @@ int release_all(weft_condition *c) noexcept {
     return 0;
 }
 
-void restore(weft_condition *c, int saved) noexcept {
-    if (c->rlock) {
-        c->rlock->acquire_restore(saved);
-    } else {
-        (void)weft_lock_acquire(c->lock, WEFT_FOREVER);
+// Take the lock back: WEFT_OK, or (a process-scope lock) WEFT_EOWNERDEAD
+// (held) or WEFT_ENOTRECOVERABLE (not held), with the detail set.
+weft_status restore(weft_condition *c, int saved, const char *func) noexcept {
+    if (c->rlock) return c->rlock->acquire_restore(saved, func);
+    if (c->lock->robust) {
+        Deadline d = Deadline::forever();
+        return robust_acquire(func, c->lock, *c->lock->robust, d);
     }
+    return weft_lock_acquire(c->lock, WEFT_FOREVER);
+}
+
+// One process-scope wait (see the top of this file). WEFT_OK when woken
+// (perhaps spuriously), WEFT_ETIMEDOUT, or restore()'s failure.
+weft_status wait_process(weft_condition *c, Deadline &d, const char *func) noexcept {
+    CondPayload *p = c->proc;
+    std::uint32_t seq = p->seq.load(std::memory_order_acquire);
+    p->waiters.fetch_add(1, std::memory_order_relaxed);  // under the lock: a notifier sees it
+    int saved = release_all(c);
+    bool woken;
+    if (d.poll()) {
+        woken = p->seq.load(std::memory_order_acquire) != seq;
+    } else {
+        for (;;) {
+            futex::WaitResult r = futex::wait(&p->seq, seq, d.abs(), true);
+            if (r == futex::WaitResult::woken || p->seq.load(std::memory_order_acquire) != seq) {
+                woken = true;
+                break;
+            }
+            if (r == futex::WaitResult::timed_out || d.expired()) {
+                woken = false;
+                break;
+            }
+        }
+    }
+    p->waiters.fetch_sub(1, std::memory_order_relaxed);
+    weft_status st = restore(c, saved, func);
+    if (st != WEFT_OK) return st;
+    return woken ? WEFT_OK : WEFT_ETIMEDOUT;
+}
+
+// Process scope: bump seq, wake up to n sleepers. Caller holds the lock.
+void wake_process(weft_condition *c, int n) noexcept {
+    CondPayload *p = c->proc;
+    p->seq.fetch_add(1, std::memory_order_release);
+    if (p->waiters.load(std::memory_order_relaxed) > 0) futex::wake(&p->seq, n, true);
 }
 
 // One wait; the caller holds the lock and has checked arguments.
-// WEFT_OK when notified, WEFT_ETIMEDOUT when the deadline passed first.
-weft_status wait_once(weft_condition *c, Deadline &d) noexcept {
+// WEFT_OK when notified, WEFT_ETIMEDOUT when the deadline passed first (or
+// restore()'s failure).
+weft_status wait_once(weft_condition *c, Deadline &d, const char *func) noexcept {
+    if (c->proc) return wait_process(c, d, func);
     CondWaiter node;
     enqueue(c, &node);
     int saved = release_all(c);
@@ -153,8 +225,38 @@ weft_status wait_once(weft_condition *c, Deadline &d) noexcept {
         }
         (void)futex::wait(&node.state, CondWaiter::SLEEPING, d.abs());
     }
-    restore(c, saved);
+    weft_status st = restore(c, saved, func);
+    if (st != WEFT_OK) return st;
     return notified ? WEFT_OK : WEFT_ETIMEDOUT;
+}
+
+constexpr shm::Spec cond_spec(const char *func) noexcept {
+    return shm::Spec{func, shm::Kind::condition, kCondLayout, sizeof(CondPayload)};
+}
+
+// Map (create or open) a process-scope condition's segment into `c`; with
+// `own_lock`, c->lock becomes a handle over the segment's own lock.
+template <class Map>
+weft_status attach(weft_condition *c, bool own_lock, const char *func, Map &&map) noexcept {
+    shm::Segment *seg = new (std::nothrow) shm::Segment;
+    if (!seg) return fail(WEFT_ENOMEM, "%s: out of memory", func);
+    if (weft_status st = map(*seg)) {
+        delete seg;
+        return st;
+    }
+    CondPayload *p = static_cast<CondPayload *>(seg->data());
+    if (own_lock) {
+        weft_lock *l = make_borrowed_lock(&p->lock.m);
+        if (!l) {
+            delete seg;
+            return fail(WEFT_ENOMEM, "%s: out of memory", func);
+        }
+        c->lock = l;
+        c->owns_lock = true;
+    }
+    c->seg = seg;
+    c->proc = p;
+    return WEFT_OK;
 }
 
 }  // namespace
@@ -167,7 +269,8 @@ extern "C" {
 WEFT_API weft_status weft_condition_create(weft_condition **out, const weft_condition_options *opts) noexcept {
     if (!out) return null_arg("weft_condition_create", "out");
     *out = nullptr;
-    if (weft_status s = check_version("weft_condition_create", opts, WEFT_CONDITION_OPTIONS_VERSION)) return s;
+    constexpr const char *func = "weft_condition_create";
+    if (weft_status s = check_version_range(func, opts, 1, WEFT_CONDITION_OPTIONS_VERSION)) return s;
     weft_lock *lock = opts ? opts->lock : nullptr;
     weft_rlock *rlock = opts ? opts->rlock : nullptr;
     if (lock && rlock)
@@ -175,8 +278,39 @@ WEFT_API weft_status weft_condition_create(weft_condition **out, const weft_cond
     if (lock && weft_lock_locked(lock) < 0)
         return misuse("weft_condition_create", "opts->lock", lock);
     if (rlock && !valid(rlock)) return misuse("weft_condition_create", "opts->rlock", rlock);
+    weft_sharing sh = WEFT_SHARING_INIT;
+    if (opts && opts->version >= 2) sh = opts->share;
+    if (weft_status s = shm::check_sharing(func, sh)) return s;
+    bool process = sh.scope == WEFT_SCOPE_PROCESS;
+    if (process && sh.name && (lock || rlock))
+        return fail(WEFT_EINVAL,
+                    "weft_condition_create: a named condition uses its own lock (an opener finds it there); "
+                    "leave opts->lock and opts->rlock NULL");
+    if (process && ((lock && !lock->robust) || (rlock && !rlock->proc)))
+        return fail(WEFT_EINVAL, "weft_condition_create: a process-scope condition needs a process-scope %s",
+                    lock ? "lock" : "rlock");
     weft_condition *c = new (std::nothrow) weft_condition;
     if (!c) return fail(WEFT_ENOMEM, "weft_condition_create: out of memory");
+    if (process) {
+        weft_status st = attach(c, !lock && !rlock, func, [&](shm::Segment &seg) noexcept {
+            return seg.create_with(cond_spec(func), sh, [](void *p, std::size_t) noexcept {
+                CondPayload *cp = static_cast<CondPayload *>(p);
+                cp->seq.store(0, std::memory_order_relaxed);
+                cp->waiters.store(0, std::memory_order_relaxed);
+                return init_robust("weft_condition_create", cp->lock.m);
+            });
+        });
+        if (st != WEFT_OK) {
+            delete c;
+            return st;
+        }
+        if (!c->owns_lock) {
+            c->lock = lock;
+            c->rlock = rlock;
+        }
+        *out = c;
+        return WEFT_OK;
+    }
     if (!lock && !rlock) {
         weft_status st = weft_lock_create(&lock, nullptr);
         if (st != WEFT_OK) {
@@ -191,10 +325,28 @@ WEFT_API weft_status weft_condition_create(weft_condition **out, const weft_cond
     return WEFT_OK;
 }
 
+WEFT_API weft_status weft_condition_open(weft_condition **out, const char *name) noexcept {
+    constexpr const char *func = "weft_condition_open";
+    if (!out) return null_arg(func, "out");
+    *out = nullptr;
+    if (!name) return null_arg(func, "name");
+    weft_condition *c = new (std::nothrow) weft_condition;
+    if (!c) return fail(WEFT_ENOMEM, "weft_condition_open: out of memory");
+    if (weft_status st = attach(c, true, func, [&](shm::Segment &seg) noexcept {
+            return seg.open(cond_spec(func), name);
+        })) {
+        delete c;
+        return st;
+    }
+    *out = c;
+    return WEFT_OK;
+}
+
 WEFT_API void weft_condition_destroy(weft_condition *c) noexcept {
     if (!valid(c)) return;
     c->poison();
-    if (c->owns_lock) weft_lock_destroy(c->lock);
+    if (c->owns_lock) weft_lock_destroy(c->lock);  // before its mapping goes
+    delete c->seg;
     delete c;
 }
 
@@ -218,7 +370,7 @@ WEFT_API weft_status weft_condition_wait(weft_condition *c, int64_t timeout_ns) 
     if (!held(c)) return not_held("weft_condition_wait", c);
     Deadline d(timeout_ns);
     (void)d.abs();  // fix the deadline at entry
-    return wait_once(c, d);
+    return wait_once(c, d, "weft_condition_wait");
 }
 
 WEFT_API weft_status weft_condition_wait_for(weft_condition *c, weft_predicate_fn pred, void *user_data,
@@ -232,7 +384,8 @@ WEFT_API weft_status weft_condition_wait_for(weft_condition *c, weft_predicate_f
     Deadline d(timeout_ns);
     (void)d.abs();  // one deadline for the whole wait
     for (;;) {
-        weft_status st = wait_once(c, d);
+        weft_status st = wait_once(c, d, "weft_condition_wait_for");
+        if (st != WEFT_OK && st != WEFT_ETIMEDOUT) return st;  // the lock's owner died
         if (pred(user_data)) return WEFT_OK;
         if (st == WEFT_ETIMEDOUT || d.expired()) return WEFT_ETIMEDOUT;
     }
@@ -242,6 +395,10 @@ WEFT_API weft_status weft_condition_notify(weft_condition *c, int n) noexcept {
     WEFT_CHECK_HANDLE("weft_condition_notify", c);
     if (n < 0) return fail(WEFT_EINVAL, "weft_condition_notify: n is %d; use 0 or more", n);
     if (!held(c)) return not_held("weft_condition_notify", c);
+    if (c->proc) {
+        if (n > 0) wake_process(c, n);
+        return WEFT_OK;
+    }
     wake(c, n);
     return WEFT_OK;
 }
@@ -249,8 +406,18 @@ WEFT_API weft_status weft_condition_notify(weft_condition *c, int n) noexcept {
 WEFT_API weft_status weft_condition_notify_all(weft_condition *c) noexcept {
     WEFT_CHECK_HANDLE("weft_condition_notify_all", c);
     if (!held(c)) return not_held("weft_condition_notify_all", c);
+    if (c->proc) {
+        wake_process(c, INT_MAX);
+        return WEFT_OK;
+    }
     wake(c, INT_MAX);
     return WEFT_OK;
+}
+
+WEFT_API weft_status weft_condition_mark_consistent(weft_condition *c) noexcept {
+    WEFT_CHECK_HANDLE("weft_condition_mark_consistent", c);
+    if (c->rlock) return weft_rlock_mark_consistent(c->rlock);
+    return weft_lock_mark_consistent(c->lock);
 }
 
 }  // extern "C"

@@ -1,44 +1,201 @@
-// Lock: Python's threading.Lock over a one-word futex lock.
+// Lock: Python's threading.Lock over a one-word futex lock (thread scope),
+// and multiprocessing.Lock over a robust process-shared mutex in a shared
+// segment (process scope; see internal/lock.hpp).
 #include <new>
 
 #include <weft/lock.h>
 
 #include "internal/boundary.hpp"
-#include "internal/handle.hpp"
-#include "internal/word_lock.hpp"
+#include "internal/lock.hpp"
 
-struct weft_lock : weft::detail::Handle<weft::detail::Magic::lock> {
-    weft::detail::WordLock word;
-};
+namespace weft::detail {
+
+weft_status robust_acquire(const char *func, const void *handle, RobustMutex &m, Deadline &d) noexcept {
+    // Waiting forever needs no deadline, so no first try: straight to
+    // pthread_mutex_lock, whose own fast path is the one CAS (a failed
+    // trylock first, or any read of the mutex, only bounces its contended
+    // cache line once more). Otherwise RobustMutex::lock, which tries first,
+    // and glibc's pthread_mutex_trylock on a mutex that is not recoverable
+    // returns ENOTRECOVERABLE but leaves the word holding the caller's tid
+    // (nptl/pthread_mutex_trylock.c unlocks only when the word already held
+    // it), so every later locker would block: never try such a mutex.
+    weft_status st;
+    if (d.infinite())
+        st = RobustMutex::status_of(pthread_mutex_lock(&m.m));
+    else if (__builtin_expect(not_recoverable(m), 0))
+        st = WEFT_ENOTRECOVERABLE;
+    else
+        st = m.lock(d);
+    switch (st) {
+    case WEFT_OK:
+    case WEFT_ETIMEDOUT:
+        return st;
+    case WEFT_EOWNERDEAD:
+        return fail(WEFT_EOWNERDEAD,
+                    "%s: acquired %p from a holder that died; repair what it protects, then mark it consistent",
+                    func, handle);
+    case WEFT_ENOTRECOVERABLE:
+        return fail(WEFT_ENOTRECOVERABLE,
+                    "%s: %p is not recoverable: a holder died and the next one released it without marking it "
+                    "consistent",
+                    func, handle);
+    case WEFT_EDEADLK:
+        return fail(WEFT_EDEADLK, "%s: the calling thread already holds %p", func, handle);
+    default:
+        return fail(st, "%s: the process-shared mutex of %p failed", func, handle);
+    }
+}
+
+weft_status robust_release(const char *func, const void *handle, RobustMutex &m) noexcept {
+    // Checked before unlocking (two loads: the mutex word, in the caller's
+    // cache while it holds it, and the cached tid), so a wrong release never
+    // reaches pthread_mutex_unlock (sanitizers rightly flag such a call).
+    pid_t holder = holder_tid(m);
+    if (__builtin_expect(holder != current_tid(), 0)) {
+        if (holder == 0) return fail(WEFT_ESTATE, "%s: %p is not held", func, handle);
+        return fail(WEFT_EPERM, "%s: %p is held by thread %d, not by the caller (thread %d)", func, handle,
+                    static_cast<int>(holder), static_cast<int>(current_tid()));
+    }
+    weft_status st = m.unlock();
+    if (__builtin_expect(st == WEFT_OK, 1)) return WEFT_OK;
+    return fail(st, "%s: cannot release %p", func, handle);
+}
+
+weft_status robust_mark_consistent(const char *func, const void *handle, RobustMutex &m) noexcept {
+    if (!held_by_caller(m))
+        return fail(WEFT_ESTATE, "%s: the caller does not hold %p (mark it consistent while holding it)", func,
+                    handle);
+    if (m.make_consistent() != WEFT_OK)
+        return fail(WEFT_ESTATE, "%s: %p is not in the owner-died state", func, handle);
+    return WEFT_OK;
+}
+
+weft_lock *make_borrowed_lock(RobustMutex *m) noexcept {
+    weft_lock *l = new (std::nothrow) weft_lock;
+    if (l) l->robust = m;
+    return l;
+}
+
+namespace {
+
+constexpr shm::Spec lock_spec(const char *func) noexcept {
+    return shm::Spec{func, shm::Kind::lock, kLockLayout, sizeof(LockPayload)};
+}
+
+// Map (create or open) the segment of a process-scope lock into `l`.
+template <class Map>
+weft_status attach(weft_lock *l, Map &&map) noexcept {
+    shm::Segment *seg = new (std::nothrow) shm::Segment;
+    if (!seg) return WEFT_ENOMEM;
+    if (weft_status st = map(*seg)) {
+        delete seg;
+        return st;
+    }
+    l->seg = seg;
+    l->robust = &static_cast<LockPayload *>(seg->data())->m;
+    return WEFT_OK;
+}
+
+[[gnu::noinline]] weft_status acquire_process(weft_lock *lock, std::int64_t timeout_ns) noexcept {
+    Deadline d(timeout_ns);
+    return robust_acquire("weft_lock_acquire", lock, *lock->robust, d);
+}
+
+[[gnu::noinline]] weft_status acquire_process_failed(weft_lock *lock, int r) noexcept {
+    weft_status st = RobustMutex::status_of(r);
+    switch (st) {
+    case WEFT_EOWNERDEAD:
+        return fail(WEFT_EOWNERDEAD,
+                    "weft_lock_acquire: acquired %p from a holder that died; repair what it protects, then mark it "
+                    "consistent",
+                    static_cast<void *>(lock));
+    case WEFT_ENOTRECOVERABLE:
+        return fail(WEFT_ENOTRECOVERABLE,
+                    "weft_lock_acquire: %p is not recoverable: a holder died and the next one released it without "
+                    "marking it consistent",
+                    static_cast<void *>(lock));
+    case WEFT_EDEADLK:
+        return fail(WEFT_EDEADLK, "weft_lock_acquire: the calling thread already holds %p", static_cast<void *>(lock));
+    default:
+        return fail(st, "weft_lock_acquire: the process-shared mutex of %p failed", static_cast<void *>(lock));
+    }
+}
+
+}  // namespace
+}  // namespace weft::detail
 
 using namespace weft::detail;
 
 extern "C" {
 
 WEFT_API weft_status weft_lock_create(weft_lock **out, const weft_lock_options *opts) noexcept {
-    if (!out) return null_arg("weft_lock_create", "out");
+    constexpr const char *func = "weft_lock_create";
+    if (!out) return null_arg(func, "out");
     *out = nullptr;
-    if (weft_status s = check_version("weft_lock_create", opts, WEFT_LOCK_OPTIONS_VERSION)) return s;
+    if (weft_status s = check_version_range(func, opts, 1, WEFT_LOCK_OPTIONS_VERSION)) return s;
     if (opts && opts->flags != 0)
         return fail(WEFT_EINVAL, "weft_lock_create: opts->flags is %#x; no flags are defined", opts->flags);
+    weft_sharing sh = WEFT_SHARING_INIT;
+    if (opts && opts->version >= 2) sh = opts->share;
+    if (weft_status s = shm::check_sharing(func, sh)) return s;
     weft_lock *l = new (std::nothrow) weft_lock;
     if (!l) return fail(WEFT_ENOMEM, "weft_lock_create: out of memory");
+    if (sh.scope == WEFT_SCOPE_PROCESS) {
+        weft_status st = attach(l, [&](shm::Segment &seg) noexcept {
+            return seg.create_with(lock_spec(func), sh, [](void *p, std::size_t) noexcept {
+                return init_robust("weft_lock_create", static_cast<LockPayload *>(p)->m);
+            });
+        });
+        if (st != WEFT_OK) {
+            delete l;
+            return st == WEFT_ENOMEM ? fail(st, "weft_lock_create: out of memory") : st;
+        }
+    }
+    *out = l;
+    return WEFT_OK;
+}
+
+WEFT_API weft_status weft_lock_open(weft_lock **out, const char *name) noexcept {
+    constexpr const char *func = "weft_lock_open";
+    if (!out) return null_arg(func, "out");
+    *out = nullptr;
+    if (!name) return null_arg(func, "name");
+    weft_lock *l = new (std::nothrow) weft_lock;
+    if (!l) return fail(WEFT_ENOMEM, "weft_lock_open: out of memory");
+    weft_status st = attach(l, [&](shm::Segment &seg) noexcept { return seg.open(lock_spec(func), name); });
+    if (st != WEFT_OK) {
+        delete l;
+        return st == WEFT_ENOMEM ? fail(st, "weft_lock_open: out of memory") : st;
+    }
     *out = l;
     return WEFT_OK;
 }
 
 WEFT_API void weft_lock_destroy(weft_lock *lock) noexcept {
-    destroy_handle(lock);
+    if (!valid(lock)) return;
+    lock->poison();
+    // A mutex the caller holds is linked into its thread's robust list: never
+    // unmap it while linked.
+    if (lock->robust && held_by_caller(*lock->robust)) (void)lock->robust->unlock();
+    delete lock->seg;
+    delete lock;
 }
 
 WEFT_API weft_status weft_lock_acquire(weft_lock *lock, int64_t timeout_ns) noexcept {
     WEFT_CHECK_HANDLE("weft_lock_acquire", lock);
     WEFT_CHECK_TIMEOUT("weft_lock_acquire", timeout_ns);
+    if (__builtin_expect(lock->robust != nullptr, 0)) {
+        // Waiting forever: straight to pthread_mutex_lock (see robust_acquire).
+        if (timeout_ns != WEFT_FOREVER) return acquire_process(lock, timeout_ns);
+        int r = pthread_mutex_lock(&lock->robust->m);
+        return __builtin_expect(r == 0, 1) ? WEFT_OK : acquire_process_failed(lock, r);
+    }
     return lock->word.lock_within(timeout_ns);
 }
 
 WEFT_API weft_status weft_lock_release(weft_lock *lock) noexcept {
     WEFT_CHECK_HANDLE("weft_lock_release", lock);
+    if (__builtin_expect(lock->robust != nullptr, 0)) return robust_release("weft_lock_release", lock, *lock->robust);
     if (!lock->word.unlock())
         return fail(WEFT_ESTATE, "weft_lock_release: the lock (%p) is not held", static_cast<void *>(lock));
     return WEFT_OK;
@@ -46,7 +203,17 @@ WEFT_API weft_status weft_lock_release(weft_lock *lock) noexcept {
 
 WEFT_API int weft_lock_locked(const weft_lock *lock) noexcept {
     WEFT_CHECK_HANDLE("weft_lock_locked", lock);
+    if (lock->robust) return holder_tid(*lock->robust) != 0 ? 1 : 0;
     return lock->word.locked() ? 1 : 0;
+}
+
+WEFT_API weft_status weft_lock_mark_consistent(weft_lock *lock) noexcept {
+    WEFT_CHECK_HANDLE("weft_lock_mark_consistent", lock);
+    if (!lock->robust)
+        return fail(WEFT_ESTATE,
+                    "weft_lock_mark_consistent: lock %p has thread scope and is never in the owner-died state",
+                    static_cast<void *>(lock));
+    return robust_mark_consistent("weft_lock_mark_consistent", lock, *lock->robust);
 }
 
 }  // extern "C"

@@ -11,6 +11,25 @@
 // lock; the other side bumps and wakes only when someone waits, so the
 // uncontended put and get take no system call. Waiting getters spin briefly
 // on a lock-free item count before they sleep.
+//
+// A process-scope queue (byte messages) lives in a shared memory segment:
+// a header (the producers' side and the consumers' side, each with its own
+// robust mutex; the task counter; three process-shared EventCounts) and
+// then a byte ring. A message is framed by an 8-byte length and copied
+// straight between the caller's buffer and the ring, split in two where it
+// wraps past the ring's end (no padding, no second copy). A producer and a
+// consumer never take the same mutex: producers serialize among themselves,
+// consumers among themselves, and each side publishes its work with one
+// release store of its position (the tail, or the head).
+// Kill safety: a put copies into free space and a get copies out while
+// holding its side's mutex; only then does the side commit, by one store of
+// its position. A process killed before that store leaves its half-written
+// message invisible, or its half-read one still queued. The counters that
+// follow the position (puts, gets, dropped) are made exact by a redo log
+// written before the commit, which the next locker, told WEFT_EOWNERDEAD by
+// the robust mutex, replays or forgets; callers never see EOWNERDEAD.
+// Waiters re-check at least every kRecheckNs, so a peer killed between its
+// commit and its wake-up delays the others by at most that.
 #include <sched.h>
 
 #include <algorithm>
@@ -24,6 +43,8 @@
 #include "internal/boundary.hpp"
 #include "internal/event_count.hpp"
 #include "internal/handle.hpp"
+#include "internal/robust_mutex.hpp"
+#include "internal/shm.hpp"
 #include "internal/word_lock.hpp"
 
 namespace weft::detail {
@@ -175,6 +196,128 @@ constexpr size_t kPrealloc = 1024;
 // "ready to read pos" and "ready to write pos + 1" numbers would be equal.
 constexpr size_t kMaxFastCapacity = size_t{1} << 20;
 
+// ---- process scope: the layout of the shared segment ----------------------
+
+constexpr std::uint32_t kSharedLayout = 1;   // kind_version of Kind::queue payloads
+constexpr std::uint64_t kFrame = WEFT_QUEUE_MESSAGE_OVERHEAD;  // the length before each message
+static_assert(kFrame == sizeof(std::uint64_t), "a frame is one 64-bit length");
+constexpr std::uint64_t kMaxRing = std::uint64_t{1} << 40;
+constexpr std::int64_t kRecheckNs = 100 * 1000 * 1000;  // longest sleep without a re-check
+constexpr int kLockSpins = 100;  // trylocks before sleeping on a held mutex
+
+constexpr std::uint32_t kOpen = 0, kClosed = 1, kDropped = 2;  // SharedHeader::closed
+
+// One side of the queue: the producers, or the consumers. Each side has its
+// own robust mutex, so a producer and a consumer never wait for each other;
+// each commits with one store to `pos` (the tail, or the head). The counters
+// that follow it are made exact again after a death by a redo log written
+// before the commit.
+struct alignas(64) Side {
+    // Private to the side (only its lockers touch it):
+    RobustMutex mutex;                    // serializes this side
+    std::atomic<std::uint64_t> log_pos, log_count, log_dropped;  // the commit in progress
+    std::atomic<std::uint32_t> log_valid;
+    // The other side's position and count as last read (they only grow, so
+    // stale values only understate what is there): saves reading the
+    // other side's cache line on every operation.
+    std::atomic<std::uint64_t> seen_pos, seen_count;
+    // Published, read by the other side (a cache line of its own):
+    alignas(64) std::atomic<std::uint64_t> pos;  // tail or head: byte position, grows forever; the commit word
+    std::atomic<std::uint64_t> count;     // messages put, or got
+    std::atomic<std::uint64_t> dropped;   // consumers: messages dropped by an immediate shutdown
+
+    // Under the mutex. Everything before the store to `pos` is invisible.
+    void commit(std::uint64_t p, std::uint64_t c, std::uint64_t d) noexcept {
+        log_pos.store(p, std::memory_order_relaxed);
+        log_count.store(c, std::memory_order_relaxed);
+        log_dropped.store(d, std::memory_order_relaxed);
+        log_valid.store(1, std::memory_order_release);
+        pos.store(p, std::memory_order_release);  // the commit point
+        count.store(c, std::memory_order_release);
+        dropped.store(d, std::memory_order_release);
+        log_valid.store(0, std::memory_order_release);
+    }
+
+    // Under the mutex, after the holder died: finish its commit if it got
+    // past the commit point, else forget it.
+    void repair() noexcept {
+        if (log_valid.load(std::memory_order_acquire) &&
+            pos.load(std::memory_order_relaxed) == log_pos.load(std::memory_order_relaxed)) {
+            count.store(log_count.load(std::memory_order_relaxed), std::memory_order_release);
+            dropped.store(log_dropped.load(std::memory_order_relaxed), std::memory_order_release);
+        }
+        log_valid.store(0, std::memory_order_release);
+    }
+};
+
+struct alignas(64) SharedHeader {
+    std::uint64_t ring_bytes;   // constant after set-up
+    std::uint64_t capacity;     // messages; 0 = no count bound
+    std::uint64_t max_message;  // largest message accepted
+    std::atomic<std::uint32_t> closed;  // kOpen, kClosed, kDropped; set under the producers' mutex
+    Side prod;                  // pos = tail, count = puts
+    Side cons;                  // pos = head, count = gets
+    alignas(64) std::atomic<std::uint64_t> done;  // task_done calls in all processes
+    alignas(64) EventCount not_empty;
+    alignas(64) EventCount not_full;
+    alignas(64) EventCount all_done;
+
+    unsigned char *ring() noexcept { return reinterpret_cast<unsigned char *>(this) + sizeof(SharedHeader); }
+
+    std::uint32_t state() const noexcept { return closed.load(std::memory_order_acquire); }
+
+    // Messages queued (a snapshot; exact under both mutexes).
+    std::uint64_t queued() const noexcept {
+        if (state() == kDropped) return 0;
+        std::uint64_t got = cons.count.load(std::memory_order_acquire) + cons.dropped.load(std::memory_order_acquire);
+        std::uint64_t put = prod.count.load(std::memory_order_acquire);
+        return put > got ? put - got : 0;
+    }
+
+    // Room for a frame of `need` bytes, given the tail and the put count
+    // and what the consumers have freed (head, got + dropped).
+    bool room_for(std::uint64_t tail, std::uint64_t puts, std::uint64_t head, std::uint64_t freed,
+                  std::uint64_t need) const noexcept {
+        return ring_bytes - (tail - head) >= need && (capacity == 0 || puts - freed < capacity);
+    }
+    std::uint64_t freed_now() const noexcept {
+        return cons.count.load(std::memory_order_acquire) + cons.dropped.load(std::memory_order_acquire);
+    }
+    bool room_now(std::uint64_t need) const noexcept {
+        return room_for(prod.pos.load(std::memory_order_acquire), prod.count.load(std::memory_order_acquire),
+                        cons.pos.load(std::memory_order_acquire), freed_now(), need);
+    }
+
+    // Puts not yet finished by task_done or dropped (read in an order that
+    // can only overstate it).
+    std::int64_t pending_tasks() const noexcept {
+        std::uint64_t d = done.load(std::memory_order_acquire);
+        std::uint64_t dr = cons.dropped.load(std::memory_order_acquire);
+        std::uint64_t p = prod.count.load(std::memory_order_acquire);
+        return static_cast<std::int64_t>(p - dr - d);
+    }
+
+    // Copy between a buffer and the ring at byte position `pos`, in two
+    // pieces where it wraps past the end.
+    void copy_in(std::uint64_t pos, const void *src, std::uint64_t n) noexcept {
+        if (n == 0) return;
+        std::uint64_t off = pos % ring_bytes, first = n < ring_bytes - off ? n : ring_bytes - off;
+        std::memcpy(ring() + off, src, first);
+        if (first < n) std::memcpy(ring(), static_cast<const unsigned char *>(src) + first, n - first);
+    }
+    void copy_out(std::uint64_t pos, void *dst, std::uint64_t n) noexcept {
+        if (n == 0) return;
+        std::uint64_t off = pos % ring_bytes, first = n < ring_bytes - off ? n : ring_bytes - off;
+        std::memcpy(dst, ring() + off, first);
+        if (first < n) std::memcpy(static_cast<unsigned char *>(dst) + first, ring(), n - first);
+    }
+};
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "shared atomics must be address free");
+
+constexpr shm::Spec shared_spec(const char *func, std::size_t ring_bytes) noexcept {
+    return shm::Spec{func, shm::Kind::queue, kSharedLayout, sizeof(SharedHeader) + ring_bytes};
+}
+
 }  // namespace
 }  // namespace weft::detail
 
@@ -201,10 +344,15 @@ struct weft_queue : Handle<Magic::queue> {
     std::atomic<std::int64_t> count{0};  // items queued; written under the lock, read anywhere
     std::atomic<std::int64_t> unfinished{0};
 
+    // Process scope: the segment and its header (NULL for thread scope).
+    shm::Segment seg;
+    SharedHeader *shared = nullptr;
+
     ~weft_queue() {
         void *x;
-        while (take(&x))
-            if (item_free) item_free(x);
+        if (!shared)
+            while (take(&x))
+                if (item_free) item_free(x);
         delete fast;
     }
 
@@ -350,6 +498,212 @@ struct weft_queue : Handle<Magic::queue> {
             [&] { return pending_tasks() <= 0; });
     }
 
+    // ---- process scope ------------------------------------------------------
+
+    // Lock one side's mutex within `d` (a poll still waits briefly for a
+    // holder that is copying). A holder that died left the committed state
+    // whole: finish or forget its commit, wake everyone in case it died
+    // between its commit and its wake-up, and go on; callers never see
+    // EOWNERDEAD.
+    weft_status lock_side(const char *func, Side &side, Deadline &d) noexcept {
+        SharedHeader &h = *shared;
+        Deadline now(0);
+        weft_status s = side.mutex.lock(now);
+        if (__builtin_expect(s == WEFT_OK, 1)) return WEFT_OK;
+        // Held: the holder is copying a message and will be done in a
+        // moment; retrying briefly beats sleeping in the kernel and being
+        // woken (two system calls on each side).
+        for (int i = 0; i < kLockSpins && s == WEFT_ETIMEDOUT; i++) {
+            futex::cpu_relax();
+            s = side.mutex.lock(now);
+        }
+        if (s == WEFT_ETIMEDOUT) {
+            if (__builtin_expect(d.poll(), 0)) {
+                Deadline brief(kRecheckNs / 10);
+                s = side.mutex.lock(brief);
+            } else {
+                s = side.mutex.lock(d);
+            }
+        }
+        if (__builtin_expect(s == WEFT_OK, 1)) return WEFT_OK;
+        if (s == WEFT_EOWNERDEAD) {
+            side.repair();
+            if (side.mutex.make_consistent() != WEFT_OK) {
+                (void)side.mutex.unlock();
+                return fail(WEFT_ENOTRECOVERABLE, "%s: the queue's mutex cannot be made consistent", func);
+            }
+            h.not_empty.notify_all(true);
+            h.not_full.notify_all(true);
+            h.all_done.notify_all(true);
+            return WEFT_OK;
+        }
+        if (s == WEFT_ETIMEDOUT) return s;
+        if (s == WEFT_ENOTRECOVERABLE)
+            return fail(WEFT_ENOTRECOVERABLE, "%s: the queue's mutex is not recoverable", func);
+        return fail(s, "%s: cannot lock the queue's mutex (%s)", func, weft_status_name(s));
+    }
+
+    // The blocking discipline of process scope: as block_until, with
+    // process-shared wake-ups and a re-check at least every kRecheckNs.
+    template <class Attempt, class Ready>
+    static weft_status shared_block(EventCount &ec, Deadline &d, Attempt &&attempt, Ready &&ready) noexcept {
+        for (;;) {
+            int r = attempt();
+            if (r <= 0) return r;
+            if (d.poll() || d.expired()) return WEFT_ETIMEDOUT;
+            if (spin_until(ready)) continue;
+            std::uint32_t key = ec.prepare_wait();
+            if (ready()) {
+                ec.cancel_wait(key);
+                continue;
+            }
+            std::int64_t until = monotonic_now() + kRecheckNs, abs = d.abs();
+            (void)ec.wait(key, abs < until ? abs : until, true);
+        }
+    }
+
+    weft_status put_bytes(const void *data, std::uint64_t len, Deadline &d) noexcept {
+        constexpr const char *func = "weft_queue_put_bytes";
+        SharedHeader &h = *shared;
+        if (len > h.max_message)
+            return fail(WEFT_EMSGSIZE, "%s: a message of %llu bytes; this queue takes at most %llu", func,
+                        static_cast<unsigned long long>(len), static_cast<unsigned long long>(h.max_message));
+        const std::uint64_t need = kFrame + len;
+        Side &side = h.prod;
+        weft_status s = shared_block(
+            h.not_full, d,
+            [&]() -> int {
+                if (weft_status ls = lock_side(func, side, d)) return ls;
+                if (h.state() != kOpen) {
+                    (void)side.mutex.unlock();
+                    return WEFT_ECLOSED;
+                }
+                std::uint64_t tail = side.pos.load(std::memory_order_relaxed);
+                std::uint64_t puts = side.count.load(std::memory_order_relaxed);
+                if (!h.room_for(tail, puts, side.seen_pos.load(std::memory_order_relaxed),
+                                side.seen_count.load(std::memory_order_relaxed), need)) {
+                    // The cached view is stale: look at the consumers' side.
+                    std::uint64_t freed = h.freed_now();
+                    std::uint64_t head = h.cons.pos.load(std::memory_order_acquire);
+                    side.seen_count.store(freed, std::memory_order_relaxed);
+                    side.seen_pos.store(head, std::memory_order_relaxed);
+                    if (!h.room_for(tail, puts, head, freed, need)) {
+                        (void)side.mutex.unlock();
+                        return 1;
+                    }
+                }
+                std::uint64_t frame = len;
+                h.copy_in(tail, &frame, kFrame);
+                h.copy_in(tail + kFrame, data, len);
+                side.commit(tail + need, puts + 1, 0);
+                (void)side.mutex.unlock();
+                return WEFT_OK;
+            },
+            [&] { return h.state() != kOpen || h.room_now(need); });
+        if (s == WEFT_OK) h.not_empty.notify_all(true);
+        return s;
+    }
+
+    // Take the oldest message: `sink(len, &dst)` says where its bytes go
+    // (WEFT_OK) or refuses (a status; the message stays queued).
+    template <class Sink>
+    weft_status get_bytes(const char *func, Deadline &d, Sink &&sink) noexcept {
+        SharedHeader &h = *shared;
+        Side &side = h.cons;
+        weft_status s = shared_block(
+            h.not_empty, d,
+            [&]() -> int {
+                if (weft_status ls = lock_side(func, side, d)) return ls;
+                // `closed` before the tail: once it reads closed, the tail
+                // read after it is the last one.
+                std::uint32_t st = h.state();
+                std::uint64_t head = side.pos.load(std::memory_order_relaxed);
+                std::uint64_t tail = side.seen_pos.load(std::memory_order_relaxed);
+                if (head == tail && st != kDropped) {
+                    tail = h.prod.pos.load(std::memory_order_acquire);
+                    side.seen_pos.store(tail, std::memory_order_relaxed);
+                }
+                if (st == kDropped || head == tail) {
+                    (void)side.mutex.unlock();
+                    return st != kOpen ? WEFT_ECLOSED : 1;
+                }
+                std::uint64_t len;
+                h.copy_out(head, &len, kFrame);
+                if (len > h.max_message || len > tail - head - kFrame) {
+                    (void)side.mutex.unlock();
+                    return fail(WEFT_ENOTRECOVERABLE, "%s: the queue's memory is damaged (a frame of %llu bytes)",
+                                func, static_cast<unsigned long long>(len));
+                }
+                void *dst = nullptr;
+                if (weft_status ss = sink(len, &dst)) {
+                    (void)side.mutex.unlock();
+                    return ss;
+                }
+                h.copy_out(head + kFrame, dst, len);
+                side.commit(head + kFrame + len, side.count.load(std::memory_order_relaxed) + 1,
+                            side.dropped.load(std::memory_order_relaxed));
+                (void)side.mutex.unlock();
+                return WEFT_OK;
+            },
+            [&] {
+                return h.state() != kOpen ||
+                       h.prod.pos.load(std::memory_order_acquire) != h.cons.pos.load(std::memory_order_acquire);
+            });
+        if (s == WEFT_OK) h.not_full.notify_all(true);
+        return s;
+    }
+
+    // One CAS: a task can be done only once it was got.
+    weft_status shared_task_done() noexcept {
+        SharedHeader &h = *shared;
+        std::uint64_t d = h.done.load(std::memory_order_acquire);
+        do {
+            if (d >= h.cons.count.load(std::memory_order_acquire))
+                return fail(WEFT_ESTATE, "weft_queue_task_done: called more times than items were got");
+        } while (!h.done.compare_exchange_weak(d, d + 1, std::memory_order_acq_rel, std::memory_order_acquire));
+        if (h.pending_tasks() <= 0) h.all_done.notify_all(true);
+        return WEFT_OK;
+    }
+
+    weft_status shared_join(Deadline &d) noexcept {
+        SharedHeader &h = *shared;
+        return shared_block(
+            h.all_done, d, [&]() -> int { return h.pending_tasks() <= 0 ? WEFT_OK : 1; },
+            [&] { return h.pending_tasks() <= 0; });
+    }
+
+    weft_status shared_shutdown(bool immediate) noexcept {
+        constexpr const char *func = "weft_queue_shutdown";
+        SharedHeader &h = *shared;
+        Deadline d = Deadline::forever();
+        // Under the producers' mutex, so no put commits after it.
+        if (weft_status ls = lock_side(func, h.prod, d)) return ls;
+        if (!immediate) {
+            if (h.state() == kOpen) h.closed.store(kClosed, std::memory_order_release);
+        } else {
+            if (weft_status ls = lock_side(func, h.cons, d)) {
+                (void)h.prod.mutex.unlock();
+                return ls;
+            }
+            // The flag drops the queued messages (one store); the
+            // consumers' commit then frees their room and finishes their tasks.
+            h.closed.store(kDropped, std::memory_order_release);
+            std::uint64_t tail = h.prod.pos.load(std::memory_order_relaxed);
+            std::uint64_t puts = h.prod.count.load(std::memory_order_relaxed);
+            std::uint64_t gets = h.cons.count.load(std::memory_order_relaxed);
+            std::uint64_t before = h.cons.dropped.load(std::memory_order_relaxed);
+            std::uint64_t gone = puts - gets - before;  // queued, not yet dropped
+            h.cons.seen_pos.store(tail, std::memory_order_relaxed);
+            h.cons.commit(tail, gets, before + gone);
+            (void)h.cons.mutex.unlock();
+        }
+        (void)h.prod.mutex.unlock();
+        h.not_empty.notify_all(true);
+        h.not_full.notify_all(true);
+        h.all_done.notify_all(true);
+        return WEFT_OK;
+    }
+
     void shutdown(bool immediate, std::vector<void *> &out) {
         closed.store(true, std::memory_order_release);
         if (immediate) {
@@ -371,18 +725,107 @@ struct weft_queue : Handle<Magic::queue> {
     }
 };
 
+namespace {
+
+[[gnu::cold]] weft_status pointers_stay(const char *func) noexcept {
+    return fail(WEFT_ENOTSUP, "%s: a process-scope queue carries bytes (pointers do not cross processes); "
+                "use weft_queue_put_bytes/get_bytes", func);
+}
+
+[[gnu::cold]] weft_status bytes_need_process_scope(const char *func) noexcept {
+    return fail(WEFT_ENOTSUP, "%s: byte messages need a process-scope queue; a thread-scope queue carries void *",
+                func);
+}
+
+// Point a handle whose segment is mapped at its header, checking a header
+// made by another process before trusting its numbers.
+weft_status attach_shared(const char *func, weft_queue *q) noexcept {
+    auto *h = static_cast<SharedHeader *>(q->seg.data());
+    std::uint64_t room = q->seg.payload_size() - sizeof(SharedHeader);
+    if (h->ring_bytes <= kFrame || h->ring_bytes > room || h->max_message > h->ring_bytes - kFrame)
+        return fail(WEFT_EINVAL, "%s: \"%s\" is a damaged queue (ring of %llu bytes)", func,
+                    q->seg.name() ? q->seg.name() : "(anonymous)", static_cast<unsigned long long>(h->ring_bytes));
+    q->shared = h;
+    q->kind = WEFT_QUEUE_FIFO;
+    q->capacity = static_cast<size_t>(h->capacity);
+    return WEFT_OK;
+}
+
+weft_status create_shared(weft_queue **out, const weft_queue_options &o) {
+    constexpr const char *func = "weft_queue_create";
+    if (o.kind != WEFT_QUEUE_FIFO)
+        return fail(WEFT_ENOTSUP, "%s: a process-scope queue is FIFO only (opts->kind is %d)", func, o.kind);
+    if (o.item_free)
+        return fail(WEFT_EINVAL, "%s: opts->item_free is set; a process-scope queue holds bytes, not pointers", func);
+    std::uint64_t ring = o.max_bytes ? o.max_bytes : WEFT_QUEUE_DEFAULT_MAX_BYTES;
+    if (ring <= kFrame || ring > kMaxRing)
+        return fail(WEFT_EINVAL, "%s: opts->max_bytes is %zu; use %llu..2^40 (0 = %u)", func, o.max_bytes,
+                    static_cast<unsigned long long>(kFrame + 1), WEFT_QUEUE_DEFAULT_MAX_BYTES);
+    std::uint64_t max_message = o.max_message ? o.max_message : ring - kFrame;
+    if (max_message > ring - kFrame)
+        return fail(WEFT_EINVAL, "%s: opts->max_message is %zu; at most max_bytes - %llu = %llu fit", func,
+                    o.max_message, static_cast<unsigned long long>(kFrame),
+                    static_cast<unsigned long long>(ring - kFrame));
+    auto *q = new weft_queue;
+    const std::uint64_t capacity = o.capacity;
+    auto init = [&](void *p, std::size_t) noexcept -> weft_status {
+        auto *h = new (p) SharedHeader;
+        if (int e = h->prod.mutex.init()) return fail_sys(WEFT_ESYS, e, "%s: cannot set up the queue's mutex", func);
+        if (int e = h->cons.mutex.init()) return fail_sys(WEFT_ESYS, e, "%s: cannot set up the queue's mutex", func);
+        h->ring_bytes = ring;
+        h->capacity = capacity;
+        h->max_message = max_message;
+        return WEFT_OK;
+    };
+    // With OPEN_EXISTING, an existing name is opened as it is (its bounds,
+    // not ours), so the size we ask for must not be checked against it.
+    weft_sharing sh = o.share;
+    bool open_existing = (sh.flags & WEFT_SHARE_OPEN_EXISTING) != 0 && sh.name;
+    sh.flags &= ~WEFT_SHARE_OPEN_EXISTING;
+    weft_status st = WEFT_OK;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        st = q->seg.create_with(shared_spec(func, static_cast<std::size_t>(ring)), sh,
+                                [&init](void *p, std::size_t n) noexcept { return init(p, n); });
+        if (st != WEFT_EEXIST || !open_existing) break;
+        st = q->seg.open(shared_spec(func, 0), sh.name);
+        if (st != WEFT_ENOENT) break;  // else the winner removed it in between: create again
+    }
+    if (st == WEFT_OK) st = attach_shared(func, q);
+    if (st != WEFT_OK) {
+        delete q;
+        return st;
+    }
+    *out = q;
+    return WEFT_OK;
+}
+
+}  // namespace
+
 extern "C" {
 
 WEFT_API weft_status weft_queue_create(weft_queue **out, const weft_queue_options *opts) noexcept {
-    if (!out) return null_arg("weft_queue_create", "out");
+    constexpr const char *func = "weft_queue_create";
+    if (!out) return null_arg(func, "out");
     *out = nullptr;
+    if (weft_status s = check_version_range(func, opts, 1, WEFT_QUEUE_OPTIONS_VERSION)) return s;
     weft_queue_options o = WEFT_QUEUE_OPTIONS_INIT;
-    if (weft_status s = check_version("weft_queue_create", opts, WEFT_QUEUE_OPTIONS_VERSION)) return s;
-    if (opts) o = *opts;
+    if (opts) {
+        o.kind = opts->kind;
+        o.capacity = opts->capacity;
+        o.item_free = opts->item_free;
+        if (opts->version >= 2) {  // a version 1 struct ends before these
+            o.share = opts->share;
+            o.max_bytes = opts->max_bytes;
+            o.max_message = opts->max_message;
+        }
+    }
     if (o.kind != WEFT_QUEUE_FIFO && o.kind != WEFT_QUEUE_LIFO && o.kind != WEFT_QUEUE_PRIORITY)
-        return fail(WEFT_EINVAL, "weft_queue_create: opts->kind is %d; use WEFT_QUEUE_FIFO, _LIFO or _PRIORITY",
-                    o.kind);
-    return guarded("weft_queue_create", [&]() -> weft_status {
+        return fail(WEFT_EINVAL, "%s: opts->kind is %d; use WEFT_QUEUE_FIFO, _LIFO or _PRIORITY", func, o.kind);
+    if (weft_status s = shm::check_sharing(func, o.share)) return s;
+    if (o.share.scope == WEFT_SCOPE_PROCESS) return guarded(func, [&] { return create_shared(out, o); });
+    if (o.max_bytes || o.max_message)
+        return fail(WEFT_EINVAL, "%s: opts->max_bytes and max_message apply to process-scope queues only", func);
+    return guarded(func, [&]() -> weft_status {
         auto *q = new weft_queue;
         q->kind = o.kind;
         q->capacity = o.capacity;
@@ -404,6 +847,24 @@ WEFT_API weft_status weft_queue_create(weft_queue **out, const weft_queue_option
     });
 }
 
+WEFT_API weft_status weft_queue_open(weft_queue **out, const char *name) noexcept {
+    constexpr const char *func = "weft_queue_open";
+    if (!out) return null_arg(func, "out");
+    *out = nullptr;
+    if (!name) return null_arg(func, "name");
+    return guarded(func, [&]() -> weft_status {
+        auto *q = new weft_queue;
+        weft_status st = q->seg.open(shared_spec(func, 0), name);
+        if (st == WEFT_OK) st = attach_shared(func, q);
+        if (st != WEFT_OK) {
+            delete q;
+            return st;
+        }
+        *out = q;
+        return WEFT_OK;
+    });
+}
+
 WEFT_API void weft_queue_destroy(weft_queue *q) noexcept {
     destroy_handle(q);
 }
@@ -411,6 +872,7 @@ WEFT_API void weft_queue_destroy(weft_queue *q) noexcept {
 WEFT_API weft_status weft_queue_put(weft_queue *q, void *item, int64_t timeout_ns) noexcept {
     WEFT_CHECK_HANDLE("weft_queue_put", q);
     WEFT_CHECK_TIMEOUT("weft_queue_put", timeout_ns);
+    if (__builtin_expect(q->shared != nullptr, 0)) return pointers_stay("weft_queue_put");
     Deadline d(timeout_ns);
     return q->put(item, 0, d);
 }
@@ -419,6 +881,7 @@ WEFT_API weft_status weft_queue_put_priority(weft_queue *q, void *item, int64_t 
                                              int64_t timeout_ns) noexcept {
     WEFT_CHECK_HANDLE("weft_queue_put_priority", q);
     WEFT_CHECK_TIMEOUT("weft_queue_put_priority", timeout_ns);
+    if (q->shared) return pointers_stay("weft_queue_put_priority");
     if (q->kind != WEFT_QUEUE_PRIORITY)
         return fail(WEFT_EINVAL, "weft_queue_put_priority: queue %p is not a priority queue", static_cast<void *>(q));
     Deadline d(timeout_ns);
@@ -429,12 +892,73 @@ WEFT_API weft_status weft_queue_get(weft_queue *q, void **item, int64_t timeout_
     WEFT_CHECK_HANDLE("weft_queue_get", q);
     if (!item) return null_arg("weft_queue_get", "item");
     WEFT_CHECK_TIMEOUT("weft_queue_get", timeout_ns);
+    if (__builtin_expect(q->shared != nullptr, 0)) return pointers_stay("weft_queue_get");
     Deadline d(timeout_ns);
     return q->get(item, d);
 }
 
+WEFT_API weft_status weft_queue_put_bytes(weft_queue *q, const void *data, size_t len, int64_t timeout_ns) noexcept {
+    constexpr const char *func = "weft_queue_put_bytes";
+    WEFT_CHECK_HANDLE(func, q);
+    if (!data && len) return null_arg(func, "data");
+    WEFT_CHECK_TIMEOUT(func, timeout_ns);
+    if (!q->shared) return bytes_need_process_scope(func);
+    Deadline d(timeout_ns);
+    return q->put_bytes(data, len, d);
+}
+
+WEFT_API weft_status weft_queue_get_bytes(weft_queue *q, void *buf, size_t cap, size_t *len,
+                                          int64_t timeout_ns) noexcept {
+    constexpr const char *func = "weft_queue_get_bytes";
+    WEFT_CHECK_HANDLE(func, q);
+    if (!len) return null_arg(func, "len");
+    if (!buf && cap) return null_arg(func, "buf");
+    WEFT_CHECK_TIMEOUT(func, timeout_ns);
+    if (!q->shared) return bytes_need_process_scope(func);
+    Deadline d(timeout_ns);
+    return q->get_bytes(func, d, [&](std::uint64_t n, void **dst) noexcept -> weft_status {
+        *len = static_cast<size_t>(n);
+        if (n > cap)
+            return fail(WEFT_EMSGSIZE, "%s: the message has %llu bytes, the buffer %zu; it stays queued", func,
+                        static_cast<unsigned long long>(n), cap);
+        *dst = buf;
+        return WEFT_OK;
+    });
+}
+
+WEFT_API weft_status weft_queue_get_bytes_alloc(weft_queue *q, void **data, size_t *len, int64_t timeout_ns) noexcept {
+    constexpr const char *func = "weft_queue_get_bytes_alloc";
+    WEFT_CHECK_HANDLE(func, q);
+    if (!data) return null_arg(func, "data");
+    *data = nullptr;
+    if (!len) return null_arg(func, "len");
+    WEFT_CHECK_TIMEOUT(func, timeout_ns);
+    if (!q->shared) return bytes_need_process_scope(func);
+    Deadline d(timeout_ns);
+    return q->get_bytes(func, d, [&](std::uint64_t n, void **dst) noexcept -> weft_status {
+        auto *p = static_cast<unsigned char *>(std::malloc(static_cast<size_t>(n) + 1));
+        if (!p)
+            return fail(WEFT_ENOMEM, "%s: cannot allocate %llu bytes; the message stays queued", func,
+                        static_cast<unsigned long long>(n) + 1);
+        p[n] = 0;
+        *data = p;
+        *len = static_cast<size_t>(n);
+        *dst = p;
+        return WEFT_OK;
+    });
+}
+
+WEFT_API void weft_queue_bytes_free(void *data) noexcept { std::free(data); }
+
+WEFT_API int64_t weft_queue_max_message(const weft_queue *q) noexcept {
+    WEFT_CHECK_HANDLE("weft_queue_max_message", q);
+    if (!q->shared) return bytes_need_process_scope("weft_queue_max_message");
+    return static_cast<int64_t>(q->shared->max_message);
+}
+
 WEFT_API weft_status weft_queue_task_done(weft_queue *q) noexcept {
     WEFT_CHECK_HANDLE("weft_queue_task_done", q);
+    if (q->shared) return q->shared_task_done();
     return q->task_done();
 }
 
@@ -442,11 +966,13 @@ WEFT_API weft_status weft_queue_join(weft_queue *q, int64_t timeout_ns) noexcept
     WEFT_CHECK_HANDLE("weft_queue_join", q);
     WEFT_CHECK_TIMEOUT("weft_queue_join", timeout_ns);
     Deadline d(timeout_ns);
+    if (q->shared) return q->shared_join(d);
     return q->join(d);
 }
 
 WEFT_API weft_status weft_queue_shutdown(weft_queue *q, int immediate) noexcept {
     WEFT_CHECK_HANDLE("weft_queue_shutdown", q);
+    if (q->shared) return q->shared_shutdown(immediate != 0);
     return guarded("weft_queue_shutdown", [&]() -> weft_status {
         std::vector<void *> dropped;
         q->shutdown(immediate != 0, dropped);
@@ -458,21 +984,25 @@ WEFT_API weft_status weft_queue_shutdown(weft_queue *q, int immediate) noexcept 
 
 WEFT_API int64_t weft_queue_size(const weft_queue *q) noexcept {
     WEFT_CHECK_HANDLE("weft_queue_size", q);
+    if (q->shared) return static_cast<int64_t>(q->shared->queued());
     return q->size();
 }
 
 WEFT_API int weft_queue_empty(const weft_queue *q) noexcept {
     WEFT_CHECK_HANDLE("weft_queue_empty", q);
+    if (q->shared) return q->shared->queued() == 0 ? 1 : 0;
     return q->size() == 0 ? 1 : 0;
 }
 
 WEFT_API int weft_queue_full(const weft_queue *q) noexcept {
     WEFT_CHECK_HANDLE("weft_queue_full", q);
+    if (q->shared) return q->shared->state() != kDropped && !q->shared->room_now(kFrame) ? 1 : 0;
     return q->full() ? 1 : 0;
 }
 
 WEFT_API int weft_queue_is_shutdown(const weft_queue *q) noexcept {
     WEFT_CHECK_HANDLE("weft_queue_is_shutdown", q);
+    if (q->shared) return q->shared->state() != kOpen ? 1 : 0;
     return q->closed.load(std::memory_order_acquire) ? 1 : 0;
 }
 

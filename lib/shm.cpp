@@ -2,6 +2,8 @@
 // internal/shm.hpp for the layout and the publish-by-link protocol), and the
 // public weft_shm over it.
 #include <cerrno>
+#include <cfloat>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -17,7 +19,10 @@
 #include <weft/shm.h>
 
 #include "internal/boundary.hpp"
+#include "internal/deadline.hpp"
 #include "internal/handle.hpp"
+#include "internal/robust_mutex.hpp"
+#include "internal/robust_mutex.hpp"
 #include "internal/shm.hpp"
 
 namespace weft::detail::shm {
@@ -426,6 +431,389 @@ WEFT_API int weft_shm_created(const weft_shm *shm) noexcept { return valid(shm) 
 WEFT_API int64_t weft_shm_refs(const weft_shm *shm) noexcept {
     WEFT_CHECK_HANDLE("weft_shm_refs", shm);
     return shm->seg.trailer()->refs.load(std::memory_order_relaxed);
+}
+
+}  // extern "C"
+
+// ---- Shared Value and Array --------------------------------------------
+//
+// Payload: a 64-byte header (the optional robust recursive lock, the type,
+// flags and length), then the elements at offset 64, naturally aligned.
+// Element reads and writes through the typed accessors are single atomic
+// loads and stores of the element's width, so a reader never sees a torn
+// value; compound updates take the lock.
+
+namespace weft::detail::shm {
+namespace {
+
+struct alignas(64) ArrayHeader {
+    RobustMutex lock;          // initialized only with WEFT_ARRAY_LOCK
+    std::uint32_t type;        // WEFT_ARRAY_*
+    std::uint32_t flags;       // WEFT_ARRAY_LOCK
+    std::uint64_t length;      // elements
+    std::uint32_t elem_size;   // bytes per element
+};
+static_assert(sizeof(ArrayHeader) == 64, "the array header is one cache line");
+constexpr std::uint32_t kArrayLayout = 1;
+
+std::size_t elem_size_of(std::uint32_t type) noexcept {
+    switch (type) {
+    case WEFT_ARRAY_INT8:
+    case WEFT_ARRAY_UINT8:
+    case WEFT_ARRAY_CHAR: return 1;
+    case WEFT_ARRAY_INT16:
+    case WEFT_ARRAY_UINT16: return 2;
+    case WEFT_ARRAY_INT32:
+    case WEFT_ARRAY_UINT32:
+    case WEFT_ARRAY_FLOAT: return 4;
+    case WEFT_ARRAY_INT64:
+    case WEFT_ARRAY_UINT64:
+    case WEFT_ARRAY_DOUBLE: return 8;
+    default: return 0;
+    }
+}
+
+const char *type_name(std::uint32_t type) noexcept {
+    static const char *const names[] = {"?",      "int8",   "uint8", "int16", "uint16", "int32",
+                                        "uint32", "int64",  "uint64", "float", "double", "char"};
+    return type <= WEFT_ARRAY_CHAR ? names[type] : "?";
+}
+
+bool is_float_type(std::uint32_t type) noexcept { return type == WEFT_ARRAY_FLOAT || type == WEFT_ARRAY_DOUBLE; }
+
+// The range an integer type holds, as [lo, hi] over int64 plus a flag for
+// the upper half of uint64.
+void int_range(std::uint32_t type, std::int64_t &lo, std::uint64_t &hi) noexcept {
+    switch (type) {
+    case WEFT_ARRAY_INT8: lo = INT8_MIN; hi = INT8_MAX; break;
+    case WEFT_ARRAY_UINT8: lo = 0; hi = UINT8_MAX; break;
+    case WEFT_ARRAY_CHAR: lo = INT8_MIN; hi = UINT8_MAX; break;
+    case WEFT_ARRAY_INT16: lo = INT16_MIN; hi = INT16_MAX; break;
+    case WEFT_ARRAY_UINT16: lo = 0; hi = UINT16_MAX; break;
+    case WEFT_ARRAY_INT32: lo = INT32_MIN; hi = INT32_MAX; break;
+    case WEFT_ARRAY_UINT32: lo = 0; hi = UINT32_MAX; break;
+    case WEFT_ARRAY_INT64: lo = INT64_MIN; hi = INT64_MAX; break;
+    default: lo = 0; hi = UINT64_MAX; break;  // uint64
+    }
+}
+
+constexpr Spec array_spec(const char *func, std::size_t payload) noexcept {
+    return Spec{func, Kind::array, kArrayLayout, payload};
+}
+
+}  // namespace
+}  // namespace weft::detail::shm
+
+struct weft_array : weft::detail::Handle<weft::detail::Magic::shm_array> {
+    weft::detail::shm::Segment seg;
+    weft::detail::shm::ArrayHeader *hdr = nullptr;
+    unsigned char *data = nullptr;
+    std::uint32_t type = 0;
+    std::size_t length = 0;
+    std::size_t elem = 0;
+};
+
+namespace {
+
+using weft::detail::shm::ArrayHeader;
+
+// Fill the handle's cached fields from the mapped header and check them
+// against the segment's size (a foreign or damaged object is WEFT_EINVAL).
+weft_status adopt(weft_array *a, const char *func) noexcept {
+    auto *h = static_cast<ArrayHeader *>(a->seg.data());
+    std::size_t es = weft::detail::shm::elem_size_of(h->type);
+    if (es == 0 || h->elem_size != es || (h->flags & ~WEFT_ARRAY_LOCK) ||
+        h->length > (a->seg.payload_size() - sizeof(ArrayHeader)) / es)
+        return fail(WEFT_EINVAL, "%s: \"%s\" is not a valid weft array", func,
+                    a->seg.name() ? a->seg.name() : "(anonymous)");
+    a->hdr = h;
+    a->data = reinterpret_cast<unsigned char *>(h) + sizeof(ArrayHeader);
+    a->type = h->type;
+    a->length = static_cast<std::size_t>(h->length);
+    a->elem = es;
+    return WEFT_OK;
+}
+
+template <class T>
+inline T load_elem(const weft_array *a, std::size_t i) noexcept {
+    return __atomic_load_n(reinterpret_cast<const T *>(a->data) + i, __ATOMIC_RELAXED);
+}
+
+template <class T>
+inline void store_elem(weft_array *a, std::size_t i, T v) noexcept {
+    __atomic_store_n(reinterpret_cast<T *>(a->data) + i, v, __ATOMIC_RELAXED);
+}
+
+// An integer element read once, seen both as int64 and as uint64; the
+// accessor that cannot represent it reports WEFT_EOVERFLOW.
+struct IntVal {
+    bool negative;
+    std::int64_t s;   // valid unless the value is a uint64 above INT64_MAX
+    std::uint64_t u;  // valid unless negative
+};
+
+IntVal read_int(const weft_array *a, std::size_t i) noexcept {
+    std::int64_t s = 0;
+    std::uint64_t u = 0;
+    switch (a->type) {
+    case WEFT_ARRAY_INT8: s = load_elem<std::int8_t>(a, i); break;
+    case WEFT_ARRAY_INT16: s = load_elem<std::int16_t>(a, i); break;
+    case WEFT_ARRAY_INT32: s = load_elem<std::int32_t>(a, i); break;
+    case WEFT_ARRAY_INT64: s = load_elem<std::int64_t>(a, i); break;
+    case WEFT_ARRAY_UINT8:
+    case WEFT_ARRAY_CHAR: u = load_elem<std::uint8_t>(a, i); return {false, static_cast<std::int64_t>(u), u};
+    case WEFT_ARRAY_UINT16: u = load_elem<std::uint16_t>(a, i); return {false, static_cast<std::int64_t>(u), u};
+    case WEFT_ARRAY_UINT32: u = load_elem<std::uint32_t>(a, i); return {false, static_cast<std::int64_t>(u), u};
+    default: u = load_elem<std::uint64_t>(a, i); return {false, static_cast<std::int64_t>(u), u};
+    }
+    return {s < 0, s, static_cast<std::uint64_t>(s)};
+}
+
+void write_int(weft_array *a, std::size_t i, std::uint64_t bits) noexcept {
+    switch (a->elem) {
+    case 1: store_elem<std::uint8_t>(a, i, static_cast<std::uint8_t>(bits)); break;
+    case 2: store_elem<std::uint16_t>(a, i, static_cast<std::uint16_t>(bits)); break;
+    case 4: store_elem<std::uint32_t>(a, i, static_cast<std::uint32_t>(bits)); break;
+    default: store_elem<std::uint64_t>(a, i, bits); break;
+    }
+}
+
+weft_status check_index(const weft_array *a, const char *func, std::size_t index) noexcept {
+    if (__builtin_expect(index < a->length, 1)) return WEFT_OK;
+    return fail(WEFT_EINVAL, "%s: index %zu is past the end (length %zu)", func, index, a->length);
+}
+
+weft_status check_int_type(const weft_array *a, const char *func) noexcept {
+    if (__builtin_expect(!weft::detail::shm::is_float_type(a->type), 1)) return WEFT_OK;
+    return fail(WEFT_EINVAL, "%s: the array holds %s; use weft_array_get_double/set_double", func,
+                weft::detail::shm::type_name(a->type));
+}
+
+weft_status check_lock(const weft_array *a, const char *func) noexcept {
+    if (__builtin_expect((a->hdr->flags & WEFT_ARRAY_LOCK) != 0, 1)) return WEFT_OK;
+    return fail(WEFT_ENOTSUP, "%s: the array was made without WEFT_ARRAY_LOCK", func);
+}
+
+}  // namespace
+
+extern "C" {
+
+WEFT_API weft_status weft_array_create(weft_array **out, uint32_t type, size_t length,
+                                       const weft_array_options *opts) noexcept {
+    constexpr const char *func = "weft_array_create";
+    if (!out) return null_arg(func, "out");
+    *out = nullptr;
+    if (weft_status s = check_version(func, opts, WEFT_ARRAY_OPTIONS_VERSION)) return s;
+    std::size_t es = shm::elem_size_of(type);
+    if (es == 0) return fail(WEFT_EINVAL, "%s: type %u is not a WEFT_ARRAY_* type", func, type);
+    if (length > ((SIZE_MAX >> 2) - sizeof(ArrayHeader)) / es)
+        return fail(WEFT_EINVAL, "%s: length %zu of %s is too large", func, length, shm::type_name(type));
+    weft_array_options o = WEFT_ARRAY_OPTIONS_INIT;
+    if (opts) o = *opts;
+    if (o.flags & ~WEFT_ARRAY_LOCK)
+        return fail(WEFT_EINVAL, "%s: opts->flags is %#x; only WEFT_ARRAY_LOCK is defined", func, o.flags);
+    if (weft_status s = shm::check_sharing(func, o.share)) return s;
+    o.share.scope = WEFT_SCOPE_PROCESS;
+    return guarded(func, [&]() -> weft_status {
+        weft_array *a = new (std::nothrow) weft_array;
+        if (!a) return fail(WEFT_ENOMEM, "%s: out of memory", func);
+        std::size_t bytes = length * es;
+        weft_status st = a->seg.create_with(
+            shm::array_spec(func, sizeof(ArrayHeader) + bytes), o.share,
+            [&](void *p, std::size_t) noexcept -> weft_status {
+                auto *h = static_cast<ArrayHeader *>(p);
+                if (o.flags & WEFT_ARRAY_LOCK) {
+                    if (int r = h->lock.init(true))
+                        return fail_sys(WEFT_ESYS, r, "%s: cannot initialize the lock", func);
+                }
+                h->type = type;
+                h->flags = o.flags;
+                h->length = length;
+                h->elem_size = static_cast<std::uint32_t>(es);
+                if (o.initial && bytes) std::memcpy(static_cast<char *>(p) + sizeof(ArrayHeader), o.initial, bytes);
+                return WEFT_OK;
+            });
+        if (!st) st = adopt(a, func);
+        if (!st && !a->seg.created() &&
+            (a->type != type || a->length != length || (a->hdr->flags & WEFT_ARRAY_LOCK) != (o.flags & WEFT_ARRAY_LOCK)))
+            st = fail(WEFT_EINVAL, "%s: \"%s\" exists as an array of %zu %s%s, not %zu %s%s", func, a->seg.name(),
+                      a->length, shm::type_name(a->type), (a->hdr->flags & WEFT_ARRAY_LOCK) ? " with a lock" : "",
+                      length, shm::type_name(type), (o.flags & WEFT_ARRAY_LOCK) ? " with a lock" : "");
+        if (st) {
+            delete a;
+            return st;
+        }
+        *out = a;
+        return WEFT_OK;
+    });
+}
+
+WEFT_API weft_status weft_array_open(weft_array **out, const char *name) noexcept {
+    constexpr const char *func = "weft_array_open";
+    if (!out) return null_arg(func, "out");
+    *out = nullptr;
+    if (!name) return null_arg(func, "name");
+    weft_array *a = new (std::nothrow) weft_array;
+    if (!a) return fail(WEFT_ENOMEM, "%s: out of memory", func);
+    weft_status st = a->seg.open(shm::array_spec(func, sizeof(ArrayHeader)), name);
+    if (!st) st = adopt(a, func);
+    if (st) {
+        delete a;
+        return st;
+    }
+    *out = a;
+    return WEFT_OK;
+}
+
+WEFT_API void weft_array_destroy(weft_array *a) noexcept { destroy_handle(a); }
+
+WEFT_API void *weft_array_data(const weft_array *a) noexcept { return valid(a) ? a->data : nullptr; }
+
+WEFT_API size_t weft_array_length(const weft_array *a) noexcept { return valid(a) ? a->length : 0; }
+
+WEFT_API uint32_t weft_array_type(const weft_array *a) noexcept { return valid(a) ? a->type : 0; }
+
+WEFT_API size_t weft_array_element_size(const weft_array *a) noexcept { return valid(a) ? a->elem : 0; }
+
+WEFT_API weft_status weft_array_acquire(weft_array *a, int64_t timeout_ns) noexcept {
+    constexpr const char *func = "weft_array_acquire";
+    WEFT_CHECK_HANDLE(func, a);
+    WEFT_CHECK_TIMEOUT(func, timeout_ns);
+    if (weft_status s = check_lock(a, func)) return s;
+    Deadline d(timeout_ns);
+    weft_status st = a->hdr->lock.lock(d);
+    switch (st) {
+    case WEFT_OK: return WEFT_OK;
+    case WEFT_EOWNERDEAD:
+        return fail(WEFT_EOWNERDEAD, "%s: the previous holder died holding the lock; it is yours: repair the "
+                                     "values, then call weft_array_mark_consistent()", func);
+    case WEFT_ETIMEDOUT:
+        return timeout_ns == 0 ? WEFT_ETIMEDOUT
+                               : fail(WEFT_ETIMEDOUT, "%s: timed out after %lld ns", func,
+                                      static_cast<long long>(timeout_ns));
+    case WEFT_ENOTRECOVERABLE:
+        return fail(WEFT_ENOTRECOVERABLE, "%s: a holder released the lock after an owner death without "
+                                          "weft_array_mark_consistent()", func);
+    case WEFT_EOVERFLOW: return fail(WEFT_EOVERFLOW, "%s: the lock's recursion count is exhausted", func);
+    default: return fail(st, "%s: the lock failed", func);
+    }
+}
+
+WEFT_API weft_status weft_array_release(weft_array *a) noexcept {
+    constexpr const char *func = "weft_array_release";
+    WEFT_CHECK_HANDLE(func, a);
+    if (weft_status s = check_lock(a, func)) return s;
+    weft_status st = a->hdr->lock.unlock();
+    if (st == WEFT_EPERM) return fail(WEFT_EPERM, "%s: this thread does not hold the lock", func);
+    if (st) return fail(st, "%s: unlock failed", func);
+    return WEFT_OK;
+}
+
+WEFT_API weft_status weft_array_mark_consistent(weft_array *a) noexcept {
+    constexpr const char *func = "weft_array_mark_consistent";
+    WEFT_CHECK_HANDLE(func, a);
+    if (weft_status s = check_lock(a, func)) return s;
+    if (a->hdr->lock.make_consistent() != WEFT_OK)
+        return fail(WEFT_EINVAL, "%s: the lock is not held in the owner-died state by this thread", func);
+    return WEFT_OK;
+}
+
+WEFT_API weft_status weft_array_get_int64(const weft_array *a, size_t index, int64_t *value) noexcept {
+    constexpr const char *func = "weft_array_get_int64";
+    WEFT_CHECK_HANDLE(func, a);
+    if (!value) return null_arg(func, "value");
+    if (weft_status s = check_index(a, func, index)) return s;
+    if (weft_status s = check_int_type(a, func)) return s;
+    IntVal v = read_int(a, index);
+    if (!v.negative && v.u > static_cast<std::uint64_t>(INT64_MAX))
+        return fail(WEFT_EOVERFLOW, "%s: element %zu is %llu, above INT64_MAX; use weft_array_get_uint64", func,
+                    index, static_cast<unsigned long long>(v.u));
+    *value = v.s;
+    return WEFT_OK;
+}
+
+WEFT_API weft_status weft_array_get_uint64(const weft_array *a, size_t index, uint64_t *value) noexcept {
+    constexpr const char *func = "weft_array_get_uint64";
+    WEFT_CHECK_HANDLE(func, a);
+    if (!value) return null_arg(func, "value");
+    if (weft_status s = check_index(a, func, index)) return s;
+    if (weft_status s = check_int_type(a, func)) return s;
+    IntVal v = read_int(a, index);
+    if (v.negative)
+        return fail(WEFT_EOVERFLOW, "%s: element %zu is %lld, negative; use weft_array_get_int64", func, index,
+                    static_cast<long long>(v.s));
+    *value = v.u;
+    return WEFT_OK;
+}
+
+WEFT_API weft_status weft_array_set_int64(weft_array *a, size_t index, int64_t value) noexcept {
+    constexpr const char *func = "weft_array_set_int64";
+    WEFT_CHECK_HANDLE(func, a);
+    if (weft_status s = check_index(a, func, index)) return s;
+    if (weft_status s = check_int_type(a, func)) return s;
+    std::int64_t lo;
+    std::uint64_t hi;
+    shm::int_range(a->type, lo, hi);
+    if (value < lo || (value >= 0 && static_cast<std::uint64_t>(value) > hi))
+        return fail(WEFT_EOVERFLOW, "%s: %lld does not fit a %s", func, static_cast<long long>(value),
+                    shm::type_name(a->type));
+    write_int(a, index, static_cast<std::uint64_t>(value));
+    return WEFT_OK;
+}
+
+WEFT_API weft_status weft_array_set_uint64(weft_array *a, size_t index, uint64_t value) noexcept {
+    constexpr const char *func = "weft_array_set_uint64";
+    WEFT_CHECK_HANDLE(func, a);
+    if (weft_status s = check_index(a, func, index)) return s;
+    if (weft_status s = check_int_type(a, func)) return s;
+    std::int64_t lo;
+    std::uint64_t hi;
+    shm::int_range(a->type, lo, hi);
+    if (value > hi)
+        return fail(WEFT_EOVERFLOW, "%s: %llu does not fit a %s", func, static_cast<unsigned long long>(value),
+                    shm::type_name(a->type));
+    write_int(a, index, value);
+    return WEFT_OK;
+}
+
+WEFT_API weft_status weft_array_get_double(const weft_array *a, size_t index, double *value) noexcept {
+    constexpr const char *func = "weft_array_get_double";
+    WEFT_CHECK_HANDLE(func, a);
+    if (!value) return null_arg(func, "value");
+    if (weft_status s = check_index(a, func, index)) return s;
+    if (!shm::is_float_type(a->type))
+        return fail(WEFT_EINVAL, "%s: the array holds %s; use weft_array_get_int64", func, shm::type_name(a->type));
+    if (a->type == WEFT_ARRAY_FLOAT) {
+        std::uint32_t bits = load_elem<std::uint32_t>(a, index);
+        float f;
+        std::memcpy(&f, &bits, sizeof f);
+        *value = f;
+    } else {
+        std::uint64_t bits = load_elem<std::uint64_t>(a, index);
+        std::memcpy(value, &bits, sizeof *value);
+    }
+    return WEFT_OK;
+}
+
+WEFT_API weft_status weft_array_set_double(weft_array *a, size_t index, double value) noexcept {
+    constexpr const char *func = "weft_array_set_double";
+    WEFT_CHECK_HANDLE(func, a);
+    if (weft_status s = check_index(a, func, index)) return s;
+    if (!shm::is_float_type(a->type))
+        return fail(WEFT_EINVAL, "%s: the array holds %s; use weft_array_set_int64", func, shm::type_name(a->type));
+    if (a->type == WEFT_ARRAY_FLOAT) {
+        if (std::isfinite(value) && (value > FLT_MAX || value < -FLT_MAX))
+            return fail(WEFT_EOVERFLOW, "%s: %g does not fit a float", func, value);
+        float f = static_cast<float>(value);
+        std::uint32_t bits;
+        std::memcpy(&bits, &f, sizeof bits);
+        store_elem<std::uint32_t>(a, index, bits);
+    } else {
+        std::uint64_t bits;
+        std::memcpy(&bits, &value, sizeof bits);
+        store_elem<std::uint64_t>(a, index, bits);
+    }
+    return WEFT_OK;
 }
 
 }  // extern "C"

@@ -67,6 +67,9 @@ struct KeyId {
 };
 
 void on_thread_exit(void *p) noexcept;
+void fork_prepare() noexcept;
+void fork_parent() noexcept;
+void fork_child() noexcept;
 
 struct Registry {
     WordLock mu;
@@ -97,6 +100,7 @@ Registry &registry() {
     static Registry *r = [] {
         Registry *reg = new Registry;
         reg->exit_key_err = pthread_key_create(&reg->exit_key, on_thread_exit);
+        (void)pthread_atfork(fork_prepare, fork_parent, fork_child);
         return reg;
     }();
     return *r;
@@ -105,6 +109,32 @@ Registry &registry() {
 ThreadData *&current() noexcept {
     static thread_local ThreadData *td = nullptr;  // trivial: no TLS destructor
     return td;
+}
+
+// Fork repair: the child has only the forking thread. The other threads'
+// tables go (their values are dropped without destructors, as their threads
+// never exit in the child) and so do counts of destructors they were
+// running; the lock, held by the forking thread across fork, is rebuilt.
+void fork_prepare() noexcept { registry().mu.lock_forever(); }
+void fork_parent() noexcept { registry().mu.unlock(); }
+
+void fork_child() noexcept {
+    Registry &r = registry();
+    new (&r.mu) WordLock;
+    ThreadData *me = current();
+    for (ThreadData *t = r.threads; t;) {
+        ThreadData *nx = t->next;
+        if (t != me) {
+            delete[] t->slots;
+            delete t;
+        }
+        t = nx;
+    }
+    r.threads = me;
+    if (me) me->prev = me->next = nullptr;
+    for (std::size_t i = 0; i < r.entries.size(); ++i)
+        r.entries[i].inflight = (me != nullptr && me->running == static_cast<std::int64_t>(i)) ? 1 : 0;
+    r.exit_sleepers = 0;
 }
 
 weft_status key_create(const char *func, KeyId &out, weft_free_fn dtor) noexcept {

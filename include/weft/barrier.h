@@ -30,7 +30,20 @@
  * if (weft_barrier_wait(start, &place, 5 * WEFT_SEC) == WEFT_OK) run();
  * @endcode
  *
- * Thread scope only in this version. All functions are thread-safe.
+ * Process scope (Python's `multiprocessing.Barrier`): set `opts->share.scope`
+ * to #WEFT_SCOPE_PROCESS and the barrier lives in shared memory, anonymous
+ * (shared with children started by fork) or named (opened with
+ * weft_barrier_open()); the parties are then threads of any of the processes.
+ * Differences: a named barrier has no action (an anonymous one runs the
+ * action of the arriving process's handle, the creator's or a fork child's
+ * copy); waiters' timeouts still apply while the action runs (as in Python);
+ * a party that dies before it arrives makes the others time out (as in
+ * Python), and a process killed at the wrong instant inside a barrier call
+ * breaks the barrier (everyone gets #WEFT_EBROKEN) instead of hanging it.
+ * weft_barrier_abort() and weft_barrier_reset() reach waiters in every
+ * process.
+ *
+ * All functions are thread-safe.
  *
  * @since 0.1
  */
@@ -57,13 +70,16 @@ typedef int (*weft_barrier_action_fn)(void *user_data);
 
 /** Options for weft_barrier_create(); pass NULL for defaults (no action). */
 typedef struct weft_barrier_options {
-    uint32_t version;              /**< #WEFT_BARRIER_OPTIONS_VERSION */
+    uint32_t version;              /**< #WEFT_BARRIER_OPTIONS_VERSION (1 is still accepted: no `share`) */
     weft_barrier_action_fn action; /**< NULL for none */
     void *user_data;               /**< passed to the action; weft never frees it */
+    weft_sharing share;            /**< version 2: thread scope (default) or process scope; @since 0.2 */
 } weft_barrier_options;
 
-#define WEFT_BARRIER_OPTIONS_VERSION 1
-#define WEFT_BARRIER_OPTIONS_INIT { WEFT_BARRIER_OPTIONS_VERSION, NULL, NULL }
+/** Current version of ::weft_barrier_options (2 added `share`). */
+#define WEFT_BARRIER_OPTIONS_VERSION 2
+/** Default ::weft_barrier_options: thread scope, no action. */
+#define WEFT_BARRIER_OPTIONS_INIT { WEFT_BARRIER_OPTIONS_VERSION, NULL, NULL, WEFT_SHARING_INIT }
 
 /**
  * Create a barrier for @p parties threads.
@@ -72,16 +88,39 @@ typedef struct weft_barrier_options {
  *        are all released; 1 .. INT_MAX (1 makes every wait return at once).
  * @param opts NULL for defaults; the action and its user_data otherwise.
  *        The barrier keeps a copy of the options, not the pointer.
+ *        With `share.scope == WEFT_SCOPE_PROCESS` the barrier lives in
+ *        shared memory, anonymous or named (see ::weft_sharing); with
+ *        #WEFT_SHARE_OPEN_EXISTING and an existing name, that barrier is
+ *        opened and @p parties is ignored.
  * @return #WEFT_OK; #WEFT_EINVAL if @p out is NULL, @p parties is 0 or above
- *         INT_MAX, or @p opts has an unknown version; #WEFT_ENOMEM.
- * @since 0.1
+ *         INT_MAX, @p opts has an unknown version, `share` is invalid, a named
+ *         barrier is given an action, or the name exists as another kind of
+ *         object; #WEFT_EEXIST if the name exists (without
+ *         #WEFT_SHARE_OPEN_EXISTING); #WEFT_EPERM; #WEFT_ENOMEM; #WEFT_ESYS.
+ * Fork: a child started with fork may use its copy of a process-scope handle.
+ * @since 0.1 (process scope since 0.2)
  */
 WEFT_API weft_status weft_barrier_create(weft_barrier **out, unsigned parties,
                                          const weft_barrier_options *opts) WEFT_NOEXCEPT;
 
 /**
- * Destroy a barrier. NULL is a no-op. Destroying a barrier that threads are
- * blocked on is undefined: abort it and let them return first.
+ * Open the process-scope barrier called @p name, made by
+ * weft_barrier_create() in any process.
+ * @param out receives the handle; set to NULL on failure.
+ * @param name the name given at creation.
+ * @return #WEFT_OK; #WEFT_ENOENT if there is no such name; #WEFT_EINVAL for a
+ *         NULL argument, a bad name, or a name that is another kind of weft
+ *         object; #WEFT_EPERM; #WEFT_ENOMEM; #WEFT_ESYS.
+ * Thread-safe. Close it with weft_barrier_destroy().
+ * @since 0.2
+ */
+WEFT_API weft_status weft_barrier_open(weft_barrier **out, const char *name) WEFT_NOEXCEPT;
+
+/**
+ * Destroy a barrier handle. NULL is a no-op. Destroying a barrier that
+ * threads of this process are blocked on is undefined: abort it and let them
+ * return first. Process scope: closes this process's view; the name goes as
+ * its lifetime says.
  * @since 0.1
  */
 WEFT_API void weft_barrier_destroy(weft_barrier *b) WEFT_NOEXCEPT;
@@ -125,7 +164,8 @@ WEFT_API weft_status weft_barrier_wait(weft_barrier *b, unsigned *index, int64_t
  * weft_barrier_reset(). Use it to free the waiters when one party cannot come.
  * If an action is running, the thread running it also returns #WEFT_EBROKEN.
  * @return #WEFT_OK (also when already broken); #WEFT_EMISUSE for a NULL or
- *         destroyed handle.
+ *         destroyed handle; process scope: #WEFT_ENOTRECOVERABLE if the
+ *         barrier's internal lock is unusable (never expected).
  * @since 0.1
  */
 WEFT_API weft_status weft_barrier_abort(weft_barrier *b) WEFT_NOEXCEPT;

@@ -15,6 +15,12 @@
  * make a system call only when some thread is asleep in wait. A waiter spins
  * briefly before it sleeps.
  *
+ * Process scope (Python's `multiprocessing.Event`): set `opts->share.scope`
+ * to #WEFT_SCOPE_PROCESS and the event lives in shared memory, anonymous
+ * (shared with children started by fork) or named (opened with
+ * weft_event_open()). Same functions, codes and costs; a process that dies
+ * while it waits harms nobody.
+ *
  * @code
  * weft_event *go;
  * weft_event_create(&go, NULL);
@@ -37,28 +43,49 @@ typedef struct weft_event weft_event;
 
 /** Options for weft_event_create(); pass NULL for defaults. */
 typedef struct weft_event_options {
-    uint32_t version; /**< #WEFT_EVENT_OPTIONS_VERSION */
-    uint32_t flags;   /**< reserved, 0 */
+    uint32_t version;   /**< #WEFT_EVENT_OPTIONS_VERSION (1 is still accepted: no `share`) */
+    uint32_t flags;     /**< reserved, 0 */
+    weft_sharing share; /**< version 2: thread scope (default) or process scope; @since 0.2 */
 } weft_event_options;
 
-/** Current version of ::weft_event_options. */
-#define WEFT_EVENT_OPTIONS_VERSION 1
-/** Default ::weft_event_options. */
-#define WEFT_EVENT_OPTIONS_INIT { WEFT_EVENT_OPTIONS_VERSION, 0 }
+/** Current version of ::weft_event_options (2 added `share`). */
+#define WEFT_EVENT_OPTIONS_VERSION 2
+/** Default ::weft_event_options: a thread-scope event. */
+#define WEFT_EVENT_OPTIONS_INIT { WEFT_EVENT_OPTIONS_VERSION, 0, WEFT_SHARING_INIT }
 
 /**
  * Create an event whose flag is clear.
+ *
+ * With `opts->share.scope == WEFT_SCOPE_PROCESS` it lives in shared memory,
+ * anonymous or named (see ::weft_sharing).
  * @param out receives the handle; set to NULL on failure.
  * @param opts NULL for defaults.
- * @return #WEFT_OK; #WEFT_EINVAL if @p out is NULL or @p opts has an unknown
- *         version or non-zero flags; #WEFT_ENOMEM.
- * @since 0.1
+ * @return #WEFT_OK; #WEFT_EINVAL if @p out is NULL, @p opts has an unknown
+ *         version or non-zero flags, `share` is invalid, or the name exists
+ *         as another kind of object; #WEFT_EEXIST if the name exists (without
+ *         #WEFT_SHARE_OPEN_EXISTING); #WEFT_EPERM; #WEFT_ENOMEM; #WEFT_ESYS.
+ * Fork: a child started with fork may use its copy of a process-scope handle.
+ * @since 0.1 (process scope since 0.2)
  */
 WEFT_API weft_status weft_event_create(weft_event **out, const weft_event_options *opts) WEFT_NOEXCEPT;
 
 /**
- * Destroy an event. NULL is a no-op. Destroying an event another thread is
- * blocked on is undefined.
+ * Open the process-scope event called @p name, made by weft_event_create()
+ * in any process.
+ * @param out receives the handle; set to NULL on failure.
+ * @param name the name given at creation.
+ * @return #WEFT_OK; #WEFT_ENOENT if there is no such name; #WEFT_EINVAL for a
+ *         NULL argument, a bad name, or a name that is another kind of weft
+ *         object; #WEFT_EPERM; #WEFT_ENOMEM; #WEFT_ESYS.
+ * Thread-safe. Close it with weft_event_destroy().
+ * @since 0.2
+ */
+WEFT_API weft_status weft_event_open(weft_event **out, const char *name) WEFT_NOEXCEPT;
+
+/**
+ * Destroy an event handle. NULL is a no-op. Destroying an event another
+ * thread is blocked on is undefined. Process scope: closes this process's
+ * view; the name goes as its lifetime says.
  * @since 0.1
  */
 WEFT_API void weft_event_destroy(weft_event *e) WEFT_NOEXCEPT;

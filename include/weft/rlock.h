@@ -16,6 +16,14 @@
  * a final release is one atomic instruction. No allocation, no system call
  * unless another thread has to wait.
  *
+ * Process scope (Python's `multiprocessing.RLock`): set `opts->share.scope`
+ * to #WEFT_SCOPE_PROCESS for an RLock in shared memory, anonymous (shared with
+ * children started by fork) or named (opened with weft_rlock_open()). It is a
+ * robust mutex: when its owner dies, the next acquirer gets #WEFT_EOWNERDEAD
+ * and owns it at depth 1; it repairs the protected state and calls
+ * weft_rlock_mark_consistent(). Releasing it to depth 0 without that makes it
+ * #WEFT_ENOTRECOVERABLE for every later acquirer.
+ *
  * @code
  * weft_rlock *r;
  * weft_rlock_create(&r, NULL);
@@ -40,28 +48,53 @@ typedef struct weft_rlock weft_rlock;
 
 /** Options for weft_rlock_create(); pass NULL for defaults. */
 typedef struct weft_rlock_options {
-    uint32_t version; /**< #WEFT_RLOCK_OPTIONS_VERSION */
-    uint32_t flags;   /**< reserved, 0 */
+    uint32_t version;   /**< #WEFT_RLOCK_OPTIONS_VERSION (1 is still accepted: no `share`) */
+    uint32_t flags;     /**< reserved, 0 */
+    weft_sharing share; /**< version 2: thread scope (default) or process scope; @since 0.2 */
 } weft_rlock_options;
 
-/** Current version of ::weft_rlock_options. */
-#define WEFT_RLOCK_OPTIONS_VERSION 1
-/** Default ::weft_rlock_options. */
-#define WEFT_RLOCK_OPTIONS_INIT { WEFT_RLOCK_OPTIONS_VERSION, 0 }
+/** Current version of ::weft_rlock_options (2 added `share`). */
+#define WEFT_RLOCK_OPTIONS_VERSION 2
+/** Default ::weft_rlock_options: a thread-scope RLock. */
+#define WEFT_RLOCK_OPTIONS_INIT { WEFT_RLOCK_OPTIONS_VERSION, 0, WEFT_SHARING_INIT }
 
 /**
  * Create a free re-entrant lock.
+ *
+ * With `opts->share.scope == WEFT_SCOPE_PROCESS` it lives in shared memory,
+ * anonymous or named (see ::weft_sharing).
  * @param out receives the handle; set to NULL on failure.
  * @param opts NULL for defaults.
- * @return #WEFT_OK; #WEFT_EINVAL if @p out is NULL or @p opts has an unknown
- *         version or non-zero flags; #WEFT_ENOMEM.
- * @since 0.1
+ * @return #WEFT_OK; #WEFT_EINVAL if @p out is NULL, @p opts has an unknown
+ *         version or non-zero flags, `share` is invalid, or the name exists
+ *         as another kind of object; #WEFT_EEXIST if the name exists (without
+ *         #WEFT_SHARE_OPEN_EXISTING); #WEFT_EPERM; #WEFT_ENOMEM; #WEFT_ESYS.
+ * Fork: a child started with fork may use its copy of a process-scope handle.
+ * @since 0.1 (process scope since 0.2)
  */
 WEFT_API weft_status weft_rlock_create(weft_rlock **out, const weft_rlock_options *opts) WEFT_NOEXCEPT;
 
 /**
- * Destroy a re-entrant lock. NULL is a no-op. Destroying a lock another
- * thread is blocked on is undefined; destroying a held lock is allowed.
+ * Open the process-scope RLock called @p name, made by weft_rlock_create()
+ * in any process.
+ * @param out receives the handle; set to NULL on failure.
+ * @param name the name given at creation.
+ * @return #WEFT_OK; #WEFT_ENOENT if there is no such name; #WEFT_EINVAL for a
+ *         NULL argument, a bad name, or a name that is another kind of weft
+ *         object; #WEFT_EPERM; #WEFT_ENOMEM; #WEFT_ESYS.
+ * Thread-safe. Close it with weft_rlock_destroy().
+ * @since 0.2
+ */
+WEFT_API weft_status weft_rlock_open(weft_rlock **out, const char *name) WEFT_NOEXCEPT;
+
+/**
+ * Destroy a re-entrant lock handle. NULL is a no-op. Destroying a lock
+ * another thread is blocked on is undefined; destroying a held lock is
+ * allowed.
+ *
+ * Process scope: closes this process's view; if the calling thread owns the
+ * lock it is released fully first; destroying it while another thread of this
+ * process owns it is undefined.
  * @since 0.1
  */
 WEFT_API void weft_rlock_destroy(weft_rlock *r) WEFT_NOEXCEPT;
@@ -75,7 +108,10 @@ WEFT_API void weft_rlock_destroy(weft_rlock *r) WEFT_NOEXCEPT;
  *         another thread kept it past the timeout (also for a failed poll);
  *         #WEFT_EOVERFLOW if the depth would exceed INT_MAX;
  *         #WEFT_EINVAL for a timeout below -1; #WEFT_EMISUSE for a NULL or
- *         destroyed handle.
+ *         destroyed handle. Process scope also: #WEFT_EOWNERDEAD when
+ *         acquired (depth 1) from an owner that died (repair, then
+ *         weft_rlock_mark_consistent()); #WEFT_ENOTRECOVERABLE, not acquired,
+ *         when a holder released such a lock without marking it consistent.
  * Thread-safe. Signals do not end the wait early.
  * @since 0.1
  */
@@ -92,9 +128,23 @@ WEFT_API weft_status weft_rlock_acquire(weft_rlock *r, int64_t timeout_ns) WEFT_
 WEFT_API weft_status weft_rlock_release(weft_rlock *r) WEFT_NOEXCEPT;
 
 /**
+ * Declare the state a process-scope RLock protects repaired, after
+ * weft_rlock_acquire() returned #WEFT_EOWNERDEAD: it works normally again
+ * (the caller still owns it).
+ * @return #WEFT_OK; #WEFT_ESTATE if the caller does not own it, it is not in
+ *         the owner-died state, or it has thread scope (never in that state);
+ *         #WEFT_EMISUSE for a NULL or destroyed handle.
+ * @since 0.2
+ */
+WEFT_API weft_status weft_rlock_mark_consistent(weft_rlock *r) WEFT_NOEXCEPT;
+
+/**
  * The owner's weft thread ident (the value weft_thread_get_ident() returns
  * on that thread), or 0 when the lock is free or @p r is NULL or destroyed.
  * A snapshot: it may change at once unless the caller is the owner.
+ * Process scope: the ident is the one the owner has in its own process
+ * (idents of different processes may be equal); after the owner died it
+ * stays until the next acquire.
  * @since 0.1
  */
 WEFT_API uint64_t weft_rlock_owner(const weft_rlock *r) WEFT_NOEXCEPT;

@@ -18,6 +18,14 @@
  * spins briefly before it sleeps, so a quick hand-over between two running
  * threads costs no system call.
  *
+ * Process scope (Python's `multiprocessing.Semaphore` and
+ * `BoundedSemaphore`): set `opts->share.scope` to #WEFT_SCOPE_PROCESS and the
+ * semaphore lives in shared memory, anonymous (shared with children started
+ * by fork) or named (opened with weft_semaphore_open()). Same functions, same
+ * codes, same costs (its futexes are process-shared). A process that dies
+ * while it waits in acquire harms nobody; a process that dies after an
+ * acquire without its release keeps that unit, as with Python's.
+ *
  * @code
  * weft_semaphore *room;
  * weft_semaphore_create(&room, 4, NULL);   // at most 4 inside at once
@@ -41,15 +49,16 @@ typedef struct weft_semaphore weft_semaphore;
 
 /** Options for weft_semaphore_create(); pass NULL for defaults. */
 typedef struct weft_semaphore_options {
-    uint32_t version;   /**< #WEFT_SEMAPHORE_OPTIONS_VERSION */
+    uint32_t version;   /**< #WEFT_SEMAPHORE_OPTIONS_VERSION (1 is still accepted: no `share`) */
     uint32_t max_value; /**< 0: unbounded (Semaphore); > 0: BoundedSemaphore
                              whose value may never exceed it */
+    weft_sharing share; /**< version 2: thread scope (default) or process scope; @since 0.2 */
 } weft_semaphore_options;
 
-/** Current version of ::weft_semaphore_options. */
-#define WEFT_SEMAPHORE_OPTIONS_VERSION 1
-/** Default ::weft_semaphore_options: an unbounded semaphore. */
-#define WEFT_SEMAPHORE_OPTIONS_INIT { WEFT_SEMAPHORE_OPTIONS_VERSION, 0 }
+/** Current version of ::weft_semaphore_options (2 added `share`). */
+#define WEFT_SEMAPHORE_OPTIONS_VERSION 2
+/** Default ::weft_semaphore_options: an unbounded thread-scope semaphore. */
+#define WEFT_SEMAPHORE_OPTIONS_INIT { WEFT_SEMAPHORE_OPTIONS_VERSION, 0, WEFT_SHARING_INIT }
 
 /**
  * Create a semaphore with an initial value.
@@ -58,17 +67,38 @@ typedef struct weft_semaphore_options {
  * @p value and `opts->max_value` to n.
  * @param out receives the handle; set to NULL on failure.
  * @param value the initial value (how many acquires succeed at once).
+ * With `opts->share.scope == WEFT_SCOPE_PROCESS` it lives in shared memory,
+ * anonymous or named (see ::weft_sharing); the bound travels with it, so an
+ * opener gets a BoundedSemaphore too.
  * @param opts NULL for an unbounded semaphore.
  * @return #WEFT_OK; #WEFT_EINVAL if @p out is NULL, @p opts has an unknown
- *         version, or `opts->max_value > 0` and @p value exceeds it;
- *         #WEFT_ENOMEM.
- * @since 0.1
+ *         version, `opts->max_value > 0` and @p value exceeds it, `share` is
+ *         invalid, or the name exists as another kind of object;
+ *         #WEFT_EEXIST if the name exists (without #WEFT_SHARE_OPEN_EXISTING;
+ *         with it the existing semaphore is opened and @p value is ignored);
+ *         #WEFT_EPERM; #WEFT_ENOMEM; #WEFT_ESYS.
+ * Fork: a child started with fork may use its copy of a process-scope handle.
+ * @since 0.1 (process scope since 0.2)
  */
 WEFT_API weft_status weft_semaphore_create(weft_semaphore **out, uint32_t value, const weft_semaphore_options *opts) WEFT_NOEXCEPT;
 
 /**
- * Destroy a semaphore. NULL is a no-op. Destroying a semaphore another
- * thread is blocked on is undefined.
+ * Open the process-scope semaphore called @p name, made by
+ * weft_semaphore_create() in any process.
+ * @param out receives the handle; set to NULL on failure.
+ * @param name the name given at creation.
+ * @return #WEFT_OK; #WEFT_ENOENT if there is no such name; #WEFT_EINVAL for a
+ *         NULL argument, a bad name, or a name that is another kind of weft
+ *         object; #WEFT_EPERM; #WEFT_ENOMEM; #WEFT_ESYS.
+ * Thread-safe. Close it with weft_semaphore_destroy().
+ * @since 0.2
+ */
+WEFT_API weft_status weft_semaphore_open(weft_semaphore **out, const char *name) WEFT_NOEXCEPT;
+
+/**
+ * Destroy a semaphore handle. NULL is a no-op. Destroying a semaphore another
+ * thread is blocked on is undefined. Process scope: closes this process's
+ * view; the name goes as its lifetime says.
  * @since 0.1
  */
 WEFT_API void weft_semaphore_destroy(weft_semaphore *s) WEFT_NOEXCEPT;

@@ -37,8 +37,13 @@
 /* pools */
 #include "pool.h"
 /* processes */
+#include "process.h"
 /* shared memory */
 #include "shm.h"
+#include "dict.h"
 /* connections */
+#include "connection.h"
+/* process pool */
+#include "process_pool.h"
 
 #endif /* WEFT_WEFT_H */

@@ -32,6 +32,10 @@ enum class Magic : std::uint32_t {
     shm = 0x5753484Du,           // "WSHM"
     connection = 0x57434F4Eu,    // "WCON"
     listener = 0x574C5354u,      // "WLST"
+    process = 0x57505243u,       // "WPRC"
+    shm_array = 0x57415252u,     // "WARR"
+    dict = 0x57444354u,          // "WDCT"
+    process_pool = 0x57505050u,  // "WPPP"
 };
 
 // Base of every handle. Public `struct weft_x` derive from it (first base,

@@ -13,17 +13,45 @@
 //
 // Waits use pthread_mutex_clocklock on CLOCK_MONOTONIC, like every weft
 // timeout.
+//
+// Three fixes around glibc 2.36 and GCC 12's TSan (found by the shared dict's
+// tests):
+// 1. pthread_mutex_trylock answers ENOTRECOVERABLE but leaves the lock word
+//    held by the caller (it gives it back only when the caller already held
+//    it). The caller's next lock of a recursive mutex then succeeds and every
+//    other process blocks instead of hearing ENOTRECOVERABLE. lock() gives
+//    the word back. (pthread_mutex_lock and clocklock are right.)
+// 2. TSan does not intercept pthread_mutex_clocklock: the lock taken there
+//    looks unlocked to it. The call is annotated as a try-lock.
+// 3. Under TSan an unlock by a non-holder is answered with WEFT_EPERM before
+//    pthread_mutex_unlock runs (TSan reports that call as misuse; glibc
+//    answers EPERM itself otherwise). make_consistent() checks the holder,
+//    which glibc's pthread_mutex_consistent does not.
 #pragma once
 
 #include <cerrno>
+#include <climits>
 #include <cstdint>
 #include <ctime>
 
+#include <linux/futex.h>
 #include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <weft/error.h>
 
 #include "deadline.hpp"
+
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#define WEFT_ROBUST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#include <sanitizer/tsan_interface.h>
+#define WEFT_ROBUST_TSAN 1
+#endif
+#endif
 
 namespace weft::detail {
 
@@ -58,6 +86,14 @@ struct RobustMutex {
         }
     }
 
+    // Whether this thread holds the mutex (also in the owner-died state):
+    // the lock word carries the holder's thread id. A system call (gettid):
+    // keep it off hot paths.
+    bool held_by_me() const noexcept {
+        int cur = __atomic_load_n(&m.__data.__lock, __ATOMIC_RELAXED);
+        return (cur & FUTEX_TID_MASK) == static_cast<int>(gettid());
+    }
+
     // Lock within `d`: WEFT_OK, WEFT_EOWNERDEAD (held, repair then
     // make_consistent), WEFT_ENOTRECOVERABLE, WEFT_ETIMEDOUT, WEFT_EDEADLK
     // (this thread holds a non-recursive mutex). The uncontended path is
@@ -65,6 +101,7 @@ struct RobustMutex {
     weft_status lock(Deadline &d) noexcept {
         int r = pthread_mutex_trylock(&m);
         if (__builtin_expect(r == 0, 1)) return WEFT_OK;
+        if (r == ENOTRECOVERABLE) give_back_after_notrecoverable();
         if (r != EBUSY || d.poll()) return status_of(r);
         if (d.infinite()) {
             r = pthread_mutex_lock(&m);
@@ -73,7 +110,14 @@ struct RobustMutex {
             struct timespec ts;
             ts.tv_sec = static_cast<time_t>(abs / 1000000000);
             ts.tv_nsec = static_cast<long>(abs % 1000000000);
+#ifdef WEFT_ROBUST_TSAN
+            __tsan_mutex_pre_lock(&m, __tsan_mutex_try_lock);
+#endif
             r = pthread_mutex_clocklock(&m, CLOCK_MONOTONIC, &ts);
+#ifdef WEFT_ROBUST_TSAN
+            __tsan_mutex_post_lock(
+                &m, __tsan_mutex_try_lock | ((r == 0 || r == EOWNERDEAD) ? 0u : __tsan_mutex_try_lock_failed), 0);
+#endif
         }
         return status_of(r);
     }
@@ -85,14 +129,29 @@ struct RobustMutex {
 
     // WEFT_OK, or WEFT_EPERM when this thread does not hold it.
     weft_status unlock() noexcept {
+#ifdef WEFT_ROBUST_TSAN
+        if (!held_by_me()) return WEFT_EPERM;
+#endif
         int r = pthread_mutex_unlock(&m);
         return r == 0 ? WEFT_OK : (r == EPERM ? WEFT_EPERM : WEFT_ESYS);
     }
 
-    // After WEFT_EOWNERDEAD and a repair: the mutex is normal again.
-    // WEFT_EINVAL when it was not in the owner-died state or not held.
+    // After WEFT_EOWNERDEAD and a repair, by the holder: the mutex is
+    // normal again. WEFT_EINVAL when it was not in the owner-died state or
+    // this thread does not hold it.
     weft_status make_consistent() noexcept {
+        if (!held_by_me()) return WEFT_EINVAL;
         return pthread_mutex_consistent(&m) == 0 ? WEFT_OK : WEFT_EINVAL;
+    }
+
+private:
+    // Fix 1 above: give back a lock word glibc's trylock left held.
+    void give_back_after_notrecoverable() noexcept {
+        int *word = &m.__data.__lock;
+        if (!held_by_me()) return;
+        int old = __atomic_exchange_n(word, 0, __ATOMIC_RELEASE);
+        if (static_cast<unsigned>(old) & FUTEX_WAITERS)
+            (void)syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
     }
 };
 

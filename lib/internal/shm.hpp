@@ -24,6 +24,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include <weft/common.h>
 
@@ -107,8 +108,9 @@ public:
     // The same with a lambda `weft_status(void *payload, size_t size)`.
     template <class F>
     weft_status create_with(const Spec &spec, const weft_sharing &sh, F &&f) noexcept {
+        using Fn = std::remove_reference_t<F>;
         return create(spec, sh,
-                      [](void *p, std::size_t n, void *c) noexcept -> weft_status { return (*static_cast<F *>(c))(p, n); },
+                      [](void *p, std::size_t n, void *c) noexcept -> weft_status { return (*static_cast<Fn *>(c))(p, n); },
                       &f);
     }
 

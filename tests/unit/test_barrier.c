@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "weft_test.h"
+#include "weft_fork.h"
 
 /* One waiter on a thread: records what weft_barrier_wait returned. */
 struct waiter {
@@ -409,6 +410,199 @@ static void test_barrier_rejects_bad_input(void **state) {
     weft_barrier_destroy(b);
 }
 
+/* ---- process scope ------------------------------------------------------ */
+
+static weft_status make_pbarrier(weft_barrier **out, unsigned parties, const char *name, uint32_t flags) {
+    weft_barrier_options o = WEFT_BARRIER_OPTIONS_INIT;
+    o.share.scope = WEFT_SCOPE_PROCESS;
+    o.share.name = name;
+    o.share.flags = flags;
+    return weft_barrier_create(out, parties, &o);
+}
+
+struct pbar {
+    weft_barrier *b;
+    const char *name;         /* set: the child opens it by name */
+    volatile unsigned *seen;  /* shared page: bit per index per round */
+};
+
+enum { PB_ROUNDS = 3 };
+
+static int barrier_rounds_child(void *arg) {
+    struct pbar *p = arg;
+    weft_barrier *b = p->b;
+    if (p->name && weft_barrier_open(&b, p->name) != WEFT_OK) return 10;
+    for (int r = 0; r < PB_ROUNDS; r++) {
+        unsigned idx = 99;
+        if (weft_barrier_wait(b, &idx, 5 * WEFT_SEC) != WEFT_OK) return 11;
+        if (idx > 2) return 12;
+        __atomic_or_fetch(&p->seen[r], 1u << idx, __ATOMIC_RELAXED);
+    }
+    if (p->name) weft_barrier_destroy(b);
+    return 0;
+}
+
+static void test_barrier_process_scope_releases_the_parent_and_two_children_together(void **state) {
+    struct pbar p;
+    pid_t k[2];
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    p.seen = wt_shared_page();
+    assert_non_null((void *)p.seen);
+    p.name = NULL;
+    WT_OK(make_pbarrier(&p.b, 3, NULL, 0));
+    assert_int_equal(weft_barrier_parties(p.b), 3);
+    for (int i = 0; i < 2; i++) k[i] = wt_fork(barrier_rounds_child, &p);
+    assert_int_equal(barrier_rounds_child(&p), 0);
+    for (int i = 0; i < 2; i++) WT_CHILD_OK(k[i]);
+    for (int r = 0; r < PB_ROUNDS; r++) assert_int_equal(p.seen[r], 7u); /* indices 0, 1, 2 each round */
+    assert_int_equal(weft_barrier_broken(p.b), 0);
+    weft_barrier_destroy(p.b);
+    munmap((void *)p.seen, 4096);
+}
+
+static void test_barrier_named_is_opened_by_name_in_children(void **state) {
+    char name[64], ename[64];
+    struct pbar p;
+    weft_barrier *b, *c;
+    weft_event *e;
+    weft_event_options eo = WEFT_EVENT_OPTIONS_INIT;
+    pid_t k[2];
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    wt_name(name, sizeof name, "barrier-named");
+    p.seen = wt_shared_page();
+    assert_non_null((void *)p.seen);
+    WT_EXPECT(WEFT_ENOENT, weft_barrier_open(&b, name));
+    WT_OK(make_pbarrier(&p.b, 3, name, 0));
+    WT_EXPECT(WEFT_EEXIST, make_pbarrier(&c, 3, name, 0));
+    WT_OK(make_pbarrier(&c, 5, name, WEFT_SHARE_OPEN_EXISTING));
+    assert_int_equal(weft_barrier_parties(c), 3); /* the existing one's */
+    p.name = name;
+    for (int i = 0; i < 2; i++) k[i] = wt_fork(barrier_rounds_child, &p);
+    p.name = NULL;
+    assert_int_equal(barrier_rounds_child(&p), 0);
+    for (int i = 0; i < 2; i++) WT_CHILD_OK(k[i]);
+    for (int r = 0; r < PB_ROUNDS; r++) assert_int_equal(p.seen[r], 7u);
+    wt_name(ename, sizeof ename, "barrier-named-event");
+    eo.share.scope = WEFT_SCOPE_PROCESS;
+    eo.share.name = ename;
+    WT_OK(weft_event_create(&e, &eo));
+    WT_EXPECT(WEFT_EINVAL, weft_barrier_open(&b, ename));
+    weft_event_destroy(e);
+    weft_barrier_destroy(c);
+    weft_barrier_destroy(p.b);
+    WT_EXPECT(WEFT_ENOENT, weft_barrier_open(&b, name));
+    WT_EXPECT(WEFT_EINVAL, weft_barrier_open(NULL, name));
+    WT_EXPECT(WEFT_EINVAL, weft_barrier_open(&b, NULL));
+    munmap((void *)p.seen, 4096);
+    assert_int_equal(wt_shm_leftovers(), 0);
+}
+
+static int expect_broken_child(void *arg) {
+    return weft_barrier_wait(arg, NULL, 5 * WEFT_SEC) == WEFT_EBROKEN ? 0 : 20;
+}
+
+static int expect_released_child(void *arg) {
+    return weft_barrier_wait(arg, NULL, 5 * WEFT_SEC) == WEFT_OK ? 0 : 21;
+}
+
+static void test_barrier_abort_wakes_waiters_in_other_processes_and_reset_reuses_it(void **state) {
+    weft_barrier *b;
+    pid_t k[2];
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    WT_OK(make_pbarrier(&b, 3, NULL, 0));
+    for (int i = 0; i < 2; i++) k[i] = wt_fork(expect_broken_child, b);
+    for (int i = 0; i < 500 && weft_barrier_n_waiting(b) < 2; i++) wt_sleep_ms(2);
+    assert_int_equal(weft_barrier_n_waiting(b), 2);
+    WT_OK(weft_barrier_abort(b));
+    for (int i = 0; i < 2; i++) WT_CHILD_OK(k[i]);
+    assert_int_equal(weft_barrier_broken(b), 1);
+    WT_EXPECT(WEFT_EBROKEN, weft_barrier_wait(b, NULL, 0));
+    WT_OK(weft_barrier_reset(b));
+    assert_int_equal(weft_barrier_broken(b), 0);
+    for (int i = 0; i < 2; i++) k[i] = wt_fork(expect_released_child, b);
+    WT_OK(weft_barrier_wait(b, NULL, 5 * WEFT_SEC));
+    for (int i = 0; i < 2; i++) WT_CHILD_OK(k[i]);
+    weft_barrier_destroy(b);
+}
+
+static int die_before_arriving_child(void *arg) {
+    (void)arg;
+    for (;;) pause();
+    return 0;
+}
+
+static void test_barrier_party_that_dies_before_arriving_makes_the_others_time_out(void **state) {
+    weft_barrier *b;
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    WT_OK(make_pbarrier(&b, 3, NULL, 0));
+    pid_t dead = wt_fork(die_before_arriving_child, NULL);
+    pid_t waiter = wt_fork(expect_broken_child, b);
+    wt_kill(dead);
+    int64_t t0 = weft_monotonic_ns();
+    WT_EXPECT(WEFT_ETIMEDOUT, weft_barrier_wait(b, NULL, 100 * WEFT_MSEC));
+    WT_ASSERT_ABOUT_MS(wt_ms_since(t0), 100);
+    WT_CHILD_OK(waiter); /* broken by our timeout */
+    assert_int_equal(weft_barrier_broken(b), 1);
+    weft_barrier_destroy(b);
+}
+
+static int count_shared_action(void *user_data) {
+    __atomic_add_fetch((volatile unsigned *)user_data, 1, __ATOMIC_RELAXED);
+    return 0;
+}
+
+static int two_rounds_child(void *arg) {
+    for (int r = 0; r < 2; r++)
+        if (weft_barrier_wait(arg, NULL, 5 * WEFT_SEC) != WEFT_OK) return 30;
+    return 0;
+}
+
+static void test_barrier_process_scope_runs_the_action_once_per_generation(void **state) {
+    weft_barrier *b;
+    weft_barrier_options o = WEFT_BARRIER_OPTIONS_INIT;
+    volatile unsigned *runs = wt_shared_page();
+    pid_t k[2];
+    char name[64];
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    assert_non_null((void *)runs);
+    o.action = count_shared_action;
+    o.user_data = (void *)runs;
+    o.share.scope = WEFT_SCOPE_PROCESS;
+    WT_OK(weft_barrier_create(&b, 3, &o));
+    for (int i = 0; i < 2; i++) k[i] = wt_fork(two_rounds_child, b);
+    assert_int_equal(two_rounds_child(b), 0);
+    for (int i = 0; i < 2; i++) WT_CHILD_OK(k[i]);
+    assert_int_equal(*runs, 2u);
+    weft_barrier_destroy(b);
+    /* A named barrier cannot carry a function pointer to its openers. */
+    o.share.name = wt_name(name, sizeof name, "barrier-action");
+    WT_EXPECT(WEFT_EINVAL, weft_barrier_create(&b, 3, &o));
+    assert_null(b);
+    munmap((void *)runs, 4096);
+    assert_int_equal(wt_shm_leftovers(), 0);
+}
+
+static void test_barrier_process_scope_rejects_bad_sharing_and_accepts_v1(void **state) {
+    weft_barrier *b = (weft_barrier *)1;
+    weft_barrier_options o = WEFT_BARRIER_OPTIONS_INIT;
+    (void)state;
+    o.share.scope = 9;
+    WT_EXPECT(WEFT_EINVAL, weft_barrier_create(&b, 2, &o));
+    assert_null(b);
+    o.share.scope = WEFT_SCOPE_PROCESS;
+    o.share.name = "x/y";
+    WT_EXPECT(WEFT_EINVAL, weft_barrier_create(&b, 2, &o));
+    o.version = 1;
+    WT_OK(weft_barrier_create(&b, 1, &o));
+    WT_OK(weft_barrier_wait(b, NULL, 0));
+    weft_barrier_destroy(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_barrier_releases_all_parties_with_distinct_indices),
@@ -425,6 +619,12 @@ int main(void) {
         cmocka_unit_test(test_barrier_newcomers_wait_for_the_running_action),
         cmocka_unit_test(test_barrier_abort_during_the_action_breaks_that_generation),
         cmocka_unit_test(test_barrier_rejects_bad_input),
+        cmocka_unit_test(test_barrier_process_scope_releases_the_parent_and_two_children_together),
+        cmocka_unit_test(test_barrier_named_is_opened_by_name_in_children),
+        cmocka_unit_test(test_barrier_abort_wakes_waiters_in_other_processes_and_reset_reuses_it),
+        cmocka_unit_test(test_barrier_party_that_dies_before_arriving_makes_the_others_time_out),
+        cmocka_unit_test(test_barrier_process_scope_runs_the_action_once_per_generation),
+        cmocka_unit_test(test_barrier_process_scope_rejects_bad_sharing_and_accepts_v1),
     };
     return cmocka_run_group_tests_name("barrier", tests, NULL, NULL);
 }

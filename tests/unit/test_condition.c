@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "weft_test.h"
+#include "weft_fork.h"
 
 static int always_false(void *p) {
     (void)p;
@@ -546,7 +547,7 @@ static void test_condition_rejects_bad_input(void **state) {
     weft_condition_options o = WEFT_CONDITION_OPTIONS_INIT;
     (void)state;
     WT_EXPECT(WEFT_EINVAL, weft_condition_create(NULL, NULL));
-    o.version = 2;
+    o.version = 99;
     WT_EXPECT(WEFT_EINVAL, weft_condition_create(&c, &o));
     assert_null(c);
     o.version = WEFT_CONDITION_OPTIONS_VERSION;
@@ -587,6 +588,262 @@ static void test_condition_rejects_bad_input(void **state) {
     weft_rlock_destroy(rlock);
 }
 
+/* ---- process scope ------------------------------------------------------ */
+
+static weft_status make_pcond(weft_condition **out, const char *name, uint32_t flags, weft_lock *lock,
+                              weft_rlock *rlock) {
+    weft_condition_options o = WEFT_CONDITION_OPTIONS_INIT;
+    o.lock = lock;
+    o.rlock = rlock;
+    o.share.scope = WEFT_SCOPE_PROCESS;
+    o.share.name = name;
+    o.share.flags = flags;
+    return weft_condition_create(out, &o);
+}
+
+struct pshelf {
+    weft_condition *c;
+    const char *name; /* set: the child opens the condition by name */
+    volatile int *items;
+};
+
+static int shelf_has_item(void *arg) { return *(volatile int *)arg > 0; }
+
+static int consume_one_child(void *arg) {
+    struct pshelf *p = arg;
+    weft_condition *c = p->c;
+    if (p->name && weft_condition_open(&c, p->name) != WEFT_OK) return 10;
+    if (weft_condition_acquire(c, 5 * WEFT_SEC) != WEFT_OK) return 11;
+    if (weft_condition_wait_for(c, shelf_has_item, (void *)p->items, 5 * WEFT_SEC) != WEFT_OK) return 12;
+    --*p->items;
+    if (weft_condition_release(c) != WEFT_OK) return 13;
+    if (p->name) weft_condition_destroy(c);
+    return 0;
+}
+
+static void put_items(struct pshelf *p, int n, int all) {
+    WT_OK(weft_condition_acquire(p->c, 5 * WEFT_SEC));
+    *p->items += n;
+    if (all)
+        WT_OK(weft_condition_notify_all(p->c));
+    else
+        WT_OK(weft_condition_notify(p->c, n));
+    WT_OK(weft_condition_release(p->c));
+}
+
+static void test_condition_process_scope_wakes_a_consumer_in_a_child(void **state) {
+    struct pshelf p;
+    pid_t k[2];
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    p.items = wt_shared_page();
+    p.name = NULL;
+    assert_non_null((void *)p.items);
+    WT_OK(make_pcond(&p.c, NULL, 0, NULL, NULL)); /* its own lock, in shared memory */
+    for (int i = 0; i < 2; i++) k[i] = wt_fork(consume_one_child, &p);
+    wt_sleep_ms(50);
+    put_items(&p, 1, 0);
+    wt_sleep_ms(20);
+    put_items(&p, 1, 0);
+    for (int i = 0; i < 2; i++) WT_CHILD_OK(k[i]);
+    assert_int_equal(*p.items, 0);
+    /* A wait that nobody notifies times out with the lock held again. */
+    WT_OK(weft_condition_acquire(p.c, 0));
+    int64_t t0 = weft_monotonic_ns();
+    WT_EXPECT(WEFT_ETIMEDOUT, weft_condition_wait(p.c, 50 * WEFT_MSEC));
+    WT_ASSERT_ABOUT_MS(wt_ms_since(t0), 50);
+    WT_EXPECT(WEFT_ETIMEDOUT, weft_condition_wait(p.c, 0));
+    WT_OK(weft_condition_release(p.c));
+    weft_condition_destroy(p.c);
+    munmap((void *)p.items, 4096);
+}
+
+static int rlock_depth_child(void *arg) {
+    struct pshelf *p = arg;
+    if (weft_condition_acquire(p->c, 5 * WEFT_SEC) != WEFT_OK) return 20;
+    if (weft_condition_acquire(p->c, 0) != WEFT_OK) return 21; /* depth 2 */
+    if (weft_condition_wait_for(p->c, shelf_has_item, (void *)p->items, 5 * WEFT_SEC) != WEFT_OK) return 22;
+    --*p->items;
+    if (weft_condition_release(p->c) != WEFT_OK) return 23;
+    if (weft_condition_release(p->c) != WEFT_OK) return 24; /* depth restored to 2 by the wait */
+    if (weft_condition_release(p->c) != WEFT_EPERM) return 25;
+    return 0;
+}
+
+static void test_condition_process_scope_uses_a_given_process_lock_or_rlock(void **state) {
+    struct pshelf p;
+    weft_lock *tl, *pl;
+    weft_rlock *pr;
+    weft_condition *c;
+    weft_lock_options lo = WEFT_LOCK_OPTIONS_INIT;
+    weft_rlock_options ro = WEFT_RLOCK_OPTIONS_INIT;
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    p.items = wt_shared_page();
+    p.name = NULL;
+    assert_non_null((void *)p.items);
+    /* A thread-scope lock cannot serve a process-scope condition. */
+    WT_OK(weft_lock_create(&tl, NULL));
+    WT_EXPECT(WEFT_EINVAL, make_pcond(&c, NULL, 0, tl, NULL));
+    weft_lock_destroy(tl);
+    /* A process-scope rlock: the wait restores the depth. */
+    ro.share.scope = WEFT_SCOPE_PROCESS;
+    WT_OK(weft_rlock_create(&pr, &ro));
+    WT_OK(make_pcond(&p.c, NULL, 0, NULL, pr));
+    pid_t pid = wt_fork(rlock_depth_child, &p);
+    wt_sleep_ms(50);
+    put_items(&p, 1, 1);
+    WT_CHILD_OK(pid);
+    weft_condition_destroy(p.c);
+    weft_rlock_destroy(pr);
+    /* A process-scope lock: held means held by the calling thread. */
+    lo.share.scope = WEFT_SCOPE_PROCESS;
+    WT_OK(weft_lock_create(&pl, &lo));
+    WT_OK(make_pcond(&p.c, NULL, 0, pl, NULL));
+    WT_EXPECT(WEFT_EPERM, weft_condition_notify(p.c, 1));
+    pid = wt_fork(consume_one_child, &p);
+    wt_sleep_ms(50);
+    put_items(&p, 1, 0);
+    WT_CHILD_OK(pid);
+    weft_condition_destroy(p.c);
+    weft_lock_destroy(pl);
+    munmap((void *)p.items, 4096);
+}
+
+static void test_condition_named_uses_its_own_lock_for_every_opener(void **state) {
+    char name[64], sname[64];
+    struct pshelf p;
+    weft_condition *b, *c;
+    weft_lock *pl;
+    weft_lock_options lo = WEFT_LOCK_OPTIONS_INIT;
+    weft_semaphore *s;
+    weft_semaphore_options so = WEFT_SEMAPHORE_OPTIONS_INIT;
+    pid_t k[2];
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    wt_name(name, sizeof name, "cond-named");
+    p.items = wt_shared_page();
+    assert_non_null((void *)p.items);
+    WT_EXPECT(WEFT_ENOENT, weft_condition_open(&b, name));
+    WT_OK(make_pcond(&p.c, name, 0, NULL, NULL));
+    WT_EXPECT(WEFT_EEXIST, make_pcond(&c, name, 0, NULL, NULL));
+    WT_OK(make_pcond(&c, name, WEFT_SHARE_OPEN_EXISTING, NULL, NULL));
+    WT_OK(weft_condition_open(&b, name));
+    WT_OK(weft_condition_acquire(b, 0));
+    WT_EXPECT(WEFT_EDEADLK, weft_condition_acquire(c, 0)); /* one lock behind all handles */
+    WT_OK(weft_condition_release(c));
+    p.name = name;
+    for (int i = 0; i < 2; i++) k[i] = wt_fork(consume_one_child, &p);
+    wt_sleep_ms(50);
+    put_items(&p, 2, 1);
+    for (int i = 0; i < 2; i++) WT_CHILD_OK(k[i]);
+    /* A named condition takes no lock from outside. */
+    lo.share.scope = WEFT_SCOPE_PROCESS;
+    WT_OK(weft_lock_create(&pl, &lo));
+    {
+        weft_condition *x;
+        WT_EXPECT(WEFT_EINVAL, make_pcond(&x, "weft-test-never", 0, pl, NULL));
+        assert_null(x);
+    }
+    weft_lock_destroy(pl);
+    wt_name(sname, sizeof sname, "cond-named-sem");
+    so.share.scope = WEFT_SCOPE_PROCESS;
+    so.share.name = sname;
+    WT_OK(weft_semaphore_create(&s, 0, &so));
+    {
+        weft_condition *x;
+        WT_EXPECT(WEFT_EINVAL, weft_condition_open(&x, sname));
+        assert_null(x);
+    }
+    weft_semaphore_destroy(s);
+    weft_condition_destroy(b);
+    weft_condition_destroy(c);
+    weft_condition_destroy(p.c);
+    WT_EXPECT(WEFT_ENOENT, weft_condition_open(&b, name));
+    WT_EXPECT(WEFT_EINVAL, weft_condition_open(NULL, name));
+    WT_EXPECT(WEFT_EINVAL, weft_condition_open(&b, NULL));
+    munmap((void *)p.items, 4096);
+    assert_int_equal(wt_shm_leftovers(), 0);
+}
+
+static int wait_long_child(void *arg) {
+    weft_condition *c = arg;
+    if (weft_condition_acquire(c, 5 * WEFT_SEC) != WEFT_OK) return 30;
+    (void)weft_condition_wait(c, 10 * WEFT_SEC);
+    return 31; /* killed before this */
+}
+
+static int wait_notified_child(void *arg) {
+    weft_condition *c = arg;
+    if (weft_condition_acquire(c, 5 * WEFT_SEC) != WEFT_OK) return 40;
+    weft_status st = weft_condition_wait(c, 5 * WEFT_SEC);
+    weft_condition_release(c);
+    return st == WEFT_OK ? 0 : 41;
+}
+
+static void test_condition_waiter_killed_while_waiting_blocks_nobody(void **state) {
+    weft_condition *c;
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    WT_OK(make_pcond(&c, NULL, 0, NULL, NULL));
+    pid_t dead = wt_fork(wait_long_child, c);
+    wt_sleep_ms(80);
+    wt_kill(dead);
+    pid_t live = wt_fork(wait_notified_child, c);
+    wt_sleep_ms(80);
+    WT_OK(weft_condition_acquire(c, 5 * WEFT_SEC)); /* the dead waiter did not keep the lock */
+    WT_OK(weft_condition_notify(c, 1));             /* reaches the live one */
+    WT_OK(weft_condition_release(c));
+    WT_CHILD_OK(live);
+    weft_condition_destroy(c);
+}
+
+static int notify_then_die_child(void *arg) {
+    weft_condition *c = arg;
+    if (weft_condition_acquire(c, 5 * WEFT_SEC) != WEFT_OK) return 50;
+    weft_condition_notify_all(c);
+    raise(SIGKILL); /* dies holding the lock */
+    return 51;
+}
+
+static void test_condition_wait_reports_owner_dead_when_the_lock_holder_died(void **state) {
+    weft_condition *c;
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    WT_OK(make_pcond(&c, NULL, 0, NULL, NULL));
+    WT_EXPECT(WEFT_ESTATE, weft_condition_mark_consistent(c)); /* not held */
+    WT_OK(weft_condition_acquire(c, 0));
+    pid_t pid = wt_fork(notify_then_die_child, c);
+    WT_EXPECT(WEFT_EOWNERDEAD, weft_condition_wait(c, 5 * WEFT_SEC));
+    assert_int_equal(wt_reap(pid, 5000), 1000 + SIGKILL);
+    WT_OK(weft_condition_mark_consistent(c));
+    WT_OK(weft_condition_notify_all(c)); /* held again, normally */
+    WT_OK(weft_condition_release(c));
+    WT_OK(weft_condition_acquire(c, 0));
+    WT_OK(weft_condition_release(c));
+    weft_condition_destroy(c);
+}
+
+static void test_condition_process_scope_rejects_bad_sharing_and_accepts_v1(void **state) {
+    weft_condition *c = (weft_condition *)1;
+    weft_condition_options o = WEFT_CONDITION_OPTIONS_INIT;
+    (void)state;
+    o.share.scope = 3;
+    WT_EXPECT(WEFT_EINVAL, weft_condition_create(&c, &o));
+    assert_null(c);
+    o.share.scope = WEFT_SCOPE_PROCESS;
+    o.share.flags = 2;
+    WT_EXPECT(WEFT_EINVAL, weft_condition_create(&c, &o));
+    o.version = 1;
+    WT_OK(weft_condition_create(&c, &o));
+    WT_EXPECT(WEFT_ESTATE, weft_condition_mark_consistent(c)); /* thread scope */
+    WT_OK(weft_condition_acquire(c, 0));
+    WT_EXPECT(WEFT_ETIMEDOUT, weft_condition_wait(c, 0));
+    WT_OK(weft_condition_release(c));
+    weft_condition_destroy(c);
+    WT_EXPECT(WEFT_EMISUSE, weft_condition_mark_consistent(NULL));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_condition_wait_times_out_and_still_holds_the_lock),
@@ -604,6 +861,12 @@ int main(void) {
         cmocka_unit_test(test_condition_stress_bounded_buffer_delivers_every_item),
         cmocka_unit_test(test_condition_stress_timeouts_racing_notify_stay_consistent),
         cmocka_unit_test(test_condition_rejects_bad_input),
+        cmocka_unit_test(test_condition_process_scope_wakes_a_consumer_in_a_child),
+        cmocka_unit_test(test_condition_process_scope_uses_a_given_process_lock_or_rlock),
+        cmocka_unit_test(test_condition_named_uses_its_own_lock_for_every_opener),
+        cmocka_unit_test(test_condition_waiter_killed_while_waiting_blocks_nobody),
+        cmocka_unit_test(test_condition_wait_reports_owner_dead_when_the_lock_holder_died),
+        cmocka_unit_test(test_condition_process_scope_rejects_bad_sharing_and_accepts_v1),
     };
     return cmocka_run_group_tests_name("condition", tests, NULL, NULL);
 }

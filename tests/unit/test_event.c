@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "weft_test.h"
+#include "weft_fork.h"
 
 static void test_event_starts_clear_and_set_clear_toggle_it(void **state) {
     weft_event *e;
@@ -259,6 +260,142 @@ static void test_event_rejects_bad_input(void **state) {
     weft_event_destroy(e);
 }
 
+/* ---- process scope ------------------------------------------------------ */
+
+static weft_status make_pevent(weft_event **out, const char *name, uint32_t flags) {
+    weft_event_options o = WEFT_EVENT_OPTIONS_INIT;
+    o.share.scope = WEFT_SCOPE_PROCESS;
+    o.share.name = name;
+    o.share.flags = flags;
+    return weft_event_create(out, &o);
+}
+
+static int set_later_child(void *arg) {
+    wt_sleep_ms(50);
+    return weft_event_set(arg) == WEFT_OK ? 0 : 10;
+}
+
+static void test_event_process_scope_set_in_a_child_wakes_the_parent(void **state) {
+    weft_event *e;
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    WT_OK(make_pevent(&e, NULL, 0));
+    WT_EXPECT(WEFT_ETIMEDOUT, weft_event_wait(e, 0));
+    pid_t pid = wt_fork(set_later_child, e);
+    int64_t t0 = weft_monotonic_ns();
+    WT_OK(weft_event_wait(e, 5 * WEFT_SEC));
+    WT_ASSERT_ABOUT_MS(wt_ms_since(t0), 50);
+    WT_CHILD_OK(pid);
+    assert_int_equal(weft_event_is_set(e), 1);
+    WT_OK(weft_event_clear(e));
+    assert_int_equal(weft_event_is_set(e), 0);
+    weft_event_destroy(e);
+}
+
+static int wait_for_start_child(void *arg) {
+    weft_event *e = arg;
+    int64_t t0 = weft_monotonic_ns();
+    if (weft_event_wait(e, 30 * WEFT_MSEC) != WEFT_ETIMEDOUT) return 20;
+    if (weft_monotonic_ns() - t0 < 18 * WEFT_MSEC) return 21;
+    return weft_event_wait(e, 5 * WEFT_SEC) == WEFT_OK ? 0 : 22;
+}
+
+static void test_event_process_scope_set_in_the_parent_wakes_every_child(void **state) {
+    weft_event *e;
+    pid_t k[3];
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    WT_OK(make_pevent(&e, NULL, 0));
+    for (int i = 0; i < 3; i++) k[i] = wt_fork(wait_for_start_child, e);
+    wt_sleep_ms(120);
+    WT_OK(weft_event_set(e));
+    for (int i = 0; i < 3; i++) WT_CHILD_OK(k[i]);
+    weft_event_destroy(e);
+}
+
+static int sleep_in_wait_child(void *arg) {
+    (void)weft_event_wait(arg, 10 * WEFT_SEC);
+    return 30;
+}
+
+static void test_event_waiter_killed_while_asleep_breaks_nobody(void **state) {
+    weft_event *e;
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    WT_OK(make_pevent(&e, NULL, 0));
+    pid_t pid = wt_fork(sleep_in_wait_child, e);
+    wt_sleep_ms(100);
+    wt_kill(pid);
+    pid = wt_fork(wait_for_start_child, e);
+    wt_sleep_ms(100);
+    WT_OK(weft_event_set(e));
+    WT_CHILD_OK(pid);
+    weft_event_destroy(e);
+}
+
+static int open_and_set_child(void *arg) {
+    weft_event *e;
+    if (weft_event_open(&e, arg) != WEFT_OK) return 40;
+    if (weft_event_set(e) != WEFT_OK) return 41;
+    weft_event_destroy(e);
+    return 0;
+}
+
+static void test_event_named_is_opened_by_name(void **state) {
+    char name[64], bname[64];
+    weft_event *a, *b, *c;
+    weft_barrier *bar;
+    weft_barrier_options bo = WEFT_BARRIER_OPTIONS_INIT;
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    wt_name(name, sizeof name, "event-named");
+    WT_EXPECT(WEFT_ENOENT, weft_event_open(&b, name));
+    WT_OK(make_pevent(&a, name, 0));
+    WT_EXPECT(WEFT_EEXIST, make_pevent(&c, name, 0));
+    WT_OK(make_pevent(&c, name, WEFT_SHARE_OPEN_EXISTING));
+    WT_OK(weft_event_open(&b, name));
+    pid_t pid = wt_fork(open_and_set_child, name);
+    WT_OK(weft_event_wait(b, 5 * WEFT_SEC));
+    WT_CHILD_OK(pid);
+    assert_int_equal(weft_event_is_set(a), 1);
+    assert_int_equal(weft_event_is_set(c), 1);
+    wt_name(bname, sizeof bname, "event-named-barrier");
+    bo.share.scope = WEFT_SCOPE_PROCESS;
+    bo.share.name = bname;
+    WT_OK(weft_barrier_create(&bar, 2, &bo));
+    {
+        weft_event *x;
+        WT_EXPECT(WEFT_EINVAL, weft_event_open(&x, bname));
+        assert_null(x);
+    }
+    weft_barrier_destroy(bar);
+    weft_event_destroy(c);
+    weft_event_destroy(b);
+    weft_event_destroy(a);
+    WT_EXPECT(WEFT_ENOENT, weft_event_open(&b, name));
+    WT_EXPECT(WEFT_EINVAL, weft_event_open(NULL, name));
+    WT_EXPECT(WEFT_EINVAL, weft_event_open(&b, NULL));
+    assert_int_equal(wt_shm_leftovers(), 0);
+}
+
+static void test_event_process_scope_rejects_bad_sharing_and_accepts_v1(void **state) {
+    weft_event *e = (weft_event *)1;
+    weft_event_options o = WEFT_EVENT_OPTIONS_INIT;
+    (void)state;
+    o.share.scope = WEFT_SCOPE_PROCESS;
+    o.share.lifetime = 3;
+    WT_EXPECT(WEFT_EINVAL, weft_event_create(&e, &o));
+    assert_null(e);
+    o.share.lifetime = 0;
+    o.share.mode = 0x10000;
+    WT_EXPECT(WEFT_EINVAL, weft_event_create(&e, &o));
+    o.version = 1;
+    WT_OK(weft_event_create(&e, &o));
+    WT_OK(weft_event_set(e));
+    WT_OK(weft_event_wait(e, 0));
+    weft_event_destroy(e);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_event_starts_clear_and_set_clear_toggle_it),
@@ -271,6 +408,11 @@ int main(void) {
         cmocka_unit_test(test_event_ping_pong_with_naps_loses_no_wakeup),
         cmocka_unit_test(test_event_timeout_holds_after_spinning_paid_off),
         cmocka_unit_test(test_event_rejects_bad_input),
+        cmocka_unit_test(test_event_process_scope_set_in_a_child_wakes_the_parent),
+        cmocka_unit_test(test_event_process_scope_set_in_the_parent_wakes_every_child),
+        cmocka_unit_test(test_event_waiter_killed_while_asleep_breaks_nobody),
+        cmocka_unit_test(test_event_named_is_opened_by_name),
+        cmocka_unit_test(test_event_process_scope_rejects_bad_sharing_and_accepts_v1),
     };
     return cmocka_run_group_tests_name("event", tests, NULL, NULL);
 }

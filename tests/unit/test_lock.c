@@ -1,8 +1,11 @@
-/* Lock: mutual exclusion, timed acquire, release by any thread, bad input. */
+/* Lock: mutual exclusion, timed acquire, release by any thread, bad input;
+ * process scope: forked children, names, lifetimes, owner death. */
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
 
 #include "weft_test.h"
+#include "weft_fork.h"
 
 static void test_lock_starts_unlocked_and_polls(void **state) {
     weft_lock *lock;
@@ -188,6 +191,403 @@ static void test_lock_with_a_huge_timeout_does_not_overflow(void **state) {
     weft_lock_destroy(lock);
 }
 
+/* ---- process scope ------------------------------------------------------ */
+
+static weft_status make_plock(weft_lock **out, const char *name, uint32_t lifetime, uint32_t flags) {
+    weft_lock_options o = WEFT_LOCK_OPTIONS_INIT;
+    o.share.scope = WEFT_SCOPE_PROCESS;
+    o.share.name = name;
+    o.share.lifetime = lifetime;
+    o.share.flags = flags;
+    return weft_lock_create(out, &o);
+}
+
+enum { CHILD_ROUNDS = 3000 };
+struct pcount {
+    weft_lock *lock;
+    volatile long *counter;
+    const char *name; /* when set, the child opens the lock by name */
+};
+
+static int add_under_lock_child(void *arg) {
+    struct pcount *c = arg;
+    weft_lock *lock = c->lock;
+    if (c->name && weft_lock_open(&lock, c->name) != WEFT_OK) return 10;
+    for (int i = 0; i < CHILD_ROUNDS; i++) {
+        if (weft_lock_acquire(lock, 10 * WEFT_SEC) != WEFT_OK) return 11;
+        long v = *c->counter;
+        if (i % 100 == 0) sched_yield(); /* widen the race window */
+        *c->counter = v + 1;
+        if (weft_lock_release(lock) != WEFT_OK) return 12;
+    }
+    if (c->name) weft_lock_destroy(lock);
+    return 0;
+}
+
+static void test_lock_process_scope_counts_exactly_across_forked_children(void **state) {
+    struct pcount c;
+    pid_t kids[2];
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    c.counter = wt_shared_page();
+    c.name = NULL;
+    assert_non_null((void *)c.counter);
+    WT_OK(make_plock(&c.lock, NULL, WEFT_LIFETIME_OWNED, 0));
+    for (int i = 0; i < 2; i++) kids[i] = wt_fork(add_under_lock_child, &c);
+    assert_int_equal(add_under_lock_child(&c), 0);
+    for (int i = 0; i < 2; i++) WT_CHILD_OK(kids[i]);
+    assert_int_equal(*c.counter, 3L * CHILD_ROUNDS);
+    assert_int_equal(weft_lock_locked(c.lock), 0);
+    weft_lock_destroy(c.lock);
+    munmap((void *)c.counter, 4096);
+}
+
+static int poll_then_wait_child(void *arg) {
+    weft_lock *lock = arg;
+    if (weft_lock_locked(lock) != 1) return 20;
+    if (weft_lock_acquire(lock, 0) != WEFT_ETIMEDOUT) return 21;
+    int64_t t0 = weft_monotonic_ns();
+    if (weft_lock_acquire(lock, 50 * WEFT_MSEC) != WEFT_ETIMEDOUT) return 22;
+    if (weft_monotonic_ns() - t0 < 30 * WEFT_MSEC) return 23;
+    if (weft_lock_release(lock) != WEFT_EPERM) return 24; /* the parent's thread holds it */
+    return 0;
+}
+
+static void test_lock_process_scope_times_out_in_another_process(void **state) {
+    weft_lock *lock;
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    WT_OK(make_plock(&lock, NULL, WEFT_LIFETIME_OWNED, 0));
+    WT_OK(weft_lock_acquire(lock, 0));
+    WT_CHILD_OK(wt_fork(poll_then_wait_child, lock));
+    WT_OK(weft_lock_release(lock));
+    weft_lock_destroy(lock);
+}
+
+static void *release_from_other_thread(void *arg) { return (void *)(intptr_t)weft_lock_release(arg); }
+
+static void test_lock_process_scope_is_owned_by_the_acquiring_thread(void **state) {
+    weft_lock *lock;
+    pthread_t t;
+    void *rc;
+    (void)state;
+    WT_OK(make_plock(&lock, NULL, WEFT_LIFETIME_OWNED, 0));
+    WT_EXPECT(WEFT_ESTATE, weft_lock_release(lock)); /* not held */
+    WT_EXPECT(WEFT_ESTATE, weft_lock_mark_consistent(lock));
+    WT_OK(weft_lock_acquire(lock, WEFT_FOREVER));
+    assert_int_equal(weft_lock_locked(lock), 1);
+    WT_EXPECT(WEFT_EDEADLK, weft_lock_acquire(lock, 10 * WEFT_MSEC));
+    WT_EXPECT(WEFT_ESTATE, weft_lock_mark_consistent(lock)); /* held, but nobody died */
+    assert_int_equal(pthread_create(&t, NULL, release_from_other_thread, lock), 0);
+    assert_int_equal(pthread_join(t, &rc), 0);
+    assert_int_equal((int)(intptr_t)rc, WEFT_EPERM);
+    WT_OK(weft_lock_release(lock));
+    assert_int_equal(weft_lock_locked(lock), 0);
+    weft_lock_destroy(lock);
+}
+
+static void test_lock_thread_scope_is_never_owner_dead(void **state) {
+    weft_lock *lock;
+    (void)state;
+    WT_OK(weft_lock_create(&lock, NULL));
+    WT_EXPECT(WEFT_ESTATE, weft_lock_mark_consistent(lock));
+    WT_OK(weft_lock_acquire(lock, 0));
+    WT_EXPECT(WEFT_ESTATE, weft_lock_mark_consistent(lock));
+    WT_OK(weft_lock_release(lock));
+    weft_lock_destroy(lock);
+    WT_EXPECT(WEFT_EMISUSE, weft_lock_mark_consistent(NULL));
+}
+
+static int open_and_hold_briefly_child(void *arg) {
+    weft_lock *lock;
+    if (weft_lock_open(&lock, arg) != WEFT_OK) return 30;
+    if (weft_lock_acquire(lock, 0) != WEFT_ETIMEDOUT) return 31; /* the parent holds it */
+    weft_lock_destroy(lock);
+    return 0;
+}
+
+static void test_lock_named_is_opened_by_name_in_both_processes(void **state) {
+    char name[64];
+    weft_lock *a, *b, *c;
+    weft_semaphore *s;
+    weft_semaphore_options so = WEFT_SEMAPHORE_OPTIONS_INIT;
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    wt_name(name, sizeof name, "lock-named");
+    WT_EXPECT(WEFT_ENOENT, weft_lock_open(&b, name));
+    assert_null(b);
+    WT_OK(make_plock(&a, name, WEFT_LIFETIME_OWNED, 0));
+    WT_EXPECT(WEFT_EEXIST, make_plock(&c, name, WEFT_LIFETIME_OWNED, 0));
+    assert_null(c);
+    WT_OK(weft_lock_open(&b, name));
+    WT_OK(make_plock(&c, name, WEFT_LIFETIME_OWNED, WEFT_SHARE_OPEN_EXISTING));
+    WT_OK(weft_lock_acquire(a, 0));
+    WT_EXPECT(WEFT_EDEADLK, weft_lock_acquire(b, 0)); /* the same lock, held by this thread */
+    assert_int_equal(weft_lock_locked(c), 1);
+    WT_CHILD_OK(wt_fork(open_and_hold_briefly_child, name));
+    WT_OK(weft_lock_release(b)); /* any handle of the holding thread releases it */
+    assert_int_equal(weft_lock_locked(a), 0);
+
+    /* Wrong kind: a semaphore's name is not a lock. */
+    char sname[64];
+    wt_name(sname, sizeof sname, "lock-named-sem");
+    so.share.scope = WEFT_SCOPE_PROCESS;
+    so.share.name = sname;
+    WT_OK(weft_semaphore_create(&s, 1, &so));
+    weft_lock_destroy(c);
+    WT_EXPECT(WEFT_EINVAL, weft_lock_open(&c, sname));
+    assert_non_null(strstr(weft_last_error()->message, "semaphore"));
+    WT_EXPECT(WEFT_EINVAL, make_plock(&c, sname, WEFT_LIFETIME_OWNED, WEFT_SHARE_OPEN_EXISTING));
+    weft_semaphore_destroy(s);
+
+    weft_lock_destroy(b);
+    weft_lock_destroy(a); /* owned: the creator's destroy removes the name */
+    WT_EXPECT(WEFT_ENOENT, weft_lock_open(&b, name));
+    assert_int_equal(weft_lock_locked(NULL), WEFT_EMISUSE);
+    WT_EXPECT(WEFT_EINVAL, weft_lock_open(NULL, name));
+    WT_EXPECT(WEFT_EINVAL, weft_lock_open(&b, NULL));
+    WT_EXPECT(WEFT_EINVAL, weft_lock_open(&b, "bad/name"));
+    assert_int_equal(wt_shm_leftovers(), 0);
+}
+
+static void test_lock_named_lifetimes_decide_when_the_name_goes(void **state) {
+    char name[64];
+    weft_lock *a, *b;
+    (void)state;
+    wt_name(name, sizeof name, "lock-life");
+    /* Reference counted: the last close removes it. */
+    WT_OK(make_plock(&a, name, WEFT_LIFETIME_REFCOUNTED, 0));
+    WT_OK(weft_lock_open(&b, name));
+    weft_lock_destroy(a);
+    weft_lock_destroy(b);
+    WT_EXPECT(WEFT_ENOENT, weft_lock_open(&b, name));
+    /* Persistent: stays until weft_shm_unlink(). */
+    WT_OK(make_plock(&a, name, WEFT_LIFETIME_PERSISTENT, 0));
+    weft_lock_destroy(a);
+    WT_OK(weft_lock_open(&b, name));
+    weft_lock_destroy(b);
+    WT_OK(weft_shm_unlink(name));
+    WT_EXPECT(WEFT_ENOENT, weft_lock_open(&b, name));
+    assert_int_equal(wt_shm_leftovers(), 0);
+}
+
+static void test_lock_destroying_a_held_handle_releases_it(void **state) {
+    char name[64];
+    weft_lock *a, *b;
+    (void)state;
+    wt_name(name, sizeof name, "lock-destroy-held");
+    WT_OK(make_plock(&a, name, WEFT_LIFETIME_OWNED, 0));
+    WT_OK(weft_lock_open(&b, name));
+    WT_OK(weft_lock_acquire(b, 0));
+    weft_lock_destroy(b);
+    WT_OK(weft_lock_acquire(a, 0));
+    WT_OK(weft_lock_release(a));
+    weft_lock_destroy(a);
+    assert_int_equal(wt_shm_leftovers(), 0);
+}
+
+struct race {
+    const char *name;
+    uint32_t flags;
+    volatile long *counter;
+};
+
+static int race_to_create_child(void *arg) {
+    struct race *r = arg;
+    weft_lock *lock;
+    weft_status st = make_plock(&lock, r->name, WEFT_LIFETIME_PERSISTENT, r->flags);
+    if (st == WEFT_EEXIST) return 1;
+    if (st != WEFT_OK) return 40;
+    for (int i = 0; i < CHILD_ROUNDS; i++) {
+        if (weft_lock_acquire(lock, 10 * WEFT_SEC) != WEFT_OK) return 41;
+        long v = *r->counter;
+        if (i % 100 == 0) sched_yield();
+        *r->counter = v + 1;
+        weft_lock_release(lock);
+    }
+    weft_lock_destroy(lock);
+    return 0;
+}
+
+static void test_lock_two_processes_racing_to_create_one_name_get_one_lock(void **state) {
+    char name[64];
+    struct race r;
+    pid_t k[2];
+    int rc[2];
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    wt_name(name, sizeof name, "lock-race");
+    r.name = name;
+    r.counter = wt_shared_page();
+    assert_non_null((void *)r.counter);
+    /* Exclusive: one wins, the other gets WEFT_EEXIST. */
+    for (int round = 0; round < 5; round++) {
+        r.flags = 0;
+        *r.counter = 0;
+        for (int i = 0; i < 2; i++) k[i] = wt_fork(race_to_create_child, &r);
+        for (int i = 0; i < 2; i++) rc[i] = wt_reap(k[i], 10000);
+        assert_int_equal(rc[0] + rc[1], 1); /* one 0 (created), one 1 (EEXIST) */
+        assert_int_equal(*r.counter, CHILD_ROUNDS);
+        WT_OK(weft_shm_unlink(name));
+    }
+    /* With OPEN_EXISTING both end up on the same lock: the count is exact. */
+    for (int round = 0; round < 5; round++) {
+        r.flags = WEFT_SHARE_OPEN_EXISTING;
+        *r.counter = 0;
+        for (int i = 0; i < 2; i++) k[i] = wt_fork(race_to_create_child, &r);
+        for (int i = 0; i < 2; i++) WT_CHILD_OK(k[i]);
+        assert_int_equal(*r.counter, 2L * CHILD_ROUNDS);
+        WT_OK(weft_shm_unlink(name));
+    }
+    munmap((void *)r.counter, 4096);
+    assert_int_equal(wt_shm_leftovers(), 0);
+}
+
+static void test_lock_process_scope_rejects_bad_sharing(void **state) {
+    weft_lock *lock = (weft_lock *)1;
+    weft_lock_options o = WEFT_LOCK_OPTIONS_INIT;
+    (void)state;
+    o.share.scope = 7;
+    WT_EXPECT(WEFT_EINVAL, weft_lock_create(&lock, &o));
+    assert_null(lock);
+    o.share.scope = WEFT_SCOPE_PROCESS;
+    o.share.lifetime = 9;
+    WT_EXPECT(WEFT_EINVAL, weft_lock_create(&lock, &o));
+    o.share.lifetime = WEFT_LIFETIME_OWNED;
+    o.share.flags = 0x10;
+    WT_EXPECT(WEFT_EINVAL, weft_lock_create(&lock, &o));
+    o.share.flags = 0;
+    o.share.mode = 01000;
+    WT_EXPECT(WEFT_EINVAL, weft_lock_create(&lock, &o));
+    o.share.mode = 0;
+    o.share.name = "a/b";
+    WT_EXPECT(WEFT_EINVAL, weft_lock_create(&lock, &o));
+    o.share.name = "";
+    WT_EXPECT(WEFT_EINVAL, weft_lock_create(&lock, &o));
+    o.share.scope = WEFT_SCOPE_THREAD;
+    o.share.name = "weft-test-thread-scope-with-a-name";
+    WT_EXPECT(WEFT_EINVAL, weft_lock_create(&lock, &o));
+    /* Version 1 has no `share`: whatever follows is never read. */
+    o.version = 1;
+    o.share.scope = 7;
+    WT_OK(weft_lock_create(&lock, &o));
+    WT_OK(weft_lock_acquire(lock, 0));
+    WT_OK(weft_lock_release(lock));
+    weft_lock_destroy(lock);
+    o.version = 3;
+    WT_EXPECT(WEFT_EINVAL, weft_lock_create(&lock, &o));
+}
+
+/* ---- owner death -------------------------------------------------------- */
+
+struct holder {
+    weft_lock *lock;
+    int fd; /* write end: "I hold it" */
+};
+
+static int hold_forever_child(void *arg) {
+    struct holder *h = arg;
+    if (weft_lock_acquire(h->lock, 5 * WEFT_SEC) != WEFT_OK) return 50;
+    wt_signal_parent(h->fd);
+    for (;;) pause(); /* SIGKILLed here */
+}
+
+/* Fork a child that takes the lock and holds it; returns once it holds it. */
+static pid_t start_holder(weft_lock *lock) {
+    int p[2];
+    struct holder h;
+    if (pipe(p) != 0) return -1;
+    h.lock = lock;
+    h.fd = p[1];
+    pid_t pid = wt_fork(hold_forever_child, &h);
+    int ok = wt_wait_child_signal(p[0], 5000);
+    close(p[0]);
+    close(p[1]);
+    if (ok != 0) {
+        wt_kill(pid);
+        return -1;
+    }
+    return pid;
+}
+
+static void test_lock_holder_killed_gives_the_next_acquirer_owner_dead(void **state) {
+    weft_lock *lock;
+    volatile long *shared;
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    shared = wt_shared_page();
+    assert_non_null((void *)shared);
+    WT_OK(make_plock(&lock, NULL, WEFT_LIFETIME_OWNED, 0));
+    pid_t pid = start_holder(lock);
+    assert_true(pid > 0);
+    assert_int_equal(weft_lock_locked(lock), 1);
+    WT_EXPECT(WEFT_ETIMEDOUT, weft_lock_acquire(lock, 0));
+    wt_kill(pid);
+    WT_EXPECT(WEFT_EOWNERDEAD, weft_lock_acquire(lock, 5 * WEFT_SEC));
+    assert_non_null(strstr(weft_last_error()->message, "died"));
+    *shared = 42; /* the repair */
+    WT_OK(weft_lock_mark_consistent(lock));
+    WT_EXPECT(WEFT_ESTATE, weft_lock_mark_consistent(lock)); /* only once */
+    WT_OK(weft_lock_release(lock));
+    WT_OK(weft_lock_acquire(lock, 0)); /* works as before */
+    WT_OK(weft_lock_release(lock));
+    weft_lock_destroy(lock);
+    munmap((void *)shared, 4096);
+}
+
+static int expect_not_recoverable_child(void *arg) {
+    return weft_lock_acquire(arg, WEFT_SEC) == WEFT_ENOTRECOVERABLE ? 0 : 60;
+}
+
+static void test_lock_released_without_repair_is_not_recoverable(void **state) {
+    weft_lock *lock;
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    WT_OK(make_plock(&lock, NULL, WEFT_LIFETIME_OWNED, 0));
+    pid_t pid = start_holder(lock);
+    assert_true(pid > 0);
+    wt_kill(pid);
+    WT_EXPECT(WEFT_EOWNERDEAD, weft_lock_acquire(lock, 0)); /* a poll takes it too */
+    WT_OK(weft_lock_release(lock));                         /* no mark_consistent */
+    WT_EXPECT(WEFT_ENOTRECOVERABLE, weft_lock_acquire(lock, 0));
+    WT_EXPECT(WEFT_ENOTRECOVERABLE, weft_lock_acquire(lock, 50 * WEFT_MSEC));
+    assert_non_null(strstr(weft_last_error()->message, "not recoverable"));
+    WT_CHILD_OK(wt_fork(expect_not_recoverable_child, lock));
+    weft_lock_destroy(lock);
+}
+
+static int blocked_acquirer_child(void *arg) {
+    weft_lock *lock = arg;
+    int64_t t0 = weft_monotonic_ns();
+    weft_status st = weft_lock_acquire(lock, 5 * WEFT_SEC);
+    if (st != WEFT_EOWNERDEAD) return 70;
+    if (weft_monotonic_ns() - t0 > 3 * WEFT_SEC) return 71;
+    if (weft_lock_mark_consistent(lock) != WEFT_OK) return 72;
+    if (weft_lock_release(lock) != WEFT_OK) return 73;
+    return 0;
+}
+
+static void test_lock_blocked_acquirer_in_another_process_wakes_with_owner_dead(void **state) {
+    weft_lock *lock;
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    WT_OK(make_plock(&lock, NULL, WEFT_LIFETIME_OWNED, 0));
+    pid_t holder = start_holder(lock);
+    assert_true(holder > 0);
+    pid_t waiter = wt_fork(blocked_acquirer_child, lock);
+    wt_sleep_ms(100); /* let it block */
+    wt_kill(holder);
+    WT_CHILD_OK(waiter);
+    WT_OK(weft_lock_acquire(lock, 0)); /* repaired by the waiter */
+    WT_OK(weft_lock_release(lock));
+    weft_lock_destroy(lock);
+}
+
+static void test_lock_process_scope_leaves_nothing_in_dev_shm(void **state) {
+    (void)state;
+    assert_int_equal(wt_shm_leftovers(), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lock_starts_unlocked_and_polls),
@@ -198,6 +598,19 @@ int main(void) {
         cmocka_unit_test(test_lock_starves_neither_of_two_hammering_threads),
         cmocka_unit_test(test_lock_rejects_bad_input),
         cmocka_unit_test(test_lock_with_a_huge_timeout_does_not_overflow),
+        cmocka_unit_test(test_lock_process_scope_counts_exactly_across_forked_children),
+        cmocka_unit_test(test_lock_process_scope_times_out_in_another_process),
+        cmocka_unit_test(test_lock_process_scope_is_owned_by_the_acquiring_thread),
+        cmocka_unit_test(test_lock_thread_scope_is_never_owner_dead),
+        cmocka_unit_test(test_lock_named_is_opened_by_name_in_both_processes),
+        cmocka_unit_test(test_lock_named_lifetimes_decide_when_the_name_goes),
+        cmocka_unit_test(test_lock_destroying_a_held_handle_releases_it),
+        cmocka_unit_test(test_lock_two_processes_racing_to_create_one_name_get_one_lock),
+        cmocka_unit_test(test_lock_process_scope_rejects_bad_sharing),
+        cmocka_unit_test(test_lock_holder_killed_gives_the_next_acquirer_owner_dead),
+        cmocka_unit_test(test_lock_released_without_repair_is_not_recoverable),
+        cmocka_unit_test(test_lock_blocked_acquirer_in_another_process_wakes_with_owner_dead),
+        cmocka_unit_test(test_lock_process_scope_leaves_nothing_in_dev_shm),
     };
     return cmocka_run_group_tests_name("lock", tests, NULL, NULL);
 }

@@ -1,8 +1,10 @@
 /* RLock: re-entry, owner and depth, release by a non-owner, timeouts, bad input. */
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
 
 #include "weft_test.h"
+#include "weft_fork.h"
 
 /* The caller's weft ident, read through an rlock it takes (the thread API is
  * another helper's work; weft_rlock_owner reports the same number). */
@@ -197,6 +199,199 @@ static void test_rlock_rejects_bad_input(void **state) {
     weft_rlock_destroy(r);
 }
 
+/* ---- process scope ------------------------------------------------------ */
+
+static weft_status make_prlock(weft_rlock **out, const char *name, uint32_t flags) {
+    weft_rlock_options o = WEFT_RLOCK_OPTIONS_INIT;
+    o.share.scope = WEFT_SCOPE_PROCESS;
+    o.share.name = name;
+    o.share.flags = flags;
+    return weft_rlock_create(out, &o);
+}
+
+static int refused_to_child(void *arg) {
+    weft_rlock *r = arg;
+    if (weft_rlock_acquire(r, 0) != WEFT_ETIMEDOUT) return 10;
+    if (weft_rlock_acquire(r, 30 * WEFT_MSEC) != WEFT_ETIMEDOUT) return 11;
+    if (weft_rlock_count(r) != 0) return 12;
+    if (weft_rlock_release(r) != WEFT_EPERM) return 13;
+    if (weft_rlock_owner(r) == 0) return 14;
+    return 0;
+}
+
+enum { PR_ROUNDS = 2000 };
+struct prcount {
+    weft_rlock *r;
+    volatile long *counter;
+};
+
+static int nested_adds_child(void *arg) {
+    struct prcount *c = arg;
+    for (int i = 0; i < PR_ROUNDS; i++) {
+        if (weft_rlock_acquire(c->r, 10 * WEFT_SEC) != WEFT_OK) return 20;
+        if (weft_rlock_acquire(c->r, 0) != WEFT_OK) return 21; /* re-entry never blocks */
+        if (weft_rlock_count(c->r) != 2) return 22;
+        long v = *c->counter;
+        if (i % 100 == 0) sched_yield();
+        *c->counter = v + 1;
+        if (weft_rlock_release(c->r) != WEFT_OK || weft_rlock_release(c->r) != WEFT_OK) return 23;
+    }
+    return 0;
+}
+
+static void test_rlock_process_scope_is_reentrant_and_shared_with_children(void **state) {
+    struct prcount c;
+    pid_t k[2];
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    c.counter = wt_shared_page();
+    assert_non_null((void *)c.counter);
+    WT_OK(make_prlock(&c.r, NULL, 0));
+    WT_OK(weft_rlock_acquire(c.r, 0));
+    WT_OK(weft_rlock_acquire(c.r, 0));
+    assert_int_equal(weft_rlock_count(c.r), 2);
+    assert_true(weft_rlock_owner(c.r) == weft_thread_get_ident());
+    WT_CHILD_OK(wt_fork(refused_to_child, c.r));
+    WT_OK(weft_rlock_release(c.r));
+    WT_OK(weft_rlock_release(c.r));
+    WT_EXPECT(WEFT_EPERM, weft_rlock_release(c.r));
+    assert_true(weft_rlock_owner(c.r) == 0);
+    for (int i = 0; i < 2; i++) k[i] = wt_fork(nested_adds_child, &c);
+    assert_int_equal(nested_adds_child(&c), 0);
+    for (int i = 0; i < 2; i++) WT_CHILD_OK(k[i]);
+    assert_int_equal(*c.counter, 3L * PR_ROUNDS);
+    weft_rlock_destroy(c.r);
+    munmap((void *)c.counter, 4096);
+}
+
+static int open_rlock_child(void *arg) {
+    weft_rlock *r;
+    if (weft_rlock_open(&r, arg) != WEFT_OK) return 30;
+    if (weft_rlock_acquire(r, 0) != WEFT_ETIMEDOUT) return 31;
+    weft_rlock_destroy(r);
+    return 0;
+}
+
+static void test_rlock_named_opens_by_name_and_refuses_other_kinds(void **state) {
+    char name[64], lname[64];
+    weft_rlock *a, *b, *c;
+    weft_lock *l;
+    weft_lock_options lo = WEFT_LOCK_OPTIONS_INIT;
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    wt_name(name, sizeof name, "rlock-named");
+    WT_EXPECT(WEFT_ENOENT, weft_rlock_open(&b, name));
+    WT_OK(make_prlock(&a, name, 0));
+    WT_EXPECT(WEFT_EEXIST, make_prlock(&c, name, 0));
+    WT_OK(make_prlock(&c, name, WEFT_SHARE_OPEN_EXISTING));
+    WT_OK(weft_rlock_open(&b, name));
+    WT_OK(weft_rlock_acquire(a, 0));
+    WT_OK(weft_rlock_acquire(b, 0)); /* the same lock: re-entry through another handle */
+    assert_int_equal(weft_rlock_count(c), 2);
+    WT_CHILD_OK(wt_fork(open_rlock_child, name));
+    WT_OK(weft_rlock_release(c));
+    WT_OK(weft_rlock_release(a));
+    assert_int_equal(weft_rlock_count(b), 0);
+    wt_name(lname, sizeof lname, "rlock-named-lock");
+    lo.share.scope = WEFT_SCOPE_PROCESS;
+    lo.share.name = lname;
+    WT_OK(weft_lock_create(&l, &lo));
+    {
+        weft_rlock *x;
+        WT_EXPECT(WEFT_EINVAL, weft_rlock_open(&x, lname));
+        assert_null(x);
+    }
+    weft_lock_destroy(l);
+    weft_rlock_destroy(c);
+    weft_rlock_destroy(b);
+    weft_rlock_destroy(a);
+    WT_EXPECT(WEFT_ENOENT, weft_rlock_open(&b, name));
+    WT_EXPECT(WEFT_EINVAL, weft_rlock_open(NULL, name));
+    WT_EXPECT(WEFT_EINVAL, weft_rlock_open(&b, NULL));
+    assert_int_equal(wt_shm_leftovers(), 0);
+}
+
+struct rholder {
+    weft_rlock *r;
+    int fd;
+};
+
+static int rhold_forever_child(void *arg) {
+    struct rholder *h = arg;
+    for (int i = 0; i < 3; i++)
+        if (weft_rlock_acquire(h->r, 5 * WEFT_SEC) != WEFT_OK) return 40;
+    wt_signal_parent(h->fd);
+    for (;;) pause();
+}
+
+static pid_t start_rholder(weft_rlock *r) {
+    int p[2];
+    struct rholder h;
+    if (pipe(p) != 0) return -1;
+    h.r = r;
+    h.fd = p[1];
+    pid_t pid = wt_fork(rhold_forever_child, &h);
+    int ok = wt_wait_child_signal(p[0], 5000);
+    close(p[0]);
+    close(p[1]);
+    if (ok != 0) {
+        wt_kill(pid);
+        return -1;
+    }
+    return pid;
+}
+
+static void test_rlock_owner_killed_gives_owner_dead_at_depth_one(void **state) {
+    weft_rlock *r;
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    WT_OK(make_prlock(&r, NULL, 0));
+    pid_t pid = start_rholder(r);
+    assert_true(pid > 0);
+    assert_true(weft_rlock_owner(r) != 0);
+    wt_kill(pid);
+    WT_EXPECT(WEFT_EOWNERDEAD, weft_rlock_acquire(r, 5 * WEFT_SEC));
+    assert_int_equal(weft_rlock_count(r), 1);
+    WT_OK(weft_rlock_mark_consistent(r));
+    WT_OK(weft_rlock_release(r));
+    WT_OK(weft_rlock_acquire(r, 0));
+    WT_OK(weft_rlock_release(r));
+    /* Again, released without repair: not recoverable. */
+    pid = start_rholder(r);
+    assert_true(pid > 0);
+    wt_kill(pid);
+    WT_EXPECT(WEFT_EOWNERDEAD, weft_rlock_acquire(r, 5 * WEFT_SEC));
+    WT_OK(weft_rlock_acquire(r, 0));
+    WT_OK(weft_rlock_release(r));
+    WT_OK(weft_rlock_release(r));
+    WT_EXPECT(WEFT_ENOTRECOVERABLE, weft_rlock_acquire(r, 0));
+    WT_EXPECT(WEFT_ENOTRECOVERABLE, weft_rlock_acquire(r, 20 * WEFT_MSEC));
+    weft_rlock_destroy(r);
+}
+
+static void test_rlock_mark_consistent_needs_an_owner_died_process_lock(void **state) {
+    weft_rlock *r;
+    weft_rlock_options o = WEFT_RLOCK_OPTIONS_INIT;
+    (void)state;
+    WT_OK(weft_rlock_create(&r, NULL));
+    WT_EXPECT(WEFT_ESTATE, weft_rlock_mark_consistent(r));
+    weft_rlock_destroy(r);
+    WT_OK(make_prlock(&r, NULL, 0));
+    WT_EXPECT(WEFT_ESTATE, weft_rlock_mark_consistent(r)); /* not held */
+    WT_OK(weft_rlock_acquire(r, 0));
+    WT_EXPECT(WEFT_ESTATE, weft_rlock_mark_consistent(r)); /* nobody died */
+    weft_rlock_destroy(r); /* held by the caller: released first */
+    WT_EXPECT(WEFT_EMISUSE, weft_rlock_mark_consistent(NULL));
+    o.share.scope = 5;
+    WT_EXPECT(WEFT_EINVAL, weft_rlock_create(&r, &o));
+    o.share.scope = WEFT_SCOPE_THREAD;
+    o.share.name = "x";
+    WT_EXPECT(WEFT_EINVAL, weft_rlock_create(&r, &o));
+    o.version = 1; /* no `share`: ignored */
+    WT_OK(weft_rlock_create(&r, &o));
+    weft_rlock_destroy(r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rlock_reentry_counts_depth_and_frees_at_zero),
@@ -204,6 +399,10 @@ int main(void) {
         cmocka_unit_test(test_rlock_wakes_a_blocked_thread_when_depth_returns_to_zero),
         cmocka_unit_test(test_rlock_stress_nested_increments_are_exact),
         cmocka_unit_test(test_rlock_rejects_bad_input),
+        cmocka_unit_test(test_rlock_process_scope_is_reentrant_and_shared_with_children),
+        cmocka_unit_test(test_rlock_named_opens_by_name_and_refuses_other_kinds),
+        cmocka_unit_test(test_rlock_owner_killed_gives_owner_dead_at_depth_one),
+        cmocka_unit_test(test_rlock_mark_consistent_needs_an_owner_died_process_lock),
     };
     return cmocka_run_group_tests_name("rlock", tests, NULL, NULL);
 }

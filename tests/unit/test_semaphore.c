@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "weft_test.h"
+#include "weft_fork.h"
 
 static void test_semaphore_counts_down_and_polls_at_zero(void **state) {
     weft_semaphore *s;
@@ -332,6 +333,196 @@ static void test_semaphore_rejects_bad_input(void **state) {
     weft_semaphore_destroy(s);
 }
 
+/* ---- process scope ------------------------------------------------------ */
+
+static weft_status make_psem(weft_semaphore **out, uint32_t value, uint32_t max, const char *name, uint32_t flags) {
+    weft_semaphore_options o = WEFT_SEMAPHORE_OPTIONS_INIT;
+    o.max_value = max;
+    o.share.scope = WEFT_SCOPE_PROCESS;
+    o.share.name = name;
+    o.share.flags = flags;
+    return weft_semaphore_create(out, value, &o);
+}
+
+static int release_later_child(void *arg) {
+    wt_sleep_ms(50);
+    return weft_semaphore_release(arg, 1) == WEFT_OK ? 0 : 10;
+}
+
+static void test_semaphore_process_scope_release_in_a_child_wakes_the_parent(void **state) {
+    weft_semaphore *s;
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    WT_OK(make_psem(&s, 0, 0, NULL, 0));
+    pid_t pid = wt_fork(release_later_child, s);
+    int64_t t0 = weft_monotonic_ns();
+    WT_OK(weft_semaphore_acquire(s, 5 * WEFT_SEC));
+    WT_ASSERT_ABOUT_MS(wt_ms_since(t0), 50);
+    WT_CHILD_OK(pid);
+    assert_int_equal(weft_semaphore_value(s), 0);
+    weft_semaphore_destroy(s);
+}
+
+static int take_with_timeouts_child(void *arg) {
+    weft_semaphore *s = arg;
+    int64_t t0 = weft_monotonic_ns();
+    if (weft_semaphore_acquire(s, 40 * WEFT_MSEC) != WEFT_ETIMEDOUT) return 20;
+    if (weft_monotonic_ns() - t0 < 24 * WEFT_MSEC) return 21;
+    if (weft_semaphore_acquire(s, 5 * WEFT_SEC) != WEFT_OK) return 22; /* the parent releases */
+    return 0;
+}
+
+static void test_semaphore_process_scope_times_out_then_takes_across_processes(void **state) {
+    weft_semaphore *s;
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    WT_OK(make_psem(&s, 0, 0, NULL, 0));
+    pid_t pid = wt_fork(take_with_timeouts_child, s);
+    wt_sleep_ms(150);
+    WT_OK(weft_semaphore_release(s, 1));
+    WT_CHILD_OK(pid);
+    assert_int_equal(weft_semaphore_value(s), 0);
+    weft_semaphore_destroy(s);
+}
+
+static int bounded_child(void *arg) {
+    weft_semaphore *s;
+    if (weft_semaphore_open(&s, arg) != WEFT_OK) return 30;
+    /* The bound travels with the named semaphore. */
+    if (weft_semaphore_release(s, 1) != WEFT_EOVERFLOW) return 31;
+    if (weft_semaphore_acquire(s, 0) != WEFT_OK) return 32;
+    if (weft_semaphore_release(s, 1) != WEFT_OK) return 33;
+    weft_semaphore_destroy(s);
+    return 0;
+}
+
+static void test_semaphore_named_bounded_is_opened_by_name(void **state) {
+    char name[64], ename[64];
+    weft_semaphore *a, *b, *c;
+    weft_event *e;
+    weft_event_options eo = WEFT_EVENT_OPTIONS_INIT;
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    wt_name(name, sizeof name, "sem-named");
+    WT_EXPECT(WEFT_ENOENT, weft_semaphore_open(&b, name));
+    assert_null(b);
+    WT_OK(make_psem(&a, 2, 2, name, 0));
+    WT_EXPECT(WEFT_EEXIST, make_psem(&c, 2, 2, name, 0));
+    WT_OK(make_psem(&c, 0, 0, name, WEFT_SHARE_OPEN_EXISTING)); /* opens: value and bound ignored */
+    assert_int_equal(weft_semaphore_value(c), 2);
+    WT_OK(weft_semaphore_open(&b, name));
+    WT_OK(weft_semaphore_acquire(b, 0));
+    assert_int_equal(weft_semaphore_value(a), 1);
+    WT_OK(weft_semaphore_release(c, 1));
+    WT_EXPECT(WEFT_EOVERFLOW, weft_semaphore_release(a, 1));
+    WT_CHILD_OK(wt_fork(bounded_child, name));
+    assert_int_equal(weft_semaphore_value(a), 2);
+    wt_name(ename, sizeof ename, "sem-named-event");
+    eo.share.scope = WEFT_SCOPE_PROCESS;
+    eo.share.name = ename;
+    WT_OK(weft_event_create(&e, &eo));
+    {
+        weft_semaphore *x;
+        WT_EXPECT(WEFT_EINVAL, weft_semaphore_open(&x, ename));
+        assert_null(x);
+    }
+    assert_non_null(strstr(weft_last_error()->message, "event"));
+    weft_event_destroy(e);
+    weft_semaphore_destroy(c);
+    weft_semaphore_destroy(b);
+    weft_semaphore_destroy(a);
+    WT_EXPECT(WEFT_ENOENT, weft_semaphore_open(&b, name));
+    WT_EXPECT(WEFT_EINVAL, weft_semaphore_open(NULL, name));
+    WT_EXPECT(WEFT_EINVAL, weft_semaphore_open(&b, NULL));
+    assert_int_equal(wt_shm_leftovers(), 0);
+}
+
+struct sem_race {
+    const char *name;
+    uint32_t flags;
+};
+
+static int sem_race_child(void *arg) {
+    struct sem_race *r = arg;
+    weft_semaphore *s;
+    weft_semaphore_options o = WEFT_SEMAPHORE_OPTIONS_INIT;
+    o.share.scope = WEFT_SCOPE_PROCESS;
+    o.share.name = r->name;
+    o.share.flags = r->flags;
+    o.share.lifetime = WEFT_LIFETIME_PERSISTENT; /* the loser cannot slip in after the winner closed */
+    weft_status st = weft_semaphore_create(&s, 1, &o);
+    if (st == WEFT_EEXIST) return 1;
+    if (st != WEFT_OK) return 40;
+    if (weft_semaphore_acquire(s, 5 * WEFT_SEC) != WEFT_OK) return 41;
+    if (weft_semaphore_release(s, 1) != WEFT_OK) return 42;
+    weft_semaphore_destroy(s);
+    return 0;
+}
+
+static void test_semaphore_two_processes_racing_to_create_one_name(void **state) {
+    char name[64];
+    struct sem_race r;
+    pid_t k[2];
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    wt_name(name, sizeof name, "sem-race");
+    r.name = name;
+    for (int round = 0; round < 6; round++) {
+        r.flags = round % 2 ? WEFT_SHARE_OPEN_EXISTING : 0;
+        for (int i = 0; i < 2; i++) k[i] = wt_fork(sem_race_child, &r);
+        int a = wt_reap(k[0], 10000), b = wt_reap(k[1], 10000);
+        /* Exclusive: one creates, one gets WEFT_EEXIST; OPEN_EXISTING: both succeed. */
+        assert_int_equal(a + b, r.flags ? 0 : 1);
+        assert_true(a == 0 || a == 1);
+        WT_OK(weft_shm_unlink(name));
+    }
+    assert_int_equal(wt_shm_leftovers(), 0);
+}
+
+static int sleep_in_acquire_child(void *arg) {
+    (void)weft_semaphore_acquire(arg, 10 * WEFT_SEC);
+    return 50; /* killed before this */
+}
+
+static void test_semaphore_waiter_killed_while_asleep_breaks_nobody(void **state) {
+    weft_semaphore *s;
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    WT_OK(make_psem(&s, 0, 0, NULL, 0));
+    pid_t pid = wt_fork(sleep_in_acquire_child, s);
+    wt_sleep_ms(100);
+    wt_kill(pid);
+    /* The dead sleeper left a stale count: releases still work, nothing lost. */
+    WT_OK(weft_semaphore_release(s, 2));
+    WT_OK(weft_semaphore_acquire(s, 0));
+    pid = wt_fork(release_later_child, s);
+    WT_OK(weft_semaphore_acquire(s, 0));
+    WT_OK(weft_semaphore_acquire(s, 5 * WEFT_SEC));
+    WT_CHILD_OK(pid);
+    WT_EXPECT(WEFT_ETIMEDOUT, weft_semaphore_acquire(s, 0));
+    weft_semaphore_destroy(s);
+}
+
+static void test_semaphore_process_scope_rejects_bad_sharing_and_accepts_v1(void **state) {
+    weft_semaphore *s = (weft_semaphore *)1;
+    weft_semaphore_options o = WEFT_SEMAPHORE_OPTIONS_INIT;
+    (void)state;
+    o.share.scope = 2;
+    WT_EXPECT(WEFT_EINVAL, weft_semaphore_create(&s, 0, &o));
+    assert_null(s);
+    o.share.scope = WEFT_SCOPE_PROCESS;
+    o.share.flags = 8;
+    WT_EXPECT(WEFT_EINVAL, weft_semaphore_create(&s, 0, &o));
+    o.share.flags = 0;
+    o.share.name = "..";
+    WT_EXPECT(WEFT_EINVAL, weft_semaphore_create(&s, 0, &o));
+    o.version = 1;
+    o.max_value = 3;
+    WT_OK(weft_semaphore_create(&s, 3, &o)); /* v1: bounded, thread scope, share unread */
+    WT_EXPECT(WEFT_EOVERFLOW, weft_semaphore_release(s, 1));
+    weft_semaphore_destroy(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_semaphore_counts_down_and_polls_at_zero),
@@ -346,6 +537,12 @@ int main(void) {
         cmocka_unit_test(test_semaphore_timeout_holds_after_spinning_paid_off),
         cmocka_unit_test(test_semaphore_trickled_releases_reach_every_waiter_exactly_once),
         cmocka_unit_test(test_semaphore_rejects_bad_input),
+        cmocka_unit_test(test_semaphore_process_scope_release_in_a_child_wakes_the_parent),
+        cmocka_unit_test(test_semaphore_process_scope_times_out_then_takes_across_processes),
+        cmocka_unit_test(test_semaphore_named_bounded_is_opened_by_name),
+        cmocka_unit_test(test_semaphore_two_processes_racing_to_create_one_name),
+        cmocka_unit_test(test_semaphore_waiter_killed_while_asleep_breaks_nobody),
+        cmocka_unit_test(test_semaphore_process_scope_rejects_bad_sharing_and_accepts_v1),
     };
     return cmocka_run_group_tests_name("semaphore", tests, NULL, NULL);
 }

@@ -1,0 +1,406 @@
+/**
+ * @file process_pool.h
+ * @brief Supervised process pool: Python's `multiprocessing.Pool` and
+ *        `concurrent.futures.ProcessPoolExecutor`, with the guarantee that
+ *        a crashed worker costs one task, never the pool, and that nobody
+ *        waits forever for a lost result. Linux only (pidfd, Linux >= 5.3).
+ *
+ * The face is the thread pool's (pool.h): weft_process_pool_submit()
+ * returns the same ::weft_future type (so weft_future_wait_many() and
+ * weft_as_completed_create() take thread-pool and process-pool futures
+ * together), weft_process_pool_execute() is fire-and-forget,
+ * weft_process_pool_apply() waits, weft_process_pool_apply_async() calls a
+ * callback or an error callback, weft_process_pool_map() and
+ * weft_process_pool_map_unordered() run one function over many arguments in
+ * chunks; close, join, terminate and shutdown have the thread pool's meaning.
+ *
+ * **Tasks are bytes in, bytes out.** A task is a ::weft_ptask_fn (a function
+ * pointer: valid in the workers because they are forked from the pool's
+ * process) and argument bytes, copied at submit. The task writes its result
+ * bytes with weft_ptask_result_set() or weft_ptask_result_alloc(); the
+ * future's value is then a `const weft_bytes *`, owned by the future and
+ * freed with it. Pointers inside the argument are meaningful in the worker
+ * only if they point at memory that existed when the worker was forked.
+ *
+ * A task fails by returning a negative code, or by calling weft_task_fail()
+ * (future.h) before it returns: the code and the message reach its future
+ * (and its error callback) in the pool's process.
+ *
+ * **Supervision.** One hidden thread per pool, the supervisor, forks the
+ * workers, sends them tasks over one socket pair each, reads their results,
+ * and watches each worker's pidfd:
+ * - a worker that dies (SIGKILL, a segfault, `_exit`) fails only the task it
+ *   ran, with #WEFT_EWORKERDIED and a message that names the worker's pid
+ *   and the signal (`"killed by signal 9 (SIGKILL)"`) or the exit code; a
+ *   worker killed while it received a large argument or sent a large result
+ *   fails that task the same way. The supervisor starts a replacement and
+ *   keeps serving;
+ * - a task that runs longer than `task_timeout_ns` has its worker killed and
+ *   replaced; its future fails with #WEFT_ETIMEDOUT;
+ * - weft_future_cancel() on a task that was already sent to a worker returns
+ *   #WEFT_EBUSY (the future is RUNNING) and asks the pool to stop it: the
+ *   supervisor kills that worker within about 10 ms and replaces it, and the
+ *   future ends FAILED with #WEFT_ECANCELLED (weft_future_result() returns
+ *   #WEFT_ECANCELLED). A task still queued in the pool is cancelled at once
+ *   (CANCELLED) and never runs;
+ * - the restart budget: more than `max_restarts` unexpected worker deaths
+ *   within `restart_window_ns` (a task that crashes its worker again and
+ *   again, an initializer that crashes) end the pool's life: the task whose
+ *   crash ran the budget out fails with #WEFT_EWORKERDIED and a message saying
+ *   so, the pool becomes BROKEN (Python's `BrokenProcessPool`): its other
+ *   queued and running tasks fail with #WEFT_EBROKEN, its workers are killed,
+ *   and submitting returns #WEFT_EBROKEN. A broken pool never spins.
+ *   Deaths weft caused (timeouts, cancels, terminate) do not count.
+ * - the workers die with the pool's process, whatever its end, SIGKILL
+ *   included: each worker asks the kernel for SIGKILL when the supervisor
+ *   thread that forked it ends (`PR_SET_PDEATHSIG`) and checks its parent
+ *   right after, closing the race where the parent died first.
+ * - workers end with `_exit()`: they never run the parent's `atexit`
+ *   handlers or weft's exit machinery (a task that calls exit() runs them;
+ *   do not).
+ *
+ * What a worker inherits: it is forked by the supervisor thread, so it is a
+ * copy of the pool's process at that moment (memory, file descriptors,
+ * unflushed stdio buffers: fflush(stdout) before creating a pool, as with
+ * any fork), with only that one thread. Its crash signals (SIGSEGV, SIGBUS,
+ * SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS) get their default action back,
+ * so a crash ends the worker with its signal, which the pool reports; every
+ * signal is unblocked and SIGPIPE is ignored. Workers are forked at create
+ * and again for each replacement, from whatever the process looks like then:
+ * a lock that another thread held at that moment stays locked in the worker
+ * (glibc keeps malloc usable; stdio streams and your own locks are not), so
+ * tasks and initializers should not take locks that other threads of the
+ * pool's process use.
+ *
+ * One task at a time per worker: a task stays PENDING (and cancellable) in
+ * the pool's queue until a worker is free, then becomes RUNNING when it is
+ * sent. A hard timeout counts from then.
+ *
+ * After a fork() of the pool's process, the child must not use the parent's
+ * pools (their supervisors exist only in the parent); calls from another
+ * process return #WEFT_ESTATE and destroy only forgets the handle.
+ *
+ * Start methods: only fork is available in this version
+ * (`start_method` #WEFT_PROCESS_POOL_START_DEFAULT or
+ * #WEFT_PROCESS_POOL_START_FORK; spawn and forkserver give #WEFT_ENOTSUP).
+ *
+ * @code
+ * static weft_status square(const void *arg, size_t len, weft_ptask_result *out) {
+ *     int64_t x;
+ *     if (len != sizeof x) return weft_task_fail(WEFT_EINVAL, "want one int64");
+ *     memcpy(&x, arg, sizeof x);
+ *     x *= x;
+ *     return weft_ptask_result_set(out, &x, sizeof x);
+ * }
+ *
+ * weft_process_pool *pool;
+ * weft_process_pool_create(&pool, NULL);               // one worker per CPU
+ * int64_t seven = 7;
+ * weft_future *f;
+ * weft_process_pool_submit(pool, square, &seven, sizeof seven, &f, WEFT_FOREVER);
+ * void *v;
+ * if (weft_future_result(f, &v, 5 * WEFT_SEC) == WEFT_OK)
+ *     printf("%lld\n", (long long)*(const int64_t *)((const weft_bytes *)v)->data);   // 49
+ * weft_future_destroy(f);
+ * weft_process_pool_destroy(pool);
+ * @endcode
+ *
+ * @since 0.2
+ */
+#ifndef WEFT_PROCESS_POOL_H
+#define WEFT_PROCESS_POOL_H
+
+#include "common.h"
+#include "future.h"
+#include "pool.h"
+
+WEFT_BEGIN_DECLS
+
+/** Opaque process pool handle. */
+typedef struct weft_process_pool weft_process_pool;
+
+/**
+ * Bytes owned by weft: a process-pool task's result (the value of its
+ * future) or a map result. `data` is aligned for any type (16 bytes) and
+ * `size` may be 0.
+ */
+typedef struct weft_bytes {
+    size_t size; /**< number of bytes at @ref data */
+    void *data;  /**< the bytes; never NULL (points at an empty block when size is 0) */
+} weft_bytes;
+
+/**
+ * Free a ::weft_bytes that the caller owns (a weft_process_pool_map() result).
+ * Never call it on a future's value: the future owns that one. NULL is a no-op.
+ * @since 0.2
+ */
+WEFT_API void weft_bytes_free(weft_bytes *b) WEFT_NOEXCEPT;
+
+/** Where a process-pool task writes its result (opaque; valid during the task only). */
+typedef struct weft_ptask_result weft_ptask_result;
+
+/**
+ * A process-pool task: runs in a worker process with a copy of the argument
+ * bytes.
+ * @param arg the argument bytes (aligned for any type; NULL when @p len is 0).
+ * @param len their number.
+ * @param result where to put the result bytes (weft_ptask_result_set(),
+ *        weft_ptask_result_alloc()); a task that sets none has an empty result.
+ * @return #WEFT_OK, or a negative code: the task fails with it (a positive
+ *         value fails it with #WEFT_EFAILED). weft_task_fail() also fails it,
+ *         with a message.
+ */
+typedef weft_status (*weft_ptask_fn)(const void *arg, size_t len, weft_ptask_result *result);
+
+/**
+ * Set the task's result to a copy of @p len bytes at @p data (replacing an
+ * earlier one). Call only inside a process-pool task, on its @p result.
+ * @return #WEFT_OK; #WEFT_EINVAL for NULL @p result, or NULL @p data with
+ *         @p len > 0; #WEFT_ENOMEM.
+ * @since 0.2
+ */
+WEFT_API weft_status weft_ptask_result_set(weft_ptask_result *result, const void *data, size_t len) WEFT_NOEXCEPT;
+
+/**
+ * Make the task's result @p len bytes that the task fills in place (no
+ * second copy for large results), replacing an earlier one.
+ * @param data receives the buffer (aligned for any type), valid until the
+ *        task returns or the next call on @p result.
+ * @return #WEFT_OK; #WEFT_EINVAL for NULL @p result or @p data; #WEFT_ENOMEM.
+ * @since 0.2
+ */
+WEFT_API weft_status weft_ptask_result_alloc(weft_ptask_result *result, size_t len, void **data) WEFT_NOEXCEPT;
+
+/** Start method values of weft_process_pool_options::start_method (the
+ *  numbers of process.h's weft_start_method). */
+#define WEFT_PROCESS_POOL_START_DEFAULT 0    /**< fork */
+#define WEFT_PROCESS_POOL_START_FORK 1       /**< fork(): function pointers stay valid */
+#define WEFT_PROCESS_POOL_START_SPAWN 2      /**< not in this version: #WEFT_ENOTSUP */
+#define WEFT_PROCESS_POOL_START_FORKSERVER 3 /**< not in this version: #WEFT_ENOTSUP */
+
+/** Options for weft_process_pool_create(); NULL for defaults. */
+typedef struct weft_process_pool_options {
+    uint32_t version;               /**< #WEFT_PROCESS_POOL_OPTIONS_VERSION */
+    int workers;                    /**< worker processes; 0 = weft_cpu_count() */
+    weft_pool_init_fn initializer;  /**< runs once in each worker process when it starts; may be NULL */
+    void *initializer_data;         /**< passed to @ref initializer (the worker's copy) */
+    int64_t max_tasks_per_worker;   /**< replace a worker after it ran this many tasks; 0 = never */
+    int64_t task_timeout_ns;        /**< hard limit per task: its worker is killed and replaced, the
+                                         future fails with #WEFT_ETIMEDOUT; 0 or #WEFT_FOREVER = none */
+    int max_restarts;               /**< restart budget: unexpected worker deaths tolerated within
+                                         @ref restart_window_ns; 0 = 8 + 2 x workers; -1 = unlimited */
+    int64_t restart_window_ns;      /**< the budget's window; 0 = 10 s */
+    int start_method;               /**< WEFT_PROCESS_POOL_START_*; only DEFAULT and FORK for now */
+    size_t max_queued;              /**< bound on tasks waiting to be sent to a worker; 0 = unbounded.
+                                         When full, submitting waits up to its timeout. */
+} weft_process_pool_options;
+
+#define WEFT_PROCESS_POOL_OPTIONS_VERSION 1
+#define WEFT_PROCESS_POOL_OPTIONS_INIT \
+    { WEFT_PROCESS_POOL_OPTIONS_VERSION, 0, NULL, NULL, 0, 0, 0, 0, WEFT_PROCESS_POOL_START_DEFAULT, 0 }
+
+/** Counters of a process pool, a snapshot (weft_process_pool_stats_get()). */
+typedef struct weft_process_pool_stats {
+    int workers;        /**< worker processes alive (started and not yet reaped) */
+    int busy;           /**< workers running a task now */
+    int64_t queued;     /**< tasks waiting to be sent to a worker */
+    int64_t completed;  /**< tasks that ended in a worker (successfully or failed) */
+    int64_t failed;     /**< of those, tasks that failed (returned an error) */
+    int64_t cancelled;  /**< tasks cancelled (before they ran, or killed while running) */
+    int64_t timed_out;  /**< tasks whose worker was killed at the task timeout */
+    int64_t crashed;    /**< unexpected worker deaths (with or without a task) */
+    int64_t replaced;   /**< workers started to replace one that ended (any reason) */
+    int broken;         /**< 1 once the restart budget ran out */
+} weft_process_pool_stats;
+
+/** Called with a task's result in the supervisor thread (apply_async). */
+typedef void (*weft_process_pool_callback)(const weft_bytes *result, void *user_data);
+
+/** Called for each argument of weft_process_pool_map_unordered(), in the
+ *  caller's thread: @p result is borrowed for the call (NULL unless @p code
+ *  is #WEFT_OK), @p message says why it failed ("" when it did not). */
+typedef void (*weft_process_pool_result_fn)(size_t index, const weft_bytes *result, weft_status code,
+                                            const char *message, void *user_data);
+
+/**
+ * Create a pool and start its supervisor, which forks the workers.
+ * Returns once every worker was forked (their initializers may still run).
+ * @return #WEFT_OK; #WEFT_EINVAL for NULL @p out, a bad version, a negative
+ *         worker count, `max_tasks_per_worker` or `restart_window_ns`, a
+ *         `task_timeout_ns` below -1, `max_restarts` below -1 or an unknown
+ *         start method; #WEFT_ENOTSUP for spawn and forkserver;
+ *         #WEFT_ENOMEM; #WEFT_ESYS when a socket, fork or the thread fails.
+ * Thread-safe. Do not call it in a forked child of a process with running
+ * threads unless you know they hold no locks (as for any fork).
+ * @since 0.2
+ */
+WEFT_API weft_status weft_process_pool_create(weft_process_pool **out,
+                                              const weft_process_pool_options *opts) WEFT_NOEXCEPT;
+
+/**
+ * Shut the pool down (waiting for queued and running tasks, like
+ * weft_process_pool_shutdown(pool, 1, 0)), reap every worker and free the
+ * pool. NULL is a no-op. In a process other than the pool's (a forked
+ * child), only forgets the handle.
+ * @since 0.2
+ */
+WEFT_API void weft_process_pool_destroy(weft_process_pool *pool) WEFT_NOEXCEPT;
+
+/**
+ * Submit a task; its future tells how it ended.
+ * @param arg the argument bytes, copied before the call returns; may be NULL
+ *        when @p len is 0.
+ * @param future receives a new reference to the task's future (release it
+ *        with weft_future_destroy()); its value is a `const weft_bytes *`.
+ * @param timeout_ns how long to wait for room when `max_queued` is reached.
+ * @return #WEFT_OK; #WEFT_ECLOSED after close, shutdown or terminate;
+ *         #WEFT_EBROKEN when the restart budget ran out; #WEFT_ETIMEDOUT
+ *         when the queue stayed full; #WEFT_EINVAL for NULL @p fn or
+ *         @p future, NULL @p arg with @p len > 0, or a timeout below -1;
+ *         #WEFT_ENOMEM; #WEFT_ESTATE from another process; #WEFT_EMISUSE.
+ * Thread-safe.
+ * @since 0.2
+ */
+WEFT_API weft_status weft_process_pool_submit(weft_process_pool *pool, weft_ptask_fn fn, const void *arg, size_t len,
+                                              weft_future **future, int64_t timeout_ns) WEFT_NOEXCEPT;
+
+/**
+ * Submit a task without a future, the cheapest path; its result is dropped
+ * and a failure only counted in the statistics.
+ * @return as weft_process_pool_submit().
+ * @since 0.2
+ */
+WEFT_API weft_status weft_process_pool_execute(weft_process_pool *pool, weft_ptask_fn fn, const void *arg, size_t len,
+                                               int64_t timeout_ns) WEFT_NOEXCEPT;
+
+/**
+ * Run a task in the pool and wait for it (Pool.apply).
+ * @param result receives a copy of the result that the caller owns (free it
+ *        with weft_bytes_free()); NULL unless #WEFT_OK; may itself be NULL.
+ * @return #WEFT_OK; the task's own code when it failed, #WEFT_EWORKERDIED,
+ *         #WEFT_ETIMEDOUT, #WEFT_ECANCELLED, #WEFT_EBROKEN (message in
+ *         weft_last_error()); the codes of weft_process_pool_submit().
+ * @since 0.2
+ */
+WEFT_API weft_status weft_process_pool_apply(weft_process_pool *pool, weft_ptask_fn fn, const void *arg, size_t len,
+                                             weft_bytes **result) WEFT_NOEXCEPT;
+
+/**
+ * Submit a task whose end calls @p callback (with the result) or
+ * @p error_callback (with the code and message of a failed, cancelled,
+ * timed-out or crashed task), Pool.apply_async. They run in the thread that
+ * finished the future: the supervisor (keep them short: the pool waits), or
+ * the thread that cancelled a queued task. Exactly one of them runs, exactly
+ * once, when this call succeeds; neither runs when it fails.
+ * @param callback may be NULL. @param error_callback may be NULL.
+ * @param future receives a new reference to the task's future; may be NULL.
+ * @return as weft_process_pool_submit().
+ * @since 0.2
+ */
+WEFT_API weft_status weft_process_pool_apply_async(weft_process_pool *pool, weft_ptask_fn fn, const void *arg,
+                                                   size_t len, weft_future **future, int64_t timeout_ns,
+                                                   weft_process_pool_callback callback,
+                                                   weft_pool_error_callback error_callback,
+                                                   void *user_data) WEFT_NOEXCEPT;
+
+/**
+ * Run @p fn over @p n arguments, @p chunksize per task, and wait (Pool.map).
+ * results[i] receives fn(args[i])'s result, owned by the caller (free each
+ * with weft_bytes_free()), or NULL when that call failed.
+ *
+ * A chunk whose worker died is run again one argument per task, so only the
+ * argument that crashed its worker fails (#WEFT_EWORKERDIED) and the others'
+ * results are intact; arguments of that chunk that had run already run a
+ * second time (map functions should be free of side effects).
+ * @param args the arguments (each copied at submit).
+ * @param codes receives each call's status (#WEFT_OK or its failure); may
+ *        be NULL.
+ * @param chunksize arguments per task; 0 picks one (about 4 chunks per worker).
+ * @param timeout_ns bounds the whole map: at the deadline, queued chunks are
+ *        cancelled and the workers running the others are killed and replaced.
+ * @return #WEFT_OK when every call succeeded; otherwise the code of the
+ *         first failed call in argument order (weft_last_error() names the
+ *         call and says why); #WEFT_ETIMEDOUT; #WEFT_EINVAL for NULL @p fn,
+ *         or NULL @p args or @p results with @p n > 0; the codes of submit.
+ * @since 0.2
+ */
+WEFT_API weft_status weft_process_pool_map(weft_process_pool *pool, weft_ptask_fn fn, const weft_bytes *args,
+                                           size_t n, weft_bytes **results, weft_status *codes, size_t chunksize,
+                                           int64_t timeout_ns) WEFT_NOEXCEPT;
+
+/**
+ * Run @p fn over @p n arguments and hand each result to @p on_result in the
+ * caller's thread as soon as its chunk ends (Pool.imap_unordered). Crashed
+ * chunks are retried one argument per task as in weft_process_pool_map().
+ * @p on_result runs exactly once per argument when this call returns
+ * #WEFT_OK or a task's failure code (with #WEFT_ECANCELLED for calls the
+ * deadline cut off).
+ * @return as weft_process_pool_map(); #WEFT_EINVAL for NULL @p on_result.
+ * @since 0.2
+ */
+WEFT_API weft_status weft_process_pool_map_unordered(weft_process_pool *pool, weft_ptask_fn fn,
+                                                     const weft_bytes *args, size_t n, size_t chunksize,
+                                                     int64_t timeout_ns, weft_process_pool_result_fn on_result,
+                                                     void *user_data) WEFT_NOEXCEPT;
+
+/**
+ * Stop accepting tasks (Executor.shutdown).
+ * @param wait non-zero: wait until every queued and running task ended, the
+ *        workers exited and were reaped.
+ * @param cancel_pending non-zero: cancel tasks not yet sent to a worker
+ *        (their futures end CANCELLED, error callbacks see #WEFT_ECANCELLED).
+ * @return #WEFT_OK; #WEFT_EDEADLK when waiting from the supervisor (a
+ *         callback); #WEFT_ESTATE from another process; #WEFT_EMISUSE.
+ * @since 0.2
+ */
+WEFT_API weft_status weft_process_pool_shutdown(weft_process_pool *pool, int wait, int cancel_pending) WEFT_NOEXCEPT;
+
+/**
+ * Stop accepting tasks; queued ones still run (Pool.close).
+ * @return #WEFT_OK; #WEFT_ESTATE from another process; #WEFT_EMISUSE.
+ * @since 0.2
+ */
+WEFT_API weft_status weft_process_pool_close(weft_process_pool *pool) WEFT_NOEXCEPT;
+
+/**
+ * Wait until the pool finished everything, its workers exited and were
+ * reaped, after close, shutdown or terminate (Pool.join).
+ * @return #WEFT_OK; #WEFT_ESTATE when the pool is still open;
+ *         #WEFT_ETIMEDOUT; #WEFT_EINVAL for a timeout below -1;
+ *         #WEFT_EDEADLK from the supervisor (a callback); #WEFT_EMISUSE.
+ * @since 0.2
+ */
+WEFT_API weft_status weft_process_pool_join(weft_process_pool *pool, int64_t timeout_ns) WEFT_NOEXCEPT;
+
+/**
+ * Stop accepting tasks, cancel every queued one, and kill the workers
+ * (Pool.terminate): running tasks fail with #WEFT_ECANCELLED. Does not wait;
+ * weft_process_pool_join() waits until the workers are reaped.
+ * @return #WEFT_OK; #WEFT_ESTATE from another process; #WEFT_EMISUSE.
+ * @since 0.2
+ */
+WEFT_API weft_status weft_process_pool_terminate(weft_process_pool *pool) WEFT_NOEXCEPT;
+
+/**
+ * Read the pool's counters.
+ * @return #WEFT_OK; #WEFT_EINVAL for NULL @p stats; #WEFT_EMISUSE.
+ * @since 0.2
+ */
+WEFT_API weft_status weft_process_pool_stats_get(const weft_process_pool *pool,
+                                                 weft_process_pool_stats *stats) WEFT_NOEXCEPT;
+
+/**
+ * The pids of the pool's live workers (for monitoring, and for tests that
+ * kill one).
+ * @param pids receives up to @p capacity pids; may be NULL when @p capacity is 0.
+ * @param n receives how many workers are alive (may exceed @p capacity).
+ * @return #WEFT_OK; #WEFT_EINVAL for NULL @p n, or NULL @p pids with
+ *         @p capacity > 0; #WEFT_EMISUSE.
+ * @since 0.2
+ */
+WEFT_API weft_status weft_process_pool_pids(const weft_process_pool *pool, int64_t *pids, size_t capacity,
+                                            size_t *n) WEFT_NOEXCEPT;
+
+WEFT_END_DECLS
+
+#endif /* WEFT_PROCESS_POOL_H */

@@ -1,0 +1,115 @@
+// The lock's object and the process-scope half shared by lock.cpp,
+// rlock.cpp and condition.cpp.
+//
+// A thread-scope weft_lock is a WordLock inline in the handle (one CAS to
+// take, one to give back). A process-scope one is a RobustMutex in a shared
+// segment; the handle points at it (`robust`), and the fast path of every
+// entry is one test of that pointer, predicted "thread scope".
+//
+// Ownership in process scope: a robust mutex belongs to the thread that took
+// it (the kernel's robust-futex protocol keeps that thread's kernel tid in
+// the mutex word, and reports the owner's death through it). So "does the
+// caller hold it" is `holder_tid(m) == current_tid()`, without a system call.
+#pragma once
+
+#include <climits>
+#include <cstdint>
+
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <weft/lock.h>
+
+#include "error.hpp"
+#include "handle.hpp"
+#include "robust_mutex.hpp"
+#include "shm.hpp"
+#include "word_lock.hpp"
+
+namespace weft::detail {
+
+// ---- the calling thread's kernel tid, cached --------------------------------
+
+// initial-exec: one %fs-relative load, no __tls_get_addr call from the .so.
+inline thread_local pid_t tl_tid [[gnu::tls_model("initial-exec")]] = 0;
+
+// A forked child's only thread has a new tid while its TLS is a copy: the
+// child handler (registered at the first use, never at load time) forgets it.
+inline void forget_tid_in_child() noexcept { tl_tid = 0; }
+
+inline pid_t current_tid() noexcept {
+    if (__builtin_expect(tl_tid == 0, 0)) {
+        static const int registered = pthread_atfork(nullptr, nullptr, forget_tid_in_child);
+        (void)registered;
+        tl_tid = static_cast<pid_t>(syscall(SYS_gettid));
+    }
+    return tl_tid;
+}
+
+// ---- robust mutex state, read without taking it ------------------------------
+
+// The kernel tid in the robust mutex word (the robust-futex ABI: glibc keeps
+// the owner's tid there, the kernel clears it and sets FUTEX_OWNER_DIED when
+// the owner dies); 0 when nobody holds it.
+inline pid_t holder_tid(const RobustMutex &m) noexcept {
+    return static_cast<pid_t>(__atomic_load_n(&m.m.__data.__lock, __ATOMIC_RELAXED) & FUTEX_TID_MASK);
+}
+
+inline bool held_by_caller(const RobustMutex &m) noexcept { return holder_tid(m) == current_tid(); }
+
+// glibc's markers in __data.__owner (nptl/pthreadP.h): a mutex taken with
+// EOWNERDEAD and not yet marked consistent, and one released in that state.
+inline constexpr int kMutexInconsistent = INT_MAX;
+inline constexpr int kMutexNotRecoverable = INT_MAX - 1;
+
+inline bool not_recoverable(const RobustMutex &m) noexcept {
+    return __atomic_load_n(&m.m.__data.__owner, __ATOMIC_RELAXED) == kMutexNotRecoverable;
+}
+
+// ---- payloads ------------------------------------------------------------
+
+// A named or anonymous process-scope Lock (shm::Kind::lock).
+struct LockPayload {
+    RobustMutex m;
+};
+inline constexpr std::uint32_t kLockLayout = 1;
+
+// Initialize a fresh payload mutex; a WEFT_* code naming `func`.
+inline weft_status init_robust(const char *func, RobustMutex &m, bool recursive = false) noexcept {
+    int r = m.init(recursive);
+    if (r != 0) return fail_sys(WEFT_ESYS, r, "%s: cannot initialize the process-shared mutex", func);
+    return WEFT_OK;
+}
+
+// Take a process-scope mutex within `timeout_ns`, with the error detail
+// every caller wants. `what` names the object for messages ("lock", "rlock").
+// WEFT_OK; WEFT_EOWNERDEAD (held: the previous holder died);
+// WEFT_ENOTRECOVERABLE; WEFT_ETIMEDOUT; WEFT_EDEADLK (the caller holds it).
+weft_status robust_acquire(const char *func, const void *handle, RobustMutex &m, Deadline &d) noexcept;
+
+// Release a process-scope mutex the caller holds (checked first): WEFT_OK;
+// WEFT_ESTATE when nobody holds it; WEFT_EPERM when another thread does.
+weft_status robust_release(const char *func, const void *handle, RobustMutex &m) noexcept;
+
+// After WEFT_EOWNERDEAD and a repair: WEFT_OK, or WEFT_ESTATE when the
+// caller does not hold it or it is not in the owner-died state.
+weft_status robust_mark_consistent(const char *func, const void *handle, RobustMutex &m) noexcept;
+
+}  // namespace weft::detail
+
+struct weft_lock : weft::detail::Handle<weft::detail::Magic::lock> {
+    weft::detail::WordLock word;                // thread scope
+    weft::detail::RobustMutex *robust = nullptr;  // process scope: the mutex in shared memory
+    weft::detail::shm::Segment *seg = nullptr;  // the segment this handle maps (NULL for thread
+                                                // scope and for a condition's own lock)
+};
+
+namespace weft::detail {
+
+// A handle over a mutex that lives in another object's segment (a
+// process-scope condition's own lock); the caller keeps the mapping alive.
+weft_lock *make_borrowed_lock(RobustMutex *m) noexcept;
+
+}  // namespace weft::detail

@@ -1,0 +1,1600 @@
+// Processes: Python's multiprocessing.Process with the start methods fork,
+// spawn and forkserver, programs over posix_spawn, pid/ppid, join with a
+// timeout (pidfd + poll), exit codes, terminate/kill/kill_tree, daemon
+// children that die with their parent, and reaping of detached children.
+//
+// - fork: fork() in the caller; the child runs fn(arg, len) and _exits.
+// - spawn: posix_spawn("/proc/self/exe", "--weft-spawn=<task>,<ack>"): the
+//   task (function name, process name, identity, argument bytes) is in a
+//   memfd the child inherits; weft_main() in the child reads it, writes one
+//   byte on the ack pipe and runs the function. The ack tells the parent the
+//   program called weft_main() (else it would run its own main again).
+// - forkserver: a spawned server ("--weft-forkserver=<fd>") reads requests
+//   from a SOCK_SEQPACKET control socket (header + names + inline argument,
+//   or a memfd for big ones, and a per-child status socket by SCM_RIGHTS),
+//   forks, replies {pid} and later {wait status} on the status socket, which
+//   is what join polls. It ends when the control socket closes or its
+//   parent's pidfd fires.
+//
+// Handles are owned by the process that created them: after fork the child
+// keeps a copy it may only read and destroy (owner != getpid()).
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <weft/process.h>
+
+#include "internal/boundary.hpp"
+#include "internal/deadline.hpp"
+#include "internal/handle.hpp"
+#include "internal/word_lock.hpp"
+
+extern "C" char **environ;
+
+namespace weft::detail::proc {
+
+constexpr std::uint32_t kNew = 0, kStarting = 1, kRunning = 2, kEnded = 3;
+constexpr std::size_t kMaxFnName = 255;
+constexpr std::int64_t kAckTimeoutNs = 10 * WEFT_SEC;
+constexpr std::size_t kInlineArg = 32 * 1024;  // bigger forkserver arguments go in a memfd
+
+class Guard {
+public:
+    explicit Guard(WordLock &l) noexcept : l_(l) { l_.lock_forever(); }
+    ~Guard() { (void)l_.unlock(); }
+    Guard(const Guard &) = delete;
+    Guard &operator=(const Guard &) = delete;
+
+private:
+    WordLock &l_;
+};
+
+}  // namespace weft::detail::proc
+
+struct weft_process : weft::detail::Handle<weft::detail::Magic::process> {
+    weft::detail::WordLock lk;  // reaping and the fields it writes; names
+    std::atomic<std::uint32_t> state{weft::detail::proc::kNew};
+    std::atomic<char *> name{nullptr};  // malloc'd
+    std::vector<char *> retired;        // earlier names, freed with the handle
+    std::string identity;               // "1", "1:2": Python's _identity
+    std::atomic<int> daemon{0};
+    int method = WEFT_START_FORK;
+    pid_t owner = 0;      // the process that created the handle
+    pid_t pid = 0;        // written before state becomes RUNNING
+    int pidfd = -1;       // a real child's pidfd, or -1
+    int statusfd = -1;    // a forkserver child's status socket, or -1
+    bool via_server = false;
+    bool lost = false;    // reaped behind weft's back (waitpid gave ECHILD)
+    int exitcode = 0;     // valid once ENDED
+    weft_process *prev = nullptr, *next = nullptr;  // registry list (registry lock)
+    bool listed = false;
+};
+
+namespace weft::detail::proc {
+namespace {
+
+// ------------------------------------------------------------ small helpers
+
+int sys_pidfd_open(pid_t pid) noexcept {
+#ifdef SYS_pidfd_open
+    long r = syscall(SYS_pidfd_open, pid, 0);
+    return r < 0 ? -1 : static_cast<int>(r);
+#else
+    (void)pid;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+void close_fd(int &fd) noexcept {
+    if (fd >= 0) (void)::close(fd);
+    fd = -1;
+}
+
+int decode_status(int st) noexcept {
+    if (WIFEXITED(st)) return WEXITSTATUS(st);
+    if (WIFSIGNALED(st)) return -WTERMSIG(st);
+    return 0;
+}
+
+bool write_all(int fd, const void *buf, std::size_t n) noexcept {
+    const char *p = static_cast<const char *>(buf);
+    while (n > 0) {
+        ssize_t w = ::write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return false;
+        }
+        p += w;
+        n -= static_cast<std::size_t>(w);
+    }
+    return true;
+}
+
+bool pread_all(int fd, void *buf, std::size_t n, off_t off) noexcept {
+    char *p = static_cast<char *>(buf);
+    while (n > 0) {
+        ssize_t r = ::pread(fd, p, n, off);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return false;
+        p += r;
+        off += r;
+        n -= static_cast<std::size_t>(r);
+    }
+    return true;
+}
+
+// Wait up to the deadline for fd to become readable (or hang up).
+// 1 readable, 0 timed out, -1 error.
+int wait_readable(int fd, Deadline &d) noexcept {
+    for (;;) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        struct timespec ts, *tsp = nullptr;
+        if (!d.infinite()) {
+            std::int64_t left = d.poll() ? 0 : d.remaining();
+            ts.tv_sec = static_cast<time_t>(left / WEFT_SEC);
+            ts.tv_nsec = static_cast<long>(left % WEFT_SEC);
+            tsp = &ts;
+        }
+        int r = ::ppoll(&pfd, 1, tsp, nullptr);
+        if (r > 0) return 1;
+        if (r == 0) {
+            if (d.poll() || d.expired()) return 0;
+            continue;
+        }
+        if (errno == EINTR) continue;
+        return -1;
+    }
+}
+
+// The program's own path, for argv[0] of spawned copies (cached).
+const char *self_exe() noexcept {
+    struct Path {
+        char buf[PATH_MAX];
+        Path() noexcept {
+            ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+            if (n <= 0) {
+                std::strcpy(buf, "weft-child");
+                n = static_cast<ssize_t>(std::strlen(buf));
+            }
+            buf[n] = '\0';
+        }
+    };
+    static const Path path;  // thread-safe initialisation, trivially destructible
+    return path.buf;
+}
+
+// --------------------------------------------------- registered functions
+
+struct FnRegistry {
+    WordLock lk;
+    std::unordered_map<std::string, weft_process_fn> by_name;
+};
+
+FnRegistry &fns() {
+    static FnRegistry *r = new FnRegistry;  // never freed: used until _exit
+    return *r;
+}
+
+weft_process_fn lookup_fn(const char *name) noexcept {
+    try {
+        FnRegistry &r = fns();
+        Guard g(r.lk);
+        auto it = r.by_name.find(name);
+        return it == r.by_name.end() ? nullptr : it->second;
+    } catch (...) {
+        return nullptr;
+    }
+}
+
+// The name fn is registered under ("" when it is not).
+std::string name_of(weft_process_fn fn) {
+    FnRegistry &r = fns();
+    Guard g(r.lk);
+    for (auto &kv : r.by_name)
+        if (kv.second == fn) return kv.first;
+    return std::string();
+}
+
+// ------------------------------------------------- this process's identity
+
+struct Self {
+    std::string name = "MainProcess";
+    std::string identity;  // "" in the main process
+    pid_t parent = 0;      // 0: getppid()
+};
+
+Self &self() {
+    static Self *s = new Self;  // never freed
+    return *s;
+}
+
+void become_child(const char *name, const char *identity, pid_t parent) noexcept {
+    try {
+        Self &s = self();
+        s.name = name;
+        s.identity = identity;
+        s.parent = parent;
+    } catch (...) {
+    }
+}
+
+// ------------------------------------------------------- process registry
+
+struct Detached {
+    pid_t pid;
+    int statusfd;  // forkserver children: their status socket; else -1
+};
+
+struct Registry {
+    WordLock lk;
+    weft_process *head = nullptr;
+    std::vector<Detached> detached;
+    std::uint64_t counter = 0;  // Python's _process_counter
+};
+
+struct Forkserver {
+    WordLock lk;  // starting and stopping
+    std::atomic<int> ctrl{-1};
+    pid_t pid = 0;
+    pid_t owner = 0;
+};
+
+Forkserver &forkserver() noexcept {
+    static Forkserver f;  // trivially destructible
+    return f;
+}
+
+void fork_prepare() noexcept;
+void fork_parent() noexcept;
+void fork_child() noexcept;
+
+Registry &registry() {
+    static Registry *r = [] {
+        Registry *reg = new Registry;
+        (void)pthread_atfork(fork_prepare, fork_parent, fork_child);
+        return reg;
+    }();
+    return *r;
+}
+
+void fork_prepare() noexcept {
+    registry().lk.lock_forever();
+    forkserver().lk.lock_forever();
+}
+
+void fork_parent() noexcept {
+    (void)forkserver().lk.unlock();
+    (void)registry().lk.unlock();
+}
+
+void fork_child() noexcept {
+    // The parent's children are not ours: forget them (the handles stay, owned
+    // by the parent), and the forkserver's control socket belongs to the parent.
+    Registry &r = registry();
+    new (&r.lk) WordLock;
+    for (weft_process *p = r.head; p;) {
+        weft_process *nx = p->next;
+        p->prev = p->next = nullptr;
+        p->listed = false;
+        // Their descriptors are the parent's business: a copy kept here would
+        // hide the forkserver's end from the parent.
+        if (p->pidfd >= 0) (void)::close(p->pidfd);
+        if (p->statusfd >= 0) (void)::close(p->statusfd);
+        p->pidfd = p->statusfd = -1;
+        p = nx;
+    }
+    r.head = nullptr;
+    for (Detached &d : r.detached)
+        if (d.statusfd >= 0) (void)::close(d.statusfd);
+    r.detached.clear();
+    r.counter = 0;
+    Forkserver &f = forkserver();
+    new (&f.lk) WordLock;
+    int c = f.ctrl.exchange(-1, std::memory_order_relaxed);
+    if (c >= 0) (void)::close(c);
+    f.pid = 0;
+    f.owner = 0;
+}
+
+// Caller holds r.lk.
+void list_add(Registry &r, weft_process *p) noexcept {
+    p->prev = nullptr;
+    p->next = r.head;
+    if (r.head) r.head->prev = p;
+    r.head = p;
+    p->listed = true;
+}
+
+void list_remove(Registry &r, weft_process *p) noexcept {
+    if (!p->listed) return;
+    if (p->prev) p->prev->next = p->next;
+    else r.head = p->next;
+    if (p->next) p->next->prev = p->prev;
+    p->prev = p->next = nullptr;
+    p->listed = false;
+}
+
+// Reap finished detached children; caller holds r.lk. Returns how many run.
+std::size_t reap_detached(Registry &r, std::int64_t *pids, std::size_t cap, std::size_t n) noexcept {
+    std::size_t keep = 0;
+    for (std::size_t i = 0; i < r.detached.size(); ++i) {
+        Detached d = r.detached[i];
+        bool ended;
+        if (d.statusfd >= 0) {
+            int msg[2];
+            ssize_t got = ::recv(d.statusfd, msg, sizeof msg, MSG_DONTWAIT);
+            ended = got >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+            if (ended) (void)::close(d.statusfd);
+        } else {
+            int st;
+            pid_t w;
+            do w = ::waitpid(d.pid, &st, WNOHANG);
+            while (w < 0 && errno == EINTR);
+            ended = w != 0;
+        }
+        if (ended) continue;
+        r.detached[keep++] = d;
+        if (n < cap && pids) pids[n] = d.pid;
+        ++n;
+    }
+    r.detached.resize(keep);
+    return n;
+}
+
+void cleanup() noexcept {
+    try {
+        Registry &r = registry();
+        Guard g(r.lk);
+        (void)reap_detached(r, nullptr, 0, 0);
+    } catch (...) {
+    }
+}
+
+// ---------------------------------------------------------------- reaping
+
+void set_ended(weft_process *p, int code) noexcept {
+    p->exitcode = code;
+    p->state.store(kEnded, std::memory_order_release);
+}
+
+// One non-blocking look at whether p ended; records it. Caller holds p->lk
+// and p is RUNNING or ENDED.
+bool try_reap(weft_process *p) noexcept {
+    if (p->state.load(std::memory_order_acquire) == kEnded) return true;
+    if (p->via_server) {
+        int msg[2];
+        ssize_t got;
+        do got = ::recv(p->statusfd, msg, sizeof msg, MSG_DONTWAIT);
+        while (got < 0 && errno == EINTR);
+        if (got == static_cast<ssize_t>(sizeof msg) && msg[0] == 2) {
+            set_ended(p, decode_status(msg[1]));
+            return true;
+        }
+        if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+            set_ended(p, -SIGKILL);  // the server died before telling
+            return true;
+        }
+        return false;
+    }
+    int st = 0;
+    pid_t w;
+    do w = ::waitpid(p->pid, &st, WNOHANG);
+    while (w < 0 && errno == EINTR);
+    if (w == 0) return false;
+    if (w < 0) {
+        p->lost = true;
+        set_ended(p, -SIGKILL);
+        return true;
+    }
+    set_ended(p, decode_status(st));
+    return true;
+}
+
+bool poll_ended(weft_process *p) noexcept {
+    if (p->state.load(std::memory_order_acquire) == kEnded) return true;
+    Guard g(p->lk);
+    return try_reap(p);
+}
+
+// ---------------------------------------------------------------- checks
+
+weft_status not_mine(const char *func, const weft_process *p) noexcept {
+    return fail(WEFT_ESTATE, "%s: process %p (%s) belongs to process %d, not to this one (%d)", func,
+                static_cast<const void *>(p), p->name.load(std::memory_order_relaxed), static_cast<int>(p->owner),
+                static_cast<int>(::getpid()));
+}
+
+// For calls that need a started child of this process.
+weft_status check_started(const char *func, const weft_process *p) noexcept {
+    if (p->owner != ::getpid()) return not_mine(func, p);
+    std::uint32_t s = p->state.load(std::memory_order_acquire);
+    if (s == kNew || s == kStarting)
+        return fail(WEFT_ESTATE, "%s: process %p (%s) was never started", func, static_cast<const void *>(p),
+                    p->name.load(std::memory_order_relaxed));
+    return WEFT_OK;
+}
+
+weft_status check_method(const char *func, int m) noexcept {
+    if (m < WEFT_START_DEFAULT || m > WEFT_START_FORKSERVER)
+        return fail(WEFT_EINVAL, "%s: start_method is %d; use WEFT_START_DEFAULT, _FORK, _SPAWN or _FORKSERVER",
+                    func, m);
+    return WEFT_OK;
+}
+
+weft_status check_fn_name(const char *func, const char *name) noexcept {
+    if (!name) return null_arg(func, "name");
+    std::size_t n = std::strlen(name);
+    if (n == 0 || n > kMaxFnName)
+        return fail(WEFT_EINVAL, "%s: function name has %zu bytes; use 1 to %zu", func, n, kMaxFnName);
+    return WEFT_OK;
+}
+
+// ------------------------------------------------------------- the child
+
+// PR_SET_PDEATHSIG, then make sure the parent did not die before it took.
+void die_with_parent(pid_t parent) noexcept {
+    (void)::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) {
+        (void)::kill(::getpid(), SIGKILL);
+        ::_exit(128 + SIGKILL);
+    }
+}
+
+[[noreturn]] void run_and_exit(weft_process_fn fn, const char *fn_name, void *arg, std::size_t len) noexcept {
+    if (!fn && fn_name) fn = lookup_fn(fn_name);
+    if (!fn) {
+        std::fprintf(stderr, "weft: %s: no function registered as \"%s\"\n", self().name.c_str(),
+                     fn_name ? fn_name : "");
+        std::fflush(stderr);
+        ::_exit(WEFT_PROCESS_EXIT_NO_FUNCTION);
+    }
+    int rc = fn(arg, len);
+    std::fflush(stdout);
+    std::fflush(stderr);
+    ::_exit(rc & 255);
+}
+
+// -------------------------------------------------------------- the task
+
+// The bytes a spawn or forkserver child receives.
+struct TaskHeader {
+    std::uint32_t magic;  // kTaskMagic
+    std::uint32_t daemon;
+    std::int32_t parent;
+    std::uint32_t fn_len, name_len, ident_len;
+    std::uint64_t arg_len;
+    std::uint32_t arg_inline;  // forkserver: the argument follows the strings (else in a memfd)
+    std::uint32_t pad;
+};
+constexpr std::uint32_t kTaskMagic = 0x5754534Bu;  // "WTSK"
+
+std::size_t align16(std::size_t n) noexcept { return (n + 15) & ~static_cast<std::size_t>(15); }
+
+// Header, then fn name, process name and identity (NUL-terminated), then
+// (when inline) the argument at a 16-aligned offset.
+std::vector<char> build_task(const weft_process *p, const std::string &fn, const void *arg, std::size_t len,
+                             bool with_arg) {
+    const char *nm = p->name.load(std::memory_order_relaxed);
+    TaskHeader h{};
+    h.magic = kTaskMagic;
+    h.daemon = p->daemon.load(std::memory_order_relaxed) ? 1 : 0;
+    h.parent = static_cast<std::int32_t>(::getpid());
+    h.fn_len = static_cast<std::uint32_t>(fn.size());
+    h.name_len = static_cast<std::uint32_t>(std::strlen(nm));
+    h.ident_len = static_cast<std::uint32_t>(p->identity.size());
+    h.arg_len = len;
+    h.arg_inline = with_arg ? 1 : 0;
+    std::size_t strs = sizeof h + h.fn_len + 1 + h.name_len + 1 + h.ident_len + 1;
+    std::size_t total = with_arg ? align16(strs) + len : strs;
+    std::vector<char> buf(total, 0);
+    char *q = buf.data();
+    std::memcpy(q, &h, sizeof h);
+    q += sizeof h;
+    std::memcpy(q, fn.data(), h.fn_len);
+    q += h.fn_len + 1;
+    std::memcpy(q, nm, h.name_len);
+    q += h.name_len + 1;
+    std::memcpy(q, p->identity.data(), h.ident_len);
+    if (with_arg && len) std::memcpy(buf.data() + align16(strs), arg, len);
+    return buf;
+}
+
+struct Task {
+    TaskHeader h;
+    const char *fn, *name, *ident;
+    std::size_t arg_off;  // of the inline argument
+};
+
+// Check and split a task buffer of n bytes.
+bool parse_task(const char *buf, std::size_t n, Task &t) noexcept {
+    if (n < sizeof(TaskHeader)) return false;
+    std::memcpy(&t.h, buf, sizeof t.h);
+    if (t.h.magic != kTaskMagic || t.h.fn_len > kMaxFnName || t.h.name_len > 65536 || t.h.ident_len > 65536)
+        return false;
+    std::size_t strs = sizeof t.h + t.h.fn_len + 1 + t.h.name_len + 1 + t.h.ident_len + 1;
+    if (strs > n) return false;
+    t.fn = buf + sizeof t.h;
+    t.name = t.fn + t.h.fn_len + 1;
+    t.ident = t.name + t.h.name_len + 1;
+    if (t.fn[t.h.fn_len] || t.name[t.h.name_len] || t.ident[t.h.ident_len]) return false;
+    t.arg_off = align16(strs);
+    if (t.h.arg_inline && (t.arg_off > n || n - t.arg_off != t.h.arg_len)) return false;
+    return true;
+}
+
+// A 16-aligned private copy of len bytes (NULL for 0); exits on failure.
+void *aligned_copy(const void *src, std::size_t len) noexcept {
+    if (len == 0) return nullptr;
+    void *m = std::aligned_alloc(16, align16(len));
+    if (!m) ::_exit(WEFT_PROCESS_EXIT_BAD_TASK);
+    std::memcpy(m, src, len);
+    return m;
+}
+
+int make_memfd(const char *what, const void *data, std::size_t n) noexcept {
+    int fd = static_cast<int>(syscall(SYS_memfd_create, what, MFD_CLOEXEC));
+    if (fd < 0) return -1;
+    if (!write_all(fd, data, n)) {
+        int e = errno;
+        (void)::close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+// ---------------------------------------------------------------- names
+
+std::string next_identity() {
+    Registry &r = registry();
+    std::uint64_t n;
+    {
+        Guard g(r.lk);
+        n = ++r.counter;
+    }
+    const std::string &mine = self().identity;
+    std::string id = mine.empty() ? std::string() : mine + ":";
+    id += std::to_string(n);
+    return id;
+}
+
+// ----------------------------------------------------------------- starts
+
+// Claim the NEW -> STARTING transition; the winner finishes with
+// publish_start() or abort_start().
+weft_status claim_start(const char *func, weft_process *p) noexcept {
+    if (p->owner != ::getpid()) return not_mine(func, p);
+    std::uint32_t s = kNew;
+    if (!p->state.compare_exchange_strong(s, kStarting, std::memory_order_acq_rel))
+        return fail(WEFT_ESTATE, "%s: process %p (%s) was started already; a process starts once", func,
+                    static_cast<void *>(p), p->name.load(std::memory_order_relaxed));
+    cleanup();
+    return WEFT_OK;
+}
+
+void abort_start(weft_process *p) noexcept { p->state.store(kNew, std::memory_order_release); }
+
+void publish_start(weft_process *p) noexcept {
+    Registry &r = registry();
+    {
+        Guard g(r.lk);
+        list_add(r, p);
+    }
+    p->state.store(kRunning, std::memory_order_release);
+}
+
+weft_status start_fork(const char *func, weft_process *p, weft_process_fn fn, const char *fn_name, const void *arg,
+                       std::size_t len) noexcept {
+    (void)registry();  // the at-fork handlers exist before the first fork
+    std::fflush(stdout);
+    std::fflush(stderr);
+    pid_t parent = ::getpid();
+    bool daemon = p->daemon.load(std::memory_order_relaxed) != 0;
+    // A daemon child tells when its PR_SET_PDEATHSIG is in place: until then
+    // the end of the starting thread would go unnoticed (the kernel ties the
+    // signal to the parent thread at the time of the prctl), so the
+    // documented behaviour holds whatever the timing.
+    int hs[2] = {-1, -1};
+    if (daemon && ::pipe2(hs, O_CLOEXEC) != 0) return fail_sys(WEFT_ESYS, errno, "%s: pipe failed", func);
+    pid_t pid = ::fork();
+    if (pid < 0) {
+        int e = errno;
+        close_fd(hs[0]);
+        close_fd(hs[1]);
+        return fail_sys(WEFT_ESYS, e, "%s: fork failed", func);
+    }
+    if (pid == 0) {
+        if (daemon) {
+            die_with_parent(parent);
+            (void)::close(hs[0]);
+            char one = 1;
+            (void)write_all(hs[1], &one, 1);
+            (void)::close(hs[1]);
+        }
+        become_child(p->name.load(std::memory_order_relaxed), p->identity.c_str(), parent);
+        run_and_exit(fn, fn_name, const_cast<void *>(arg), len);
+    }
+    if (daemon) {
+        close_fd(hs[1]);
+        char byte;
+        while (::read(hs[0], &byte, 1) < 0 && errno == EINTR) {
+        }
+        close_fd(hs[0]);
+    }
+    p->pid = pid;
+    p->pidfd = sys_pidfd_open(pid);  // -1 on old kernels: join polls waitpid
+    return WEFT_OK;
+}
+
+weft_status start_spawn(const char *func, weft_process *p, const std::string &fn, const void *arg,
+                        std::size_t len) {
+    std::vector<char> task = build_task(p, fn, arg, len, true);
+    int memfd = make_memfd("weft-task", task.data(), task.size());
+    if (memfd < 0) return fail_sys(WEFT_ESYS, errno, "%s: memfd for the task failed", func);
+    int ack[2];
+    if (::pipe2(ack, O_CLOEXEC) != 0) {
+        int e = errno;
+        (void)::close(memfd);
+        return fail_sys(WEFT_ESYS, e, "%s: pipe failed", func);
+    }
+    char marker[64];
+    std::snprintf(marker, sizeof marker, "--weft-spawn=%d,%d", memfd, ack[1]);
+    char *argv[] = {const_cast<char *>(self_exe()), marker, nullptr};
+    posix_spawn_file_actions_t fa;
+    int rc = posix_spawn_file_actions_init(&fa);
+    if (rc == 0) rc = posix_spawn_file_actions_adddup2(&fa, memfd, memfd);  // clears FD_CLOEXEC
+    if (rc == 0) rc = posix_spawn_file_actions_adddup2(&fa, ack[1], ack[1]);
+    pid_t pid = 0;
+    if (rc == 0) rc = ::posix_spawn(&pid, "/proc/self/exe", &fa, nullptr, argv, environ);
+    (void)posix_spawn_file_actions_destroy(&fa);
+    (void)::close(memfd);
+    (void)::close(ack[1]);
+    if (rc != 0) {
+        (void)::close(ack[0]);
+        return fail_sys(WEFT_ESYS, rc, "%s: posix_spawn of /proc/self/exe failed", func);
+    }
+    Deadline d(kAckTimeoutNs);
+    char byte = 0;
+    ssize_t got = 0;
+    if (wait_readable(ack[0], d) == 1) {
+        do got = ::read(ack[0], &byte, 1);
+        while (got < 0 && errno == EINTR);
+    }
+    (void)::close(ack[0]);
+    if (got != 1) {
+        (void)::kill(pid, SIGKILL);
+        int st;
+        while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+        }
+        return fail(WEFT_ENOTSUP,
+                    "%s: the spawned copy of %s never took its task: does main() call weft_main(argc, argv) first?",
+                    func, self_exe());
+    }
+    p->pid = pid;
+    p->pidfd = sys_pidfd_open(pid);
+    return WEFT_OK;
+}
+
+// ------------------------------------------------------------ forkserver
+
+struct Hello {
+    std::uint32_t magic;
+    std::int32_t pid;
+};
+constexpr std::uint32_t kHelloMagic = 0x57465352u;  // "WFSR"
+
+// Whether this process's server runs; forgets (and reaps) a dead one.
+// Caller holds f.lk.
+bool server_running(Forkserver &f) noexcept {
+    int ctrl = f.ctrl.load(std::memory_order_relaxed);
+    if (ctrl < 0 || f.owner != ::getpid()) return false;
+    int st;
+    pid_t w = ::waitpid(f.pid, &st, WNOHANG);
+    if (w == 0) return true;
+    if (w < 0 && errno != ECHILD) return true;  // EINTR: assume alive; the next call looks again
+    f.ctrl.store(-1, std::memory_order_relaxed);
+    (void)::close(ctrl);
+    f.pid = 0;
+    return false;
+}
+
+weft_status forkserver_start_impl(const char *func) {
+    Forkserver &f = forkserver();
+    (void)registry();  // at-fork handlers: a forked child must not inherit our server
+    Guard g(f.lk);
+    if (server_running(f)) return WEFT_OK;
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+        return fail_sys(WEFT_ESYS, errno, "%s: socketpair failed", func);
+    char marker[64];
+    std::snprintf(marker, sizeof marker, "--weft-forkserver=%d", sv[1]);
+    char *argv[] = {const_cast<char *>(self_exe()), marker, nullptr};
+    posix_spawn_file_actions_t fa;
+    int rc = posix_spawn_file_actions_init(&fa);
+    if (rc == 0) rc = posix_spawn_file_actions_adddup2(&fa, sv[1], sv[1]);
+    pid_t pid = 0;
+    if (rc == 0) rc = ::posix_spawn(&pid, "/proc/self/exe", &fa, nullptr, argv, environ);
+    (void)posix_spawn_file_actions_destroy(&fa);
+    (void)::close(sv[1]);
+    if (rc != 0) {
+        (void)::close(sv[0]);
+        return fail_sys(WEFT_ESYS, rc, "%s: posix_spawn of the forkserver failed", func);
+    }
+    Deadline d(kAckTimeoutNs);
+    Hello h{};
+    ssize_t got = -1;
+    if (wait_readable(sv[0], d) == 1) {
+        do got = ::recv(sv[0], &h, sizeof h, 0);
+        while (got < 0 && errno == EINTR);
+    }
+    if (got != static_cast<ssize_t>(sizeof h) || h.magic != kHelloMagic || h.pid != pid) {
+        (void)::close(sv[0]);
+        (void)::kill(pid, SIGKILL);
+        int st;
+        while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+        }
+        return fail(WEFT_ENOTSUP,
+                    "%s: the forkserver (a copy of %s) did not start: does main() call weft_main(argc, argv) first?",
+                    func, self_exe());
+    }
+    f.pid = pid;
+    f.owner = ::getpid();
+    f.ctrl.store(sv[0], std::memory_order_release);
+    return WEFT_OK;
+}
+
+// Forget a dead server (its socket failed), reaping it.
+void forkserver_lost(int ctrl) noexcept {
+    Forkserver &f = forkserver();
+    Guard g(f.lk);
+    if (f.ctrl.load(std::memory_order_relaxed) != ctrl) return;  // somebody replaced it already
+    f.ctrl.store(-1, std::memory_order_relaxed);
+    (void)::close(ctrl);
+    int st;
+    while (::waitpid(f.pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    f.pid = 0;
+}
+
+weft_status start_forkserver(const char *func, weft_process *p, const std::string &fn, const void *arg,
+                             std::size_t len) {
+    bool inline_arg = len <= kInlineArg;
+    std::vector<char> task = build_task(p, fn, arg, len, inline_arg);
+    int memfd = -1;
+    if (!inline_arg) {
+        memfd = make_memfd("weft-arg", arg, len);
+        if (memfd < 0) return fail_sys(WEFT_ESYS, errno, "%s: memfd for the argument failed", func);
+    }
+    for (int attempt = 0;; ++attempt) {
+        Forkserver &f = forkserver();
+        int ctrl = f.ctrl.load(std::memory_order_acquire);
+        if (ctrl < 0 || f.owner != ::getpid()) {
+            weft_status s = forkserver_start_impl(func);
+            if (s != WEFT_OK) {
+                close_fd(memfd);
+                return s;
+            }
+            ctrl = f.ctrl.load(std::memory_order_acquire);
+        }
+        int st[2];
+        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, st) != 0) {
+            int e = errno;
+            close_fd(memfd);
+            return fail_sys(WEFT_ESYS, e, "%s: socketpair failed", func);
+        }
+        int fds[2] = {st[1], memfd};
+        int nfds = memfd >= 0 ? 2 : 1;
+        char cbuf[CMSG_SPACE(sizeof fds)];
+        std::memset(cbuf, 0, sizeof cbuf);
+        struct iovec iov = {task.data(), task.size()};
+        struct msghdr mh {};
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = cbuf;
+        mh.msg_controllen = CMSG_SPACE(sizeof(int) * static_cast<std::size_t>(nfds));
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * static_cast<std::size_t>(nfds));
+        std::memcpy(CMSG_DATA(c), fds, sizeof(int) * static_cast<std::size_t>(nfds));
+        ssize_t sent;
+        do sent = ::sendmsg(ctrl, &mh, MSG_NOSIGNAL);
+        while (sent < 0 && errno == EINTR);
+        (void)::close(st[1]);
+        if (sent < 0) {
+            int e = errno;
+            (void)::close(st[0]);
+            if ((e == EPIPE || e == ECONNRESET || e == ENOTCONN) && attempt == 0) {
+                forkserver_lost(ctrl);  // and start a new one
+                continue;
+            }
+            close_fd(memfd);
+            return fail_sys(WEFT_ESYS, e, "%s: sending the request to the forkserver failed", func);
+        }
+        close_fd(memfd);
+        int reply[2] = {0, 0};
+        ssize_t got = -1;
+        Deadline d(kAckTimeoutNs);
+        if (wait_readable(st[0], d) == 1) {
+            do got = ::recv(st[0], reply, sizeof reply, 0);
+            while (got < 0 && errno == EINTR);
+        }
+        if (got != static_cast<ssize_t>(sizeof reply) || reply[0] != 1) {
+            (void)::close(st[0]);
+            if (got == static_cast<ssize_t>(sizeof reply) && reply[0] == 3)
+                return fail_sys(WEFT_ESYS, reply[1], "%s: the forkserver's fork failed", func);
+            return fail(WEFT_ESYS, "%s: the forkserver did not answer", func);
+        }
+        p->pid = reply[1];
+        p->statusfd = st[0];
+        p->via_server = true;
+        return WEFT_OK;
+    }
+}
+
+// The server's main loop (in the spawned copy). Never returns.
+[[noreturn]] void serve(int ctrl) noexcept {
+    pid_t me = ::getpid();
+    pid_t parent = ::getppid();
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    (void)sigprocmask(SIG_BLOCK, &chld, nullptr);
+    int sfd = ::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+    (void)std::signal(SIGINT, SIG_IGN);   // Ctrl-C is the parent's business
+    (void)std::signal(SIGCHLD, SIG_DFL);  // an ignored SIGCHLD (inherited) would reap behind our back
+    int pfd = sys_pidfd_open(parent);
+    if (::getppid() != parent) ::_exit(0);
+    Hello h{kHelloMagic, static_cast<std::int32_t>(me)};
+    if (::send(ctrl, &h, sizeof h, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof h)) ::_exit(0);
+    std::unordered_map<pid_t, int> kids;
+    std::vector<char> buf(sizeof(TaskHeader) + 3 * 65536 + kInlineArg + 64);
+    for (;;) {
+        struct pollfd pf[3] = {{ctrl, POLLIN, 0}, {sfd, POLLIN, 0}, {pfd, POLLIN, 0}};
+        int r = ::poll(pf, pfd >= 0 ? 3 : 2, pfd >= 0 && sfd >= 0 ? -1 : 200);
+        if (r < 0 && errno != EINTR) ::_exit(0);
+        if (pfd < 0 && ::getppid() != parent) ::_exit(0);
+        if (pfd >= 0 && (pf[2].revents & POLLIN)) ::_exit(0);
+        if (sfd < 0 || (pf[1].revents & POLLIN)) {
+            struct signalfd_siginfo si;
+            while (sfd >= 0 && ::read(sfd, &si, sizeof si) > 0) {
+            }
+            int st;
+            pid_t w;
+            while ((w = ::waitpid(-1, &st, WNOHANG)) > 0) {
+                auto it = kids.find(w);
+                if (it == kids.end()) continue;
+                int msg[2] = {2, st};
+                (void)::send(it->second, msg, sizeof msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+                (void)::close(it->second);
+                kids.erase(it);
+            }
+        }
+        if (pf[0].revents & (POLLHUP | POLLERR) && !(pf[0].revents & POLLIN)) ::_exit(0);
+        if (!(pf[0].revents & POLLIN)) continue;
+        int fds[2] = {-1, -1};
+        char cbuf[CMSG_SPACE(sizeof fds)];
+        struct iovec iov = {buf.data(), buf.size()};
+        struct msghdr mh {};
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = cbuf;
+        mh.msg_controllen = sizeof cbuf;
+        ssize_t n = ::recvmsg(ctrl, &mh, MSG_CMSG_CLOEXEC);
+        if (n == 0) ::_exit(0);  // the parent is gone
+        if (n < 0) {
+            if (errno == EINTR || errno == EAGAIN) continue;
+            ::_exit(0);
+        }
+        int nfds = 0;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+            std::size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (std::size_t i = 0; i < k; ++i) {
+                int fd;
+                std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+                if (nfds < 2) fds[nfds++] = fd;
+                else (void)::close(fd);
+            }
+        }
+        Task t;
+        bool ok = nfds >= 1 && !(mh.msg_flags & MSG_TRUNC) && parse_task(buf.data(), static_cast<std::size_t>(n), t) &&
+                  (t.h.arg_inline || nfds == 2);
+        if (!ok) {
+            for (int i = 0; i < nfds; ++i) (void)::close(fds[i]);
+            continue;
+        }
+        pid_t pid = ::fork();
+        if (pid == 0) {
+            (void)::close(ctrl);
+            if (sfd >= 0) (void)::close(sfd);
+            if (pfd >= 0) (void)::close(pfd);
+            for (auto &kv : kids) (void)::close(kv.second);
+            (void)::close(fds[0]);
+            sigset_t none;
+            sigemptyset(&none);
+            (void)sigprocmask(SIG_SETMASK, &none, nullptr);
+            (void)std::signal(SIGINT, SIG_DFL);
+            if (t.h.daemon) die_with_parent(me);
+            become_child(t.name, t.ident, static_cast<pid_t>(t.h.parent));
+            void *arg;
+            if (t.h.arg_inline) {
+                arg = aligned_copy(buf.data() + t.arg_off, t.h.arg_len);
+            } else {
+                arg = t.h.arg_len ? std::aligned_alloc(16, align16(t.h.arg_len)) : nullptr;
+                if ((t.h.arg_len && !arg) || !pread_all(fds[1], arg, t.h.arg_len, 0))
+                    ::_exit(WEFT_PROCESS_EXIT_BAD_TASK);
+                (void)::close(fds[1]);
+            }
+            run_and_exit(nullptr, t.fn, arg, t.h.arg_len);
+        }
+        if (nfds == 2) (void)::close(fds[1]);
+        if (pid < 0) {
+            int msg[2] = {3, errno};
+            (void)::send(fds[0], msg, sizeof msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+            (void)::close(fds[0]);
+            continue;
+        }
+        int msg[2] = {1, static_cast<int>(pid)};
+        (void)::send(fds[0], msg, sizeof msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        try {
+            kids.emplace(pid, fds[0]);
+        } catch (...) {
+            (void)::close(fds[0]);
+        }
+    }
+}
+
+// ------------------------------------------------------------- weft_main
+
+// The spawned child: read the task, ack, run.
+[[noreturn]] void spawned(const char *spec) noexcept {
+    char *end = nullptr;
+    long tfd = std::strtol(spec, &end, 10);
+    if (!end || *end != ',') ::_exit(WEFT_PROCESS_EXIT_BAD_TASK);
+    long afd = std::strtol(end + 1, &end, 10);
+    if (!end || *end != '\0' || tfd < 0 || afd < 0) ::_exit(WEFT_PROCESS_EXIT_BAD_TASK);
+    struct stat sb;
+    if (::fstat(static_cast<int>(tfd), &sb) != 0 || sb.st_size <= 0) ::_exit(WEFT_PROCESS_EXIT_BAD_TASK);
+    std::size_t n = static_cast<std::size_t>(sb.st_size);
+    char *buf = static_cast<char *>(std::aligned_alloc(16, align16(n)));
+    if (!buf || !pread_all(static_cast<int>(tfd), buf, n, 0)) ::_exit(WEFT_PROCESS_EXIT_BAD_TASK);
+    (void)::close(static_cast<int>(tfd));
+    Task t;
+    if (!parse_task(buf, n, t) || !t.h.arg_inline) ::_exit(WEFT_PROCESS_EXIT_BAD_TASK);
+    if (t.h.daemon) die_with_parent(static_cast<pid_t>(t.h.parent));  // before the ack: see start_fork
+    char one = 1;
+    (void)write_all(static_cast<int>(afd), &one, 1);
+    (void)::close(static_cast<int>(afd));
+    become_child(t.name, t.ident, static_cast<pid_t>(t.h.parent));
+    // buf is 16-aligned and so is arg_off.
+    run_and_exit(nullptr, t.fn, t.h.arg_len ? buf + t.arg_off : nullptr, t.h.arg_len);
+}
+
+// ------------------------------------------------------------- kill_tree
+
+// State letter of /proc/<pid>/stat, and its parent pid; false when gone.
+bool proc_stat(pid_t pid, char *state, pid_t *ppid) noexcept {
+    char path[64], buf[512];
+    std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+    int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    ssize_t n = ::read(fd, buf, sizeof buf - 1);
+    (void)::close(fd);
+    if (n <= 0) return false;
+    buf[n] = '\0';
+    const char *rp = std::strrchr(buf, ')');
+    if (!rp) return false;
+    char st = 0;
+    int pp = 0;
+    if (std::sscanf(rp + 1, " %c %d", &st, &pp) != 2) return false;
+    *state = st;
+    *ppid = static_cast<pid_t>(pp);
+    return true;
+}
+
+// Wait (bounded) until pid is stopped or dead.
+void wait_stopped(pid_t pid) noexcept {
+    for (int i = 0; i < 2000; ++i) {
+        char s;
+        pid_t pp;
+        if (!proc_stat(pid, &s, &pp)) return;
+        if (s == 'T' || s == 't' || s == 'Z' || s == 'X' || s == 'x') return;
+        struct timespec ts = {0, 100000};
+        (void)::nanosleep(&ts, nullptr);
+    }
+}
+
+// The children of every pid in `of` not yet in `seen`.
+std::vector<pid_t> children_of(const std::vector<pid_t> &of, const std::unordered_set<pid_t> &seen, bool &ok) {
+    std::vector<pid_t> out;
+    ok = true;
+    // /proc/<pid>/task/<tid>/children (CONFIG_PROC_CHILDREN).
+    bool have_children_file = false;
+    for (pid_t p : of) {
+        char path[64];
+        std::snprintf(path, sizeof path, "/proc/%d/task", static_cast<int>(p));
+        DIR *d = ::opendir(path);
+        if (!d) continue;
+        while (struct dirent *e = ::readdir(d)) {
+            if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+            char cpath[320];
+            std::snprintf(cpath, sizeof cpath, "/proc/%d/task/%s/children", static_cast<int>(p), e->d_name);
+            FILE *fp = std::fopen(cpath, "re");
+            if (!fp) continue;
+            have_children_file = true;
+            int kid;
+            while (std::fscanf(fp, "%d", &kid) == 1)
+                if (!seen.count(kid)) out.push_back(kid);
+            std::fclose(fp);
+        }
+        ::closedir(d);
+        if (!have_children_file) break;
+    }
+    if (have_children_file) return out;
+    // Else scan every process's parent pid.
+    std::unordered_set<pid_t> parents(of.begin(), of.end());
+    DIR *d = ::opendir("/proc");
+    if (!d) {
+        ok = false;
+        return out;
+    }
+    while (struct dirent *e = ::readdir(d)) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+        char s;
+        pid_t pp;
+        if (proc_stat(pid, &s, &pp) && parents.count(pp) && !seen.count(pid)) out.push_back(pid);
+    }
+    ::closedir(d);
+    return out;
+}
+
+weft_status kill_tree_impl(const char *func, pid_t root, int sig) {
+    std::vector<pid_t> tree{root};
+    std::unordered_set<pid_t> seen{root};
+    (void)::kill(root, SIGSTOP);
+    wait_stopped(root);
+    std::vector<pid_t> frontier{root};
+    bool ok = true;
+    while (!frontier.empty()) {
+        std::vector<pid_t> kids = children_of(frontier, seen, ok);
+        if (!ok) break;
+        for (pid_t k : kids) {
+            seen.insert(k);
+            tree.push_back(k);
+            (void)::kill(k, SIGSTOP);
+        }
+        for (pid_t k : kids) wait_stopped(k);
+        frontier.swap(kids);
+    }
+    for (pid_t p : tree) (void)::kill(p, sig);
+    for (pid_t p : tree) (void)::kill(p, SIGCONT);
+    if (!ok) return fail_sys(WEFT_ESYS, errno, "%s: cannot read /proc to find the descendants of %d", func,
+                             static_cast<int>(root));
+    return WEFT_OK;
+}
+
+// --------------------------------------------------------------- programs
+
+// PATH lookup for the fork+execve path (posix_spawnp does its own).
+std::string search_path(const char *name) {
+    const char *path = std::getenv("PATH");
+    std::string p = path ? path : "/usr/local/bin:/usr/bin:/bin";
+    std::size_t start = 0;
+    for (;;) {
+        std::size_t colon = p.find(':', start);
+        std::size_t dlen = (colon == std::string::npos ? p.size() : colon) - start;
+        std::string cand;
+        if (dlen == 0) cand.push_back('.');
+        else cand.append(p, start, dlen);
+        cand.push_back('/');
+        cand.append(name);
+        if (::access(cand.c_str(), X_OK) == 0) return cand;
+        if (colon == std::string::npos) break;
+        start = colon + 1;
+    }
+    return std::string();
+}
+
+weft_status exec_error(const char *func, int err, const char *path, const char *cwd) {
+    weft_status code = err == ENOENT || err == ENOTDIR ? WEFT_ENOENT
+                       : err == EACCES || err == EPERM ? WEFT_EPERM
+                                                       : WEFT_ESYS;
+    if (cwd)
+        return fail_sys(code, err, "%s: cannot start \"%.100s\" in directory \"%.80s\"", func, path, cwd);
+    return fail_sys(code, err, "%s: cannot start \"%.160s\"", func, path);
+}
+
+// Daemon programs: fork, die-with-parent, redirect, chdir, execve.
+weft_status program_fork(const char *func, weft_process *p, const char *path, char *const argv[], char *const envp[],
+                         const weft_exec_options *o) {
+    std::string resolved = path;
+    if (o && o->search_path && !std::strchr(path, '/')) {
+        resolved = search_path(path);
+        if (resolved.empty()) return exec_error(func, ENOENT, path, nullptr);
+    }
+    int ep[2];
+    if (::pipe2(ep, O_CLOEXEC) != 0) return fail_sys(WEFT_ESYS, errno, "%s: pipe failed", func);
+    (void)registry();
+    std::fflush(stdout);
+    std::fflush(stderr);
+    pid_t parent = ::getpid();
+    pid_t pid = ::fork();
+    if (pid < 0) {
+        int e = errno;
+        (void)::close(ep[0]);
+        (void)::close(ep[1]);
+        return fail_sys(WEFT_ESYS, e, "%s: fork failed", func);
+    }
+    if (pid == 0) {
+        (void)::close(ep[0]);
+        die_with_parent(parent);
+        int want[3] = {o ? o->stdin_fd : WEFT_FD_INHERIT, o ? o->stdout_fd : WEFT_FD_INHERIT,
+                       o ? o->stderr_fd : WEFT_FD_INHERIT};
+        int tmp[3];
+        for (int i = 0; i < 3; ++i) {  // out of the way of 0..2 first
+            tmp[i] = -1;
+            if (want[i] >= 0) tmp[i] = ::fcntl(want[i], F_DUPFD_CLOEXEC, 3);
+            else if (want[i] == WEFT_FD_NULL) tmp[i] = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+            if (want[i] != WEFT_FD_INHERIT && tmp[i] < 0) goto failed;
+        }
+        for (int i = 0; i < 3; ++i)
+            if (tmp[i] >= 0 && ::dup2(tmp[i], i) < 0) goto failed;
+        if (o && o->cwd && ::chdir(o->cwd) != 0) goto failed;
+        ::execve(resolved.c_str(), argv, envp);
+    failed:
+        int e = errno;
+        (void)write_all(ep[1], &e, sizeof e);
+        ::_exit(127);
+    }
+    (void)::close(ep[1]);
+    int err = 0;
+    ssize_t got;
+    do got = ::read(ep[0], &err, sizeof err);
+    while (got < 0 && errno == EINTR);
+    (void)::close(ep[0]);
+    if (got == static_cast<ssize_t>(sizeof err)) {
+        int st;
+        while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+        }
+        return exec_error(func, err, path, o ? o->cwd : nullptr);
+    }
+    p->pid = pid;
+    p->pidfd = sys_pidfd_open(pid);
+    return WEFT_OK;
+}
+
+weft_status program_spawn(const char *func, weft_process *p, const char *path, char *const argv[], char *const envp[],
+                          const weft_exec_options *o) {
+    posix_spawn_file_actions_t fa;
+    int rc = posix_spawn_file_actions_init(&fa);
+    if (rc != 0) return fail_sys(WEFT_ESYS, rc, "%s: posix_spawn_file_actions_init failed", func);
+    int want[3] = {o ? o->stdin_fd : WEFT_FD_INHERIT, o ? o->stdout_fd : WEFT_FD_INHERIT,
+                   o ? o->stderr_fd : WEFT_FD_INHERIT};
+    for (int i = 0; i < 3 && rc == 0; ++i) {
+        if (want[i] >= 0) rc = posix_spawn_file_actions_adddup2(&fa, want[i], i);
+        else if (want[i] == WEFT_FD_NULL) rc = posix_spawn_file_actions_addopen(&fa, i, "/dev/null", O_RDWR, 0);
+    }
+    if (rc == 0 && o && o->cwd) rc = posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
+    pid_t pid = 0;
+    if (rc == 0) {
+        if (o && o->search_path) rc = ::posix_spawnp(&pid, path, &fa, nullptr, argv, envp);
+        else rc = ::posix_spawn(&pid, path, &fa, nullptr, argv, envp);
+        (void)posix_spawn_file_actions_destroy(&fa);
+        if (rc != 0) return exec_error(func, rc, path, o ? o->cwd : nullptr);
+    } else {
+        (void)posix_spawn_file_actions_destroy(&fa);
+        return fail_sys(WEFT_ESYS, rc, "%s: preparing the file actions failed", func);
+    }
+    p->pid = pid;
+    p->pidfd = sys_pidfd_open(pid);
+    return WEFT_OK;
+}
+
+// --------------------------------------------------------------- handles
+
+weft_status create_impl(const char *func, weft_process **out, const weft_process_options *opts) noexcept {
+    if (!out) return null_arg(func, "out");
+    *out = nullptr;
+    if (weft_status s = check_version(func, opts, WEFT_PROCESS_OPTIONS_VERSION)) return s;
+    if (opts)
+        if (weft_status s = check_method(func, opts->start_method)) return s;
+    return guarded(func, [&]() -> weft_status {
+        cleanup();
+        std::string id = next_identity();
+        std::string nm = opts && opts->name ? std::string(opts->name) : "Process-" + id;
+        char *copy = strdup(nm.c_str());
+        if (!copy) throw std::bad_alloc();
+        auto *p = new (std::nothrow) weft_process;
+        if (!p) {
+            std::free(copy);
+            throw std::bad_alloc();
+        }
+        p->identity.swap(id);
+        p->name.store(copy, std::memory_order_relaxed);
+        p->daemon.store(opts && opts->daemon ? 1 : 0, std::memory_order_relaxed);
+        p->method = opts && opts->start_method != WEFT_START_DEFAULT ? opts->start_method : WEFT_START_FORK;
+        p->owner = ::getpid();
+        *out = p;
+        return WEFT_OK;
+    });
+}
+
+weft_status start_impl(const char *func, weft_process *p, weft_process_fn fn, const char *fn_name, const void *arg,
+                       std::size_t len) noexcept {
+    if (!fn && !fn_name) return null_arg(func, "fn");
+    if (!arg && len > 0)
+        return fail(WEFT_EINVAL, "%s: arg is NULL but len is %zu", func, len);
+    std::string name;
+    if (p->method != WEFT_START_FORK) {
+        if (fn_name) {
+            name = fn_name;
+        } else {
+            try {
+                name = name_of(fn);
+            } catch (...) {
+                return fail(WEFT_ENOMEM, "%s: out of memory", func);
+            }
+            if (name.empty())
+                return fail(WEFT_EINVAL,
+                            "%s: function %p is not registered; spawn and forkserver find functions by name: "
+                            "use WEFT_REGISTER_FUNCTION or weft_register",
+                            func, reinterpret_cast<void *>(fn));
+        }
+    }
+    if (weft_status s = claim_start(func, p)) return s;
+    weft_status s = guarded(func, [&]() -> weft_status {
+        switch (p->method) {
+        case WEFT_START_SPAWN: return start_spawn(func, p, name, arg, len);
+        case WEFT_START_FORKSERVER: return start_forkserver(func, p, name, arg, len);
+        default: return start_fork(func, p, fn, fn_name, arg, len);
+        }
+    });
+    if (s != WEFT_OK) {
+        abort_start(p);
+        return s;
+    }
+    publish_start(p);
+    return WEFT_OK;
+}
+
+weft_status signal_impl(const char *func, weft_process *p, int sig) noexcept {
+    if (weft_status s = check_started(func, p)) return s;
+    Guard g(p->lk);
+    if (try_reap(p)) return WEFT_OK;  // never signal a pid that may be reused
+    if (::kill(p->pid, sig) != 0 && errno != ESRCH)
+        return fail_sys(WEFT_ESYS, errno, "%s: kill(%d, %d) failed", func, static_cast<int>(p->pid), sig);
+    return WEFT_OK;
+}
+
+}  // namespace
+}  // namespace weft::detail::proc
+
+using namespace weft::detail;
+using namespace weft::detail::proc;
+
+extern "C" {
+
+WEFT_API weft_status weft_process_create(weft_process **out, const weft_process_options *opts) noexcept {
+    return create_impl("weft_process_create", out, opts);
+}
+
+WEFT_API weft_status weft_process_start(weft_process *p, weft_process_fn fn, const void *arg, size_t len) noexcept {
+    WEFT_CHECK_HANDLE("weft_process_start", p);
+    if (!fn) return null_arg("weft_process_start", "fn");
+    return start_impl("weft_process_start", p, fn, nullptr, arg, len);
+}
+
+WEFT_API weft_status weft_process_start_named(weft_process *p, const char *name, const void *arg,
+                                              size_t len) noexcept {
+    WEFT_CHECK_HANDLE("weft_process_start_named", p);
+    if (weft_status s = check_fn_name("weft_process_start_named", name)) return s;
+    return start_impl("weft_process_start_named", p, nullptr, name, arg, len);
+}
+
+WEFT_API weft_status weft_process_start_program(weft_process *p, const char *path, char *const argv[],
+                                                char *const envp[], const weft_exec_options *opts) noexcept {
+    const char *func = "weft_process_start_program";
+    WEFT_CHECK_HANDLE(func, p);
+    if (!path) return null_arg(func, "path");
+    if (weft_status s = check_version(func, opts, WEFT_EXEC_OPTIONS_VERSION)) return s;
+    if (opts && (opts->stdin_fd < WEFT_FD_NULL || opts->stdout_fd < WEFT_FD_NULL || opts->stderr_fd < WEFT_FD_NULL))
+        return fail(WEFT_EINVAL, "%s: a descriptor in opts is below -2; use one >= 0, WEFT_FD_INHERIT or WEFT_FD_NULL",
+                    func);
+    if (weft_status s = claim_start(func, p)) return s;
+    weft_status s = guarded(func, [&]() -> weft_status {
+        char *def_argv[] = {const_cast<char *>(path), nullptr};
+        char *const *av = argv ? argv : def_argv;
+        char *const *ev = envp ? envp : environ;
+        if (p->daemon.load(std::memory_order_relaxed)) return program_fork(func, p, path, av, ev, opts);
+        return program_spawn(func, p, path, av, ev, opts);
+    });
+    if (s != WEFT_OK) {
+        abort_start(p);
+        return s;
+    }
+    publish_start(p);
+    return WEFT_OK;
+}
+
+WEFT_API weft_status weft_process_spawn(weft_process **out, weft_process_fn fn, const void *arg, size_t len,
+                                        const weft_process_options *opts) noexcept {
+    weft_status s = create_impl("weft_process_spawn", out, opts);
+    if (s != WEFT_OK) return s;
+    weft_process *p = *out;
+    if (!fn) s = null_arg("weft_process_spawn", "fn");
+    else s = start_impl("weft_process_spawn", p, fn, nullptr, arg, len);
+    if (s != WEFT_OK) {
+        *out = nullptr;
+        weft_process_destroy(p);
+    }
+    return s;
+}
+
+WEFT_API void weft_process_destroy(weft_process *p) noexcept {
+    if (!valid(p)) return;
+    p->poison();
+    std::uint32_t state = p->state.load(std::memory_order_acquire);
+    if (p->owner == ::getpid() && (state == kRunning || state == kEnded)) {
+        Registry &r = registry();
+        {
+            Guard g(r.lk);  // first out of the list: active_children no longer sees it
+            list_remove(r, p);
+        }
+        p->lk.lock_forever();
+        bool ended = try_reap(p);
+        bool detach = false;
+        if (!ended) {
+            if (p->daemon.load(std::memory_order_relaxed)) {
+                (void)::kill(p->pid, SIGKILL);
+                if (!p->via_server) {
+                    int st;
+                    while (::waitpid(p->pid, &st, 0) < 0 && errno == EINTR) {
+                    }
+                }
+            } else {
+                detach = true;
+            }
+        }
+        (void)p->lk.unlock();
+        Guard g(r.lk);
+        if (detach) {
+            try {
+                r.detached.push_back(Detached{p->pid, p->via_server ? p->statusfd : -1});
+                p->statusfd = -1;  // the registry closes it
+            } catch (...) {
+                // Out of memory: the child stays a zombie until we exit.
+            }
+        }
+    }
+    close_fd(p->pidfd);
+    close_fd(p->statusfd);
+    std::free(p->name.load(std::memory_order_relaxed));
+    for (char *s : p->retired) std::free(s);
+    delete p;
+}
+
+WEFT_API weft_status weft_process_join(weft_process *p, int64_t timeout_ns) noexcept {
+    const char *func = "weft_process_join";
+    WEFT_CHECK_HANDLE(func, p);
+    WEFT_CHECK_TIMEOUT(func, timeout_ns);
+    if (weft_status s = check_started(func, p)) return s;
+    Deadline d(timeout_ns);
+    std::int64_t nap = 50 * WEFT_USEC;
+    for (;;) {
+        if (poll_ended(p)) {
+            if (p->lost)
+                return fail(WEFT_ESYS, "%s: process %d (%s) was reaped by someone else (waitpid elsewhere)", func,
+                            static_cast<int>(p->pid), p->name.load(std::memory_order_relaxed));
+            return WEFT_OK;
+        }
+        if (d.poll() || d.expired())
+            return fail(WEFT_ETIMEDOUT, "%s: process %d (%s) still running after %lld ns", func,
+                        static_cast<int>(p->pid), p->name.load(std::memory_order_relaxed),
+                        static_cast<long long>(timeout_ns));
+        int fd = p->via_server ? p->statusfd : p->pidfd;
+        if (fd >= 0) {
+            if (wait_readable(fd, d) < 0)
+                return fail_sys(WEFT_ESYS, errno, "%s: poll failed", func);
+        } else {
+            std::int64_t left = d.remaining();
+            std::int64_t t = nap < left ? nap : left;
+            struct timespec ts = {static_cast<time_t>(t / WEFT_SEC), static_cast<long>(t % WEFT_SEC)};
+            (void)::nanosleep(&ts, nullptr);
+            if (nap < 5 * WEFT_MSEC) nap *= 2;
+        }
+    }
+}
+
+WEFT_API weft_status weft_process_exitcode(weft_process *p, int *code) noexcept {
+    const char *func = "weft_process_exitcode";
+    WEFT_CHECK_HANDLE(func, p);
+    if (!code) return null_arg(func, "code");
+    if (weft_status s = check_started(func, p)) return s;
+    if (!poll_ended(p))
+        return fail(WEFT_EBUSY, "%s: process %d (%s) is still running", func, static_cast<int>(p->pid),
+                    p->name.load(std::memory_order_relaxed));
+    if (p->lost)
+        return fail(WEFT_ESYS, "%s: process %d (%s) was reaped by someone else (waitpid elsewhere)", func,
+                    static_cast<int>(p->pid), p->name.load(std::memory_order_relaxed));
+    *code = p->exitcode;
+    return WEFT_OK;
+}
+
+WEFT_API int weft_process_is_alive(weft_process *p) noexcept {
+    WEFT_CHECK_HANDLE("weft_process_is_alive", p);
+    if (p->owner != ::getpid()) return 0;
+    if (p->state.load(std::memory_order_acquire) != kRunning) return 0;
+    return poll_ended(p) ? 0 : 1;
+}
+
+WEFT_API int64_t weft_process_pid(const weft_process *p) noexcept {
+    WEFT_CHECK_HANDLE("weft_process_pid", p);
+    std::uint32_t s = p->state.load(std::memory_order_acquire);
+    return s == kRunning || s == kEnded ? static_cast<int64_t>(p->pid) : 0;
+}
+
+WEFT_API const char *weft_process_name(const weft_process *p) noexcept {
+    if (!valid(p)) {
+        (void)misuse("weft_process_name", "p", p);
+        return nullptr;
+    }
+    return p->name.load(std::memory_order_acquire);
+}
+
+WEFT_API weft_status weft_process_set_name(weft_process *p, const char *name) noexcept {
+    WEFT_CHECK_HANDLE("weft_process_set_name", p);
+    if (!name) return null_arg("weft_process_set_name", "name");
+    return guarded("weft_process_set_name", [&]() -> weft_status {
+        char *copy = strdup(name);
+        if (!copy) throw std::bad_alloc();
+        Guard g(p->lk);
+        try {
+            p->retired.push_back(p->name.load(std::memory_order_relaxed));
+        } catch (...) {
+            std::free(copy);
+            throw;
+        }
+        p->name.store(copy, std::memory_order_release);
+        return WEFT_OK;
+    });
+}
+
+WEFT_API int weft_process_is_daemon(const weft_process *p) noexcept {
+    WEFT_CHECK_HANDLE("weft_process_is_daemon", p);
+    return p->daemon.load(std::memory_order_relaxed);
+}
+
+WEFT_API weft_status weft_process_set_daemon(weft_process *p, int daemon) noexcept {
+    WEFT_CHECK_HANDLE("weft_process_set_daemon", p);
+    // Claim the start slot for a moment so a racing start sees it taken.
+    std::uint32_t s = kNew;
+    if (!p->state.compare_exchange_strong(s, kStarting, std::memory_order_acq_rel))
+        return fail(WEFT_ESTATE, "weft_process_set_daemon: process %p (%s) is started already; set daemon before start",
+                    static_cast<void *>(p), p->name.load(std::memory_order_relaxed));
+    p->daemon.store(daemon ? 1 : 0, std::memory_order_relaxed);
+    p->state.store(kNew, std::memory_order_release);
+    return WEFT_OK;
+}
+
+WEFT_API weft_status weft_process_terminate(weft_process *p) noexcept {
+    WEFT_CHECK_HANDLE("weft_process_terminate", p);
+    return signal_impl("weft_process_terminate", p, SIGTERM);
+}
+
+WEFT_API weft_status weft_process_kill(weft_process *p) noexcept {
+    WEFT_CHECK_HANDLE("weft_process_kill", p);
+    return signal_impl("weft_process_kill", p, SIGKILL);
+}
+
+WEFT_API weft_status weft_process_kill_tree(weft_process *p, int sig) noexcept {
+    const char *func = "weft_process_kill_tree";
+    WEFT_CHECK_HANDLE(func, p);
+    if (sig < 1 || sig > 64) return fail(WEFT_EINVAL, "%s: sig is %d; use a signal number 1..64", func, sig);
+    if (weft_status s = check_started(func, p)) return s;
+    if (poll_ended(p)) return WEFT_OK;
+    return guarded(func, [&]() -> weft_status { return kill_tree_impl(func, p->pid, sig); });
+}
+
+WEFT_API size_t weft_process_active_children(int64_t *pids, size_t capacity) noexcept {
+    if (!pids) capacity = 0;
+    try {
+        Registry &r = registry();
+        Guard g(r.lk);
+        std::size_t n = 0;
+        for (weft_process *p = r.head; p; p = p->next) {
+            if (poll_ended(p)) continue;
+            if (n < capacity) pids[n] = p->pid;
+            ++n;
+        }
+        return reap_detached(r, pids, capacity, n);
+    } catch (...) {
+        (void)fail(WEFT_ENOMEM, "weft_process_active_children: out of memory");
+        return 0;
+    }
+}
+
+WEFT_API const char *weft_process_current_name(void) noexcept {
+    try {
+        return self().name.c_str();
+    } catch (...) {
+        return "MainProcess";
+    }
+}
+
+WEFT_API int64_t weft_process_current_pid(void) noexcept { return static_cast<int64_t>(::getpid()); }
+
+WEFT_API int64_t weft_process_parent_pid(void) noexcept {
+    try {
+        pid_t p = self().parent;
+        return static_cast<int64_t>(p ? p : ::getppid());
+    } catch (...) {
+        return static_cast<int64_t>(::getppid());
+    }
+}
+
+WEFT_API weft_status weft_register(const char *name, weft_process_fn fn) noexcept {
+    if (weft_status s = check_fn_name("weft_register", name)) return s;
+    if (!fn) return null_arg("weft_register", "fn");
+    return guarded("weft_register", [&]() -> weft_status {
+        FnRegistry &r = fns();
+        Guard g(r.lk);
+        auto it = r.by_name.find(name);
+        if (it != r.by_name.end()) {
+            if (it->second == fn) return WEFT_OK;
+            return fail(WEFT_EEXIST, "weft_register: \"%s\" is registered to another function", name);
+        }
+        r.by_name.emplace(name, fn);
+        return WEFT_OK;
+    });
+}
+
+WEFT_API int weft_main(int argc, char **argv) noexcept {
+    if (argc < 2 || !argv || !argv[1]) return 0;
+    static const char kSpawn[] = "--weft-spawn=", kServer[] = "--weft-forkserver=";
+    if (std::strncmp(argv[1], kSpawn, sizeof kSpawn - 1) == 0) spawned(argv[1] + sizeof kSpawn - 1);
+    if (std::strncmp(argv[1], kServer, sizeof kServer - 1) == 0) {
+        char *end = nullptr;
+        long fd = std::strtol(argv[1] + sizeof kServer - 1, &end, 10);
+        if (!end || *end != '\0' || fd < 0) ::_exit(WEFT_PROCESS_EXIT_BAD_TASK);
+        serve(static_cast<int>(fd));
+    }
+    return 0;
+}
+
+WEFT_API weft_status weft_forkserver_start(void) noexcept {
+    return guarded("weft_forkserver_start", [&]() -> weft_status { return forkserver_start_impl("weft_forkserver_start"); });
+}
+
+WEFT_API int64_t weft_forkserver_pid(void) noexcept {
+    Forkserver &f = forkserver();
+    Guard g(f.lk);
+    return server_running(f) ? static_cast<int64_t>(f.pid) : 0;
+}
+
+}  // extern "C"

@@ -1,0 +1,979 @@
+/* Supervised process pool: tasks as bytes, futures shared with the thread
+ * pool, failures, map, and the faults the supervisor must survive: workers
+ * SIGKILLed while running, receiving, sending and idle, segfaults, exits,
+ * timeouts, a crash loop ended by the restart budget, cancel, shutdown, the
+ * pool's process dying, bad input; no zombies at the end. Every case forks,
+ * so every case skips itself under TSan. */
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "weft_test.h"
+
+/* ---- tasks (they run in the workers) ---------------------------------- */
+
+static int64_t as_i64(const void *arg, size_t len) {
+    int64_t x = 0;
+    if (len == sizeof x) memcpy(&x, arg, sizeof x);
+    return x;
+}
+
+static weft_status square(const void *arg, size_t len, weft_ptask_result *out) {
+    int64_t x = as_i64(arg, len);
+    x *= x;
+    return weft_ptask_result_set(out, &x, sizeof x);
+}
+
+static weft_status my_pid(const void *arg, size_t len, weft_ptask_result *out) {
+    int64_t pid = getpid();
+    (void)arg;
+    (void)len;
+    return weft_ptask_result_set(out, &pid, sizeof pid);
+}
+
+static weft_status sleep_ms_then_pid(const void *arg, size_t len, weft_ptask_result *out) {
+    wt_sleep_ms((int)as_i64(arg, len));
+    return my_pid(NULL, 0, out);
+}
+
+static weft_status fails_with_message(const void *arg, size_t len, weft_ptask_result *out) {
+    (void)out;
+    if (as_i64(arg, len) % 2) return weft_task_fail(WEFT_EFAILED, "odd input");
+    return -1234; /* the task's own negative code */
+}
+
+static weft_status segfaults(const void *arg, size_t len, weft_ptask_result *out) {
+    (void)arg;
+    (void)len;
+    (void)out;
+    raise(SIGSEGV);
+    return WEFT_OK;
+}
+
+static weft_status exits_7(const void *arg, size_t len, weft_ptask_result *out) {
+    (void)arg;
+    (void)len;
+    (void)out;
+    _exit(7);
+}
+
+/* map element 3 crashes its worker; the others square */
+static weft_status square_but_crash_on_3(const void *arg, size_t len, weft_ptask_result *out) {
+    if (as_i64(arg, len) == 3) raise(SIGKILL);
+    return square(arg, len, out);
+}
+
+static weft_status byte_sum(const void *arg, size_t len, weft_ptask_result *out) {
+    const unsigned char *p = arg;
+    uint64_t s = 0;
+    for (size_t i = 0; i < len; i += 4096) s += p[i];
+    s += len;
+    return weft_ptask_result_set(out, &s, sizeof s);
+}
+
+static void stop_myself(int sig) {
+    (void)sig;
+    raise(SIGSTOP);
+}
+
+/* Returns a 64 MiB result and stops itself 1 ms into sending it. */
+static weft_status big_result_then_stop(const void *arg, size_t len, weft_ptask_result *out) {
+    void *p;
+    struct itimerval it;
+    (void)arg;
+    (void)len;
+    if (weft_ptask_result_alloc(out, (size_t)64 << 20, &p) != WEFT_OK) return WEFT_ENOMEM;
+    memset(p, 7, (size_t)64 << 20);
+    signal(SIGALRM, stop_myself);
+    memset(&it, 0, sizeof it);
+    it.it_value.tv_usec = 1000;
+    setitimer(ITIMER_REAL, &it, NULL);
+    return WEFT_OK;
+}
+
+static weft_status big_result(const void *arg, size_t len, weft_ptask_result *out) {
+    void *p;
+    size_t n = (size_t)as_i64(arg, len);
+    weft_status s = weft_ptask_result_alloc(out, n, &p);
+    if (s == WEFT_OK) memset(p, 0x5a, n);
+    return s;
+}
+
+static int64_t init_mark;
+static void set_mark(void *data) { init_mark = *(const int64_t *)data; }
+static weft_status read_mark(const void *arg, size_t len, weft_ptask_result *out) {
+    (void)arg;
+    (void)len;
+    return weft_ptask_result_set(out, &init_mark, sizeof init_mark);
+}
+
+static void crash_in_init(void *data) {
+    (void)data;
+    raise(SIGSEGV);
+}
+
+/* ---- helpers (test thread) --------------------------------------------- */
+
+static weft_process_pool *make(int workers) {
+    weft_process_pool_options o = WEFT_PROCESS_POOL_OPTIONS_INIT;
+    weft_process_pool *p = NULL;
+    o.workers = workers;
+    WT_OK(weft_process_pool_create(&p, &o));
+    return p;
+}
+
+static weft_future *submit_i64(weft_process_pool *p, weft_ptask_fn fn, int64_t x) {
+    weft_future *f = NULL;
+    WT_OK(weft_process_pool_submit(p, fn, &x, sizeof x, &f, WEFT_FOREVER));
+    return f;
+}
+
+static int64_t result_i64(weft_future *f) {
+    void *v = NULL;
+    int64_t x;
+    WT_OK(weft_future_result(f, &v, 10 * WEFT_SEC));
+    assert_int_equal(((const weft_bytes *)v)->size, sizeof x);
+    memcpy(&x, ((const weft_bytes *)v)->data, sizeof x);
+    return x;
+}
+
+/* Expect the future to fail with `code` and a message containing `needle`. */
+static void expect_failure(weft_future *f, weft_status code, const char *needle) {
+    void *v = (void *)1;
+    weft_status got = weft_future_result(f, &v, 10 * WEFT_SEC);
+    if (got != code || (needle && !strstr(weft_last_error()->message, needle)))
+        print_error("got %s: \"%s\", wanted %s with \"%s\"\n", weft_status_name(got), weft_last_error()->message,
+                    weft_status_name(code), needle ? needle : "");
+    assert_int_equal(got, code);
+    assert_null(v);
+    if (needle) assert_non_null(strstr(weft_last_error()->message, needle));
+}
+
+static int64_t only_pid(weft_process_pool *p) {
+    int64_t pid = 0;
+    size_t n = 0;
+    for (int i = 0; i < 500; i++) {
+        WT_OK(weft_process_pool_pids(p, &pid, 1, &n));
+        if (n == 1) return pid;
+        wt_sleep_ms(10);
+    }
+    assert_int_equal(n, 1);
+    return pid;
+}
+
+static weft_process_pool_stats stats_of(weft_process_pool *p) {
+    weft_process_pool_stats st;
+    WT_OK(weft_process_pool_stats_get(p, &st));
+    return st;
+}
+
+static void wait_busy(weft_process_pool *p, int busy) {
+    for (int i = 0; i < 1000 && stats_of(p).busy != busy; i++) wt_sleep_ms(5);
+    assert_int_equal(stats_of(p).busy, busy);
+}
+
+/* 'T' stopped, 'Z' zombie, 0 gone */
+static char proc_state(int64_t pid) {
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%lld/stat", (long long)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *rp = strrchr(buf, ')');
+    return rp && rp[1] == ' ' ? rp[2] : '?';
+}
+
+/* ---- behaviour --------------------------------------------------------- */
+
+static void test_process_pool_submit_gives_a_future_with_the_result_bytes(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(2);
+    weft_future *f = submit_i64(p, square, 7);
+    assert_int_equal(result_i64(f), 49);
+    assert_int_equal(weft_future_get_state(f), WEFT_FUTURE_DONE);
+    weft_future_destroy(f);
+    /* the task ran in another process */
+    f = submit_i64(p, my_pid, 0);
+    assert_int_not_equal(result_i64(f), (int64_t)getpid());
+    weft_future_destroy(f);
+    weft_process_pool_destroy(p);
+}
+
+static void test_process_pool_failing_task_reaches_its_future_with_code_and_message(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(1);
+    weft_future *f = submit_i64(p, fails_with_message, 3);
+    expect_failure(f, WEFT_EFAILED, "odd input");
+    weft_future_destroy(f);
+    f = submit_i64(p, fails_with_message, 2);
+    expect_failure(f, -1234, "returned");
+    weft_future_destroy(f);
+    assert_int_equal(stats_of(p).failed, 2);
+    weft_process_pool_destroy(p);
+}
+
+static void test_process_pool_apply_waits_and_hands_back_a_copy(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(1);
+    weft_bytes *r = NULL;
+    int64_t x = 12, got;
+    WT_OK(weft_process_pool_apply(p, square, &x, sizeof x, &r));
+    assert_non_null(r);
+    assert_int_equal(r->size, sizeof got);
+    memcpy(&got, r->data, sizeof got);
+    assert_int_equal(got, 144);
+    weft_bytes_free(r);
+    x = 1;
+    WT_EXPECT(WEFT_EFAILED, weft_process_pool_apply(p, fails_with_message, &x, sizeof x, &r));
+    assert_null(r);
+    assert_non_null(strstr(weft_last_error()->message, "odd input"));
+    weft_process_pool_destroy(p);
+}
+
+struct callbacks {
+    int ok, errors;
+    int64_t sum;
+    weft_status last_code;
+};
+
+static void on_result(const weft_bytes *b, void *ud) {
+    struct callbacks *c = ud;
+    int64_t x;
+    memcpy(&x, b->data, sizeof x);
+    __atomic_add_fetch(&c->sum, x, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&c->ok, 1, __ATOMIC_RELEASE);
+}
+
+static void on_error(weft_status code, const char *message, void *ud) {
+    struct callbacks *c = ud;
+    (void)message;
+    c->last_code = code;
+    __atomic_add_fetch(&c->errors, 1, __ATOMIC_RELEASE);
+}
+
+static void test_process_pool_apply_async_calls_one_callback_per_job(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(5);
+    struct callbacks c = {0, 0, 0, 0};
+    for (int64_t i = 0; i < 8; i++)
+        WT_OK(weft_process_pool_apply_async(p, square, &i, sizeof i, NULL, WEFT_FOREVER, on_result, on_error, &c));
+    int64_t odd = 1;
+    WT_OK(weft_process_pool_apply_async(p, fails_with_message, &odd, sizeof odd, NULL, WEFT_FOREVER, on_result,
+                                        on_error, &c));
+    WT_OK(weft_process_pool_close(p));
+    WT_OK(weft_process_pool_join(p, 20 * WEFT_SEC));
+    assert_int_equal(__atomic_load_n(&c.ok, __ATOMIC_ACQUIRE), 8);
+    assert_int_equal(c.sum, 0 + 1 + 4 + 9 + 16 + 25 + 36 + 49);
+    assert_int_equal(__atomic_load_n(&c.errors, __ATOMIC_ACQUIRE), 1);
+    assert_int_equal(c.last_code, WEFT_EFAILED);
+    WT_EXPECT(WEFT_ECLOSED, weft_process_pool_apply_async(p, square, &odd, sizeof odd, NULL, WEFT_FOREVER, on_result,
+                                                          on_error, &c));
+    assert_int_equal(c.ok + c.errors, 9); /* a failed call runs no callback */
+    weft_process_pool_destroy(p);
+}
+
+static void test_process_pool_execute_runs_everything_before_shutdown_returns(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(2);
+    for (int64_t i = 0; i < 2000; i++) WT_OK(weft_process_pool_execute(p, square, &i, sizeof i, WEFT_FOREVER));
+    WT_OK(weft_process_pool_shutdown(p, 1, 0));
+    weft_process_pool_stats st = stats_of(p);
+    assert_int_equal(st.completed, 2000);
+    assert_int_equal(st.queued, 0);
+    assert_int_equal(st.workers, 0);
+    weft_process_pool_destroy(p);
+}
+
+static void test_process_pool_map_keeps_argument_order_for_any_chunk_size(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(2);
+    enum { N = 103 };
+    int64_t xs[N];
+    weft_bytes args[N];
+    weft_bytes *res[N];
+    weft_status codes[N];
+    for (int i = 0; i < N; i++) {
+        xs[i] = i;
+        args[i].size = sizeof xs[i];
+        args[i].data = &xs[i];
+    }
+    size_t chunks[] = {0, 1, 7, 200};
+    for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+        WT_OK(weft_process_pool_map(p, square, args, N, res, codes, chunks[c], 20 * WEFT_SEC));
+        for (int i = 0; i < N; i++) {
+            int64_t y;
+            assert_int_equal(codes[i], WEFT_OK);
+            assert_int_equal(res[i]->size, sizeof y);
+            memcpy(&y, res[i]->data, sizeof y);
+            assert_int_equal(y, (int64_t)i * i);
+            weft_bytes_free(res[i]);
+        }
+    }
+    WT_OK(weft_process_pool_map(p, square, NULL, 0, NULL, NULL, 0, WEFT_FOREVER));
+    weft_process_pool_destroy(p);
+}
+
+struct unordered_seen {
+    int count[64];
+    int64_t sum;
+};
+
+static void collect(size_t i, const weft_bytes *r, weft_status code, const char *msg, void *ud) {
+    struct unordered_seen *s = ud;
+    int64_t y = 0;
+    (void)msg;
+    if (code == WEFT_OK) memcpy(&y, r->data, sizeof y);
+    s->count[i]++;
+    s->sum += y;
+}
+
+static void test_process_pool_map_unordered_reports_each_result_once(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(2);
+    int64_t xs[64];
+    weft_bytes args[64];
+    struct unordered_seen s;
+    int64_t want = 0;
+    memset(&s, 0, sizeof s);
+    for (int i = 0; i < 64; i++) {
+        xs[i] = i;
+        args[i].size = sizeof xs[i];
+        args[i].data = &xs[i];
+        want += (int64_t)i * i;
+    }
+    WT_OK(weft_process_pool_map_unordered(p, square, args, 64, 5, 20 * WEFT_SEC, collect, &s));
+    for (int i = 0; i < 64; i++) assert_int_equal(s.count[i], 1);
+    assert_int_equal(s.sum, want);
+    weft_process_pool_destroy(p);
+}
+
+static void test_process_pool_runs_the_initializer_in_each_worker_and_replaces_after_max_tasks(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool_options o = WEFT_PROCESS_POOL_OPTIONS_INIT;
+    weft_process_pool *p;
+    int64_t mark = 4242;
+    o.workers = 1;
+    o.initializer = set_mark;
+    o.initializer_data = &mark;
+    o.max_tasks_per_worker = 2;
+    WT_OK(weft_process_pool_create(&p, &o));
+    int64_t pids[6];
+    for (int i = 0; i < 6; i++) {
+        weft_future *f = submit_i64(p, my_pid, 0);
+        pids[i] = result_i64(f);
+        weft_future_destroy(f);
+        f = submit_i64(p, read_mark, 0);
+        assert_int_equal(result_i64(f), 4242);
+        weft_future_destroy(f);
+    }
+    /* two tasks per worker: my_pid+read_mark; so every pid differs */
+    for (int i = 1; i < 6; i++) assert_int_not_equal(pids[i], pids[i - 1]);
+    weft_process_pool_stats st = stats_of(p);
+    assert_true(st.replaced >= 5);
+    assert_int_equal(st.crashed, 0);
+    assert_int_equal(init_mark, 0); /* never ran in this process */
+    weft_process_pool_destroy(p);
+}
+
+/* ---- faults ------------------------------------------------------------- */
+
+static void test_process_pool_worker_killed_while_running_fails_only_its_task(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(1);
+    int64_t pid = only_pid(p);
+    weft_future *f = submit_i64(p, sleep_ms_then_pid, 5000);
+    wait_busy(p, 1);
+    weft_future *queued = submit_i64(p, square, 5);
+    kill((pid_t)pid, SIGKILL);
+    char want[64];
+    snprintf(want, sizeof want, "worker %lld was killed by signal 9 (SIGKILL)", (long long)pid);
+    expect_failure(f, WEFT_EWORKERDIED, want);
+    assert_int_equal(result_i64(queued), 25); /* the replacement serves the rest */
+    weft_process_pool_stats st = stats_of(p);
+    assert_int_equal(st.crashed, 1);
+    assert_int_equal(st.replaced, 1);
+    assert_int_equal(st.workers, 1);
+    assert_int_not_equal(only_pid(p), pid);
+    weft_future_destroy(f);
+    weft_future_destroy(queued);
+    weft_process_pool_destroy(p);
+}
+
+static void test_process_pool_worker_killed_while_receiving_a_large_argument(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(1);
+    int64_t pid = only_pid(p);
+    size_t big = (size_t)64 << 20;
+    char *arg = malloc(big);
+    assert_non_null(arg);
+    memset(arg, 1, big);
+    weft_future *f = submit_i64(p, square, 2); /* the worker is up and ready */
+    assert_int_equal(result_i64(f), 4);
+    weft_future_destroy(f);
+    /* Stopped, the worker cannot drain its socket: the 64 MiB stay in flight. */
+    assert_int_equal(kill((pid_t)pid, SIGSTOP), 0);
+    WT_OK(weft_process_pool_submit(p, byte_sum, arg, big, &f, WEFT_FOREVER));
+    wait_busy(p, 1);
+    wt_sleep_ms(30);
+    kill((pid_t)pid, SIGKILL);
+    expect_failure(f, WEFT_EWORKERDIED, "while receiving the task's argument");
+    weft_future_destroy(f);
+    /* the next large argument goes through whole */
+    WT_OK(weft_process_pool_submit(p, byte_sum, arg, big, &f, WEFT_FOREVER));
+    assert_int_equal(result_i64(f), (int64_t)(big / 4096 + big));
+    weft_future_destroy(f);
+    free(arg);
+    weft_process_pool_destroy(p);
+}
+
+static void test_process_pool_worker_killed_while_sending_a_large_result(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(1);
+    int64_t pid = only_pid(p);
+    weft_future *f = submit_i64(p, big_result_then_stop, 0);
+    char st = 0;
+    for (int i = 0; i < 1000 && (st = proc_state(pid)) != 'T'; i++) wt_sleep_ms(5);
+    assert_int_equal(st, 'T'); /* stopped in the middle of sending */
+    assert_int_equal(weft_future_done(f), 0);
+    kill((pid_t)pid, SIGKILL);
+    expect_failure(f, WEFT_EWORKERDIED, "while sending the task's result");
+    weft_future_destroy(f);
+    int64_t n = (int64_t)((size_t)64 << 20);
+    f = submit_i64(p, big_result, n);
+    void *v;
+    WT_OK(weft_future_result(f, &v, 20 * WEFT_SEC));
+    const weft_bytes *b = v;
+    assert_int_equal(b->size, (size_t)n);
+    assert_int_equal(((const unsigned char *)b->data)[n - 1], 0x5a);
+    weft_future_destroy(f);
+    weft_process_pool_destroy(p);
+}
+
+static void test_process_pool_replaces_a_worker_killed_while_idle(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(1);
+    int64_t pid = only_pid(p);
+    kill((pid_t)pid, SIGKILL);
+    for (int i = 0; i < 500 && stats_of(p).replaced < 1; i++) wt_sleep_ms(10);
+    weft_process_pool_stats st = stats_of(p);
+    assert_int_equal(st.replaced, 1);
+    assert_int_equal(st.crashed, 1);
+    weft_future *f = submit_i64(p, square, 9);
+    assert_int_equal(result_i64(f), 81);
+    weft_future_destroy(f);
+    weft_process_pool_destroy(p);
+}
+
+static void test_process_pool_survives_both_workers_killed_at_once(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(2);
+    weft_future *a = submit_i64(p, sleep_ms_then_pid, 5000);
+    weft_future *b = submit_i64(p, sleep_ms_then_pid, 5000);
+    wait_busy(p, 2);
+    int64_t pids[2];
+    size_t n;
+    WT_OK(weft_process_pool_pids(p, pids, 2, &n));
+    assert_int_equal(n, 2);
+    kill((pid_t)pids[0], SIGKILL);
+    kill((pid_t)pids[1], SIGKILL);
+    expect_failure(a, WEFT_EWORKERDIED, "SIGKILL");
+    expect_failure(b, WEFT_EWORKERDIED, "SIGKILL");
+    weft_future *c = submit_i64(p, square, 3), *d = submit_i64(p, square, 4);
+    assert_int_equal(result_i64(c), 9);
+    assert_int_equal(result_i64(d), 16);
+    assert_int_equal(stats_of(p).crashed, 2);
+    weft_future_destroy(a);
+    weft_future_destroy(b);
+    weft_future_destroy(c);
+    weft_future_destroy(d);
+    weft_process_pool_destroy(p);
+}
+
+static void test_process_pool_reports_a_segfault_and_an_exit_code(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(1);
+    weft_future *f = submit_i64(p, segfaults, 0);
+    expect_failure(f, WEFT_EWORKERDIED, "signal 11 (SIGSEGV) while running the task");
+    weft_future_destroy(f);
+    f = submit_i64(p, exits_7, 0);
+    expect_failure(f, WEFT_EWORKERDIED, "exited with code 7");
+    weft_future_destroy(f);
+    f = submit_i64(p, square, 6);
+    assert_int_equal(result_i64(f), 36);
+    weft_future_destroy(f);
+    weft_process_pool_destroy(p);
+}
+
+static void test_process_pool_kills_a_task_past_its_timeout(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool_options o = WEFT_PROCESS_POOL_OPTIONS_INIT;
+    weft_process_pool *p;
+    o.workers = 1;
+    o.task_timeout_ns = 200 * WEFT_MSEC;
+    WT_OK(weft_process_pool_create(&p, &o));
+    int64_t t0 = weft_monotonic_ns();
+    weft_future *f = submit_i64(p, sleep_ms_then_pid, 10000);
+    expect_failure(f, WEFT_ETIMEDOUT, "timeout of 200 ms");
+    WT_ASSERT_ABOUT_MS(wt_ms_since(t0), 200);
+    weft_future_destroy(f);
+    f = submit_i64(p, sleep_ms_then_pid, 10); /* a short one passes */
+    (void)result_i64(f);
+    weft_future_destroy(f);
+    weft_process_pool_stats st = stats_of(p);
+    assert_int_equal(st.timed_out, 1);
+    assert_int_equal(st.crashed, 0);
+    assert_int_equal(st.replaced, 1);
+    weft_process_pool_destroy(p);
+}
+
+static void test_process_pool_restart_budget_ends_a_crash_loop_and_breaks_the_pool(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool_options o = WEFT_PROCESS_POOL_OPTIONS_INIT;
+    weft_process_pool *p;
+    o.workers = 1;
+    o.max_restarts = 2;
+    o.restart_window_ns = 60 * WEFT_SEC;
+    WT_OK(weft_process_pool_create(&p, &o));
+    weft_future *fs[5];
+    for (int i = 0; i < 5; i++) fs[i] = submit_i64(p, segfaults, 0);
+    expect_failure(fs[0], WEFT_EWORKERDIED, "SIGSEGV");
+    expect_failure(fs[1], WEFT_EWORKERDIED, "SIGSEGV");
+    expect_failure(fs[2], WEFT_EWORKERDIED, "restart budget ran out");
+    expect_failure(fs[3], WEFT_EBROKEN, "broken");
+    expect_failure(fs[4], WEFT_EBROKEN, "broken");
+    for (int i = 0; i < 5; i++) weft_future_destroy(fs[i]);
+    int64_t x = 1;
+    weft_future *f;
+    WT_EXPECT(WEFT_EBROKEN, weft_process_pool_submit(p, square, &x, sizeof x, &f, WEFT_FOREVER));
+    WT_OK(weft_process_pool_join(p, 10 * WEFT_SEC));
+    weft_process_pool_stats st = stats_of(p);
+    assert_int_equal(st.broken, 1);
+    assert_int_equal(st.crashed, 3);
+    assert_int_equal(st.workers, 0);
+    weft_process_pool_destroy(p);
+}
+
+static void test_process_pool_with_a_crashing_initializer_breaks_instead_of_spinning(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool_options o = WEFT_PROCESS_POOL_OPTIONS_INIT;
+    weft_process_pool *p;
+    o.workers = 2;
+    o.initializer = crash_in_init;
+    o.max_restarts = 4;
+    WT_OK(weft_process_pool_create(&p, &o));
+    int64_t x = 2;
+    weft_future *f = NULL;
+    weft_status s = weft_process_pool_submit(p, square, &x, sizeof x, &f, WEFT_FOREVER);
+    if (s == WEFT_OK) {
+        expect_failure(f, WEFT_EBROKEN, "restart budget ran out");
+        weft_future_destroy(f);
+    } else {
+        assert_int_equal(s, WEFT_EBROKEN);
+    }
+    WT_OK(weft_process_pool_join(p, 10 * WEFT_SEC));
+    weft_process_pool_stats st = stats_of(p);
+    assert_int_equal(st.broken, 1);
+    assert_int_equal(st.crashed, 5);
+    weft_process_pool_destroy(p);
+}
+
+static void test_process_pool_shutdown_while_tasks_run_loses_nothing(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(2);
+    weft_future *fs[6];
+    for (int i = 0; i < 6; i++) fs[i] = submit_i64(p, sleep_ms_then_pid, 100);
+    wait_busy(p, 2);
+    WT_OK(weft_process_pool_shutdown(p, 1, 0)); /* waits for all six */
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(weft_future_get_state(fs[i]), WEFT_FUTURE_DONE);
+        weft_future_destroy(fs[i]);
+    }
+    weft_process_pool_destroy(p);
+
+    p = make(2);
+    for (int i = 0; i < 6; i++) fs[i] = submit_i64(p, sleep_ms_then_pid, 100);
+    wait_busy(p, 2);
+    WT_OK(weft_process_pool_shutdown(p, 1, 1)); /* the two running finish, the rest are cancelled */
+    int done = 0, cancelled = 0;
+    for (int i = 0; i < 6; i++) {
+        int st = weft_future_get_state(fs[i]);
+        done += st == WEFT_FUTURE_DONE;
+        cancelled += st == WEFT_FUTURE_CANCELLED;
+        weft_future_destroy(fs[i]);
+    }
+    assert_int_equal(done, 2);
+    assert_int_equal(cancelled, 4);
+    weft_process_pool_destroy(p);
+}
+
+static void test_process_pool_cancels_a_pending_task_and_kills_a_running_one(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(1);
+    weft_future *running = submit_i64(p, sleep_ms_then_pid, 5000);
+    weft_future *pending = submit_i64(p, square, 3);
+    wait_busy(p, 1);
+    WT_OK(weft_future_cancel(pending));
+    assert_int_equal(weft_future_get_state(pending), WEFT_FUTURE_CANCELLED);
+    int64_t t0 = weft_monotonic_ns();
+    WT_EXPECT(WEFT_EBUSY, weft_future_cancel(running)); /* RUNNING: the pool kills its worker */
+    expect_failure(running, WEFT_ECANCELLED, "cancelled while it ran");
+    assert_true(wt_ms_since(t0) < 2000);
+    weft_future *f = submit_i64(p, square, 4);
+    assert_int_equal(result_i64(f), 16);
+    weft_process_pool_stats st = stats_of(p);
+    assert_int_equal(st.cancelled, 2);
+    assert_int_equal(st.crashed, 0);
+    assert_int_equal(st.completed, 1);
+    weft_future_destroy(f);
+    weft_future_destroy(running);
+    weft_future_destroy(pending);
+    weft_process_pool_destroy(p);
+}
+
+static void test_process_pool_terminate_kills_running_tasks(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(2);
+    weft_future *fs[4];
+    for (int i = 0; i < 4; i++) fs[i] = submit_i64(p, sleep_ms_then_pid, 5000);
+    wait_busy(p, 2);
+    int64_t t0 = weft_monotonic_ns();
+    WT_OK(weft_process_pool_terminate(p));
+    WT_OK(weft_process_pool_join(p, 5 * WEFT_SEC));
+    assert_true(wt_ms_since(t0) < 2000);
+    int failed = 0, cancelled = 0;
+    for (int i = 0; i < 4; i++) {
+        void *v;
+        weft_status s = weft_future_result(fs[i], &v, 0);
+        assert_int_equal(s, WEFT_ECANCELLED);
+        failed += weft_future_get_state(fs[i]) == WEFT_FUTURE_FAILED;
+        cancelled += weft_future_get_state(fs[i]) == WEFT_FUTURE_CANCELLED;
+        weft_future_destroy(fs[i]);
+    }
+    assert_int_equal(failed, 2);
+    assert_int_equal(cancelled, 2);
+    assert_int_equal(stats_of(p).workers, 0);
+    weft_process_pool_destroy(p);
+}
+
+static void test_process_pool_map_with_one_crashing_element_keeps_the_others(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(2);
+    enum { N = 10 };
+    int64_t xs[N];
+    weft_bytes args[N];
+    weft_bytes *res[N];
+    weft_status codes[N];
+    for (int i = 0; i < N; i++) {
+        xs[i] = i;
+        args[i].size = sizeof xs[i];
+        args[i].data = &xs[i];
+    }
+    size_t chunks[] = {1, 4};
+    for (size_t c = 0; c < 2; c++) {
+        WT_EXPECT(WEFT_EWORKERDIED, weft_process_pool_map(p, square_but_crash_on_3, args, N, res, codes, chunks[c],
+                                                          20 * WEFT_SEC));
+        assert_non_null(strstr(weft_last_error()->message, "call 3 failed"));
+        assert_non_null(strstr(weft_last_error()->message, "SIGKILL"));
+        for (int i = 0; i < N; i++) {
+            if (i == 3) {
+                assert_int_equal(codes[i], WEFT_EWORKERDIED);
+                assert_null(res[i]);
+                continue;
+            }
+            int64_t y;
+            assert_int_equal(codes[i], WEFT_OK);
+            memcpy(&y, res[i]->data, sizeof y);
+            assert_int_equal(y, (int64_t)i * i);
+            weft_bytes_free(res[i]);
+        }
+    }
+    weft_process_pool_destroy(p);
+}
+
+static void test_process_pool_map_times_out_and_kills_what_runs(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(2);
+    int64_t xs[6] = {5000, 5000, 5000, 5000, 5000, 5000};
+    weft_bytes args[6];
+    weft_bytes *res[6];
+    weft_status codes[6];
+    for (int i = 0; i < 6; i++) {
+        args[i].size = sizeof xs[i];
+        args[i].data = &xs[i];
+    }
+    int64_t t0 = weft_monotonic_ns();
+    WT_EXPECT(WEFT_ETIMEDOUT, weft_process_pool_map(p, sleep_ms_then_pid, args, 6, res, codes, 1, 200 * WEFT_MSEC));
+    WT_ASSERT_ABOUT_MS(wt_ms_since(t0), 200);
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(codes[i], WEFT_ECANCELLED);
+        assert_null(res[i]);
+    }
+    weft_future *f = submit_i64(p, square, 2);
+    assert_int_equal(result_i64(f), 4);
+    weft_future_destroy(f);
+    weft_process_pool_destroy(p);
+}
+
+static void *thread_square(void *arg) { return (void *)((intptr_t)arg * (intptr_t)arg); }
+
+static void test_process_pool_futures_mix_with_thread_pool_futures(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *pp = make(2);
+    weft_pool *tp;
+    WT_OK(weft_pool_create(&tp, NULL));
+    weft_future *fs[4];
+    fs[0] = submit_i64(pp, sleep_ms_then_pid, 50);
+    WT_OK(weft_pool_submit(tp, thread_square, (void *)(intptr_t)5, &fs[1], WEFT_FOREVER));
+    fs[2] = submit_i64(pp, square, 8);
+    WT_OK(weft_pool_submit(tp, thread_square, (void *)(intptr_t)6, &fs[3], WEFT_FOREVER));
+    size_t n_done = 0;
+    WT_OK(weft_future_wait_many(fs, 4, WEFT_WAIT_ALL_COMPLETED, 10 * WEFT_SEC, &n_done));
+    assert_int_equal(n_done, 4);
+    weft_as_completed *it;
+    WT_OK(weft_as_completed_create(&it, fs, 4));
+    int yielded = 0;
+    weft_future *f;
+    while (weft_as_completed_next(it, &f, 5 * WEFT_SEC) == WEFT_OK) yielded++;
+    assert_int_equal(yielded, 4);
+    weft_as_completed_destroy(it);
+    assert_int_equal(result_i64(fs[2]), 64);
+    void *v;
+    WT_OK(weft_future_result(fs[3], &v, 0));
+    assert_int_equal((intptr_t)v, 36);
+    for (int i = 0; i < 4; i++) weft_future_destroy(fs[i]);
+    weft_pool_destroy(tp);
+    weft_process_pool_destroy(pp);
+}
+
+static void test_process_pool_workers_die_with_the_pools_process(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        close(fds[0]);
+        weft_process_pool_options o = WEFT_PROCESS_POOL_OPTIONS_INIT;
+        weft_process_pool *p;
+        int64_t pids[3] = {0, 0, 0};
+        size_t n = 0;
+        o.workers = 3;
+        if (weft_process_pool_create(&p, &o) != WEFT_OK) _exit(2);
+        for (int i = 0; i < 500 && n < 3; i++) {
+            weft_process_pool_pids(p, pids, 3, &n);
+            if (n < 3) weft_sleep_ns(10 * WEFT_MSEC);
+        }
+        if (write(fds[1], pids, sizeof pids) != (ssize_t)sizeof pids) _exit(3);
+        for (;;) pause(); /* the test kills us */
+    }
+    close(fds[1]);
+    int64_t pids[3] = {0, 0, 0};
+    ssize_t got = read(fds[0], pids, sizeof pids);
+    close(fds[0]);
+    assert_int_equal(got, (ssize_t)sizeof pids);
+    for (int i = 0; i < 3; i++) assert_true(pids[i] > 0 && proc_state(pids[i]) != 0);
+    kill(child, SIGKILL);
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFSIGNALED(status));
+    /* the workers were the child's children: they get SIGKILL (PR_SET_PDEATHSIG);
+     * gone, or a zombie of whichever process adopted them */
+    int alive = 3;
+    for (int t = 0; t < 500 && alive; t++) {
+        alive = 0;
+        for (int i = 0; i < 3; i++) {
+            char s = proc_state(pids[i]);
+            alive += s != 0 && s != 'Z' && s != 'X';
+        }
+        if (alive) wt_sleep_ms(10);
+    }
+    assert_int_equal(alive, 0);
+}
+
+static void test_process_pool_bounded_queue_makes_submit_wait_then_time_out(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool_options o = WEFT_PROCESS_POOL_OPTIONS_INIT;
+    weft_process_pool *p;
+    o.workers = 1;
+    o.max_queued = 2;
+    WT_OK(weft_process_pool_create(&p, &o));
+    weft_future *running = submit_i64(p, sleep_ms_then_pid, 400);
+    wait_busy(p, 1);
+    weft_future *q1 = submit_i64(p, square, 1), *q2 = submit_i64(p, square, 2), *f = NULL;
+    int64_t x = 3;
+    WT_EXPECT(WEFT_ETIMEDOUT, weft_process_pool_submit(p, square, &x, sizeof x, &f, 0));
+    int64_t t0 = weft_monotonic_ns();
+    WT_EXPECT(WEFT_ETIMEDOUT, weft_process_pool_submit(p, square, &x, sizeof x, &f, 100 * WEFT_MSEC));
+    WT_ASSERT_ABOUT_MS(wt_ms_since(t0), 100);
+    assert_null(f);
+    /* room appears when the running task ends and q1 is sent */
+    WT_OK(weft_process_pool_submit(p, square, &x, sizeof x, &f, 10 * WEFT_SEC));
+    assert_int_equal(result_i64(f), 9);
+    assert_int_equal(result_i64(q1), 1);
+    assert_int_equal(result_i64(q2), 4);
+    (void)result_i64(running);
+    weft_future_destroy(running);
+    weft_future_destroy(q1);
+    weft_future_destroy(q2);
+    weft_future_destroy(f);
+    weft_process_pool_destroy(p);
+}
+
+static void test_process_pool_belongs_to_the_process_that_created_it(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(1);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        int64_t x = 1;
+        weft_future *f;
+        int bad = weft_process_pool_submit(p, square, &x, sizeof x, &f, 0) != WEFT_ESTATE;
+        bad += weft_process_pool_close(p) != WEFT_ESTATE;
+        weft_process_pool_destroy(p); /* only forgets it */
+        _exit(bad);
+    }
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    weft_future *f = submit_i64(p, square, 5); /* the parent's pool is untouched */
+    assert_int_equal(result_i64(f), 25);
+    weft_future_destroy(f);
+    weft_process_pool_destroy(p);
+}
+
+static void test_process_pool_rejects_bad_input(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool_options o = WEFT_PROCESS_POOL_OPTIONS_INIT;
+    weft_process_pool *p = NULL;
+    weft_future *f = NULL;
+    int64_t x = 1;
+    WT_EXPECT(WEFT_EINVAL, weft_process_pool_create(NULL, NULL));
+    o.workers = -1;
+    WT_EXPECT(WEFT_EINVAL, weft_process_pool_create(&p, &o));
+    assert_null(p);
+    o = (weft_process_pool_options)WEFT_PROCESS_POOL_OPTIONS_INIT;
+    o.version = 99;
+    WT_EXPECT(WEFT_EINVAL, weft_process_pool_create(&p, &o));
+    o = (weft_process_pool_options)WEFT_PROCESS_POOL_OPTIONS_INIT;
+    o.task_timeout_ns = -5;
+    WT_EXPECT(WEFT_EINVAL, weft_process_pool_create(&p, &o));
+    o = (weft_process_pool_options)WEFT_PROCESS_POOL_OPTIONS_INIT;
+    o.max_restarts = -2;
+    WT_EXPECT(WEFT_EINVAL, weft_process_pool_create(&p, &o));
+    o = (weft_process_pool_options)WEFT_PROCESS_POOL_OPTIONS_INIT;
+    o.max_tasks_per_worker = -1;
+    WT_EXPECT(WEFT_EINVAL, weft_process_pool_create(&p, &o));
+    o = (weft_process_pool_options)WEFT_PROCESS_POOL_OPTIONS_INIT;
+    o.start_method = WEFT_PROCESS_POOL_START_SPAWN;
+    WT_EXPECT(WEFT_ENOTSUP, weft_process_pool_create(&p, &o));
+    o.start_method = 17;
+    WT_EXPECT(WEFT_EINVAL, weft_process_pool_create(&p, &o));
+
+    p = make(1);
+    WT_EXPECT(WEFT_EINVAL, weft_process_pool_submit(p, NULL, &x, sizeof x, &f, WEFT_FOREVER));
+    WT_EXPECT(WEFT_EINVAL, weft_process_pool_submit(p, square, &x, sizeof x, NULL, WEFT_FOREVER));
+    WT_EXPECT(WEFT_EINVAL, weft_process_pool_submit(p, square, NULL, 8, &f, WEFT_FOREVER));
+    WT_EXPECT(WEFT_EINVAL, weft_process_pool_submit(p, square, &x, sizeof x, &f, -2));
+    WT_EXPECT(WEFT_EINVAL, weft_process_pool_execute(p, square, &x, sizeof x, -7));
+    WT_EXPECT(WEFT_EINVAL, weft_process_pool_map(p, square, NULL, 3, NULL, NULL, 0, WEFT_FOREVER));
+    WT_EXPECT(WEFT_EINVAL, weft_process_pool_map_unordered(p, square, NULL, 0, 0, WEFT_FOREVER, NULL, NULL));
+    WT_EXPECT(WEFT_EINVAL, weft_process_pool_stats_get(p, NULL));
+    WT_EXPECT(WEFT_EINVAL, weft_process_pool_pids(p, NULL, 1, NULL));
+    WT_EXPECT(WEFT_EINVAL, weft_process_pool_join(p, -3));
+    WT_EXPECT(WEFT_ESTATE, weft_process_pool_join(p, 0)); /* still open */
+    WT_EXPECT(WEFT_EINVAL, weft_ptask_result_set(NULL, &x, 1));
+    /* an empty argument and an empty result are fine */
+    WT_OK(weft_process_pool_submit(p, read_mark, NULL, 0, &f, WEFT_FOREVER));
+    (void)result_i64(f);
+    weft_future_destroy(f);
+    weft_process_pool_destroy(p);
+
+    weft_process_pool_stats st;
+    WT_EXPECT(WEFT_EMISUSE, weft_process_pool_submit(NULL, square, &x, sizeof x, &f, WEFT_FOREVER));
+    WT_EXPECT(WEFT_EMISUSE, weft_process_pool_stats_get(NULL, &st));
+    WT_EXPECT(WEFT_EMISUSE, weft_process_pool_close(NULL));
+    WT_EXPECT(WEFT_EMISUSE, weft_process_pool_close((weft_process_pool *)&x)); /* not a pool */
+    weft_process_pool_destroy(NULL);
+}
+
+static void test_process_pool_leaves_no_zombies_behind(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(3);
+    weft_future *f = submit_i64(p, segfaults, 0);
+    expect_failure(f, WEFT_EWORKERDIED, NULL);
+    weft_future_destroy(f);
+    weft_process_pool_destroy(p);
+    errno = 0;
+    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1); /* no child left, not even a zombie */
+    assert_int_equal(errno, ECHILD);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_process_pool_submit_gives_a_future_with_the_result_bytes),
+        cmocka_unit_test(test_process_pool_failing_task_reaches_its_future_with_code_and_message),
+        cmocka_unit_test(test_process_pool_apply_waits_and_hands_back_a_copy),
+        cmocka_unit_test(test_process_pool_apply_async_calls_one_callback_per_job),
+        cmocka_unit_test(test_process_pool_execute_runs_everything_before_shutdown_returns),
+        cmocka_unit_test(test_process_pool_map_keeps_argument_order_for_any_chunk_size),
+        cmocka_unit_test(test_process_pool_map_unordered_reports_each_result_once),
+        cmocka_unit_test(test_process_pool_runs_the_initializer_in_each_worker_and_replaces_after_max_tasks),
+        cmocka_unit_test(test_process_pool_worker_killed_while_running_fails_only_its_task),
+        cmocka_unit_test(test_process_pool_worker_killed_while_receiving_a_large_argument),
+        cmocka_unit_test(test_process_pool_worker_killed_while_sending_a_large_result),
+        cmocka_unit_test(test_process_pool_replaces_a_worker_killed_while_idle),
+        cmocka_unit_test(test_process_pool_survives_both_workers_killed_at_once),
+        cmocka_unit_test(test_process_pool_reports_a_segfault_and_an_exit_code),
+        cmocka_unit_test(test_process_pool_kills_a_task_past_its_timeout),
+        cmocka_unit_test(test_process_pool_restart_budget_ends_a_crash_loop_and_breaks_the_pool),
+        cmocka_unit_test(test_process_pool_with_a_crashing_initializer_breaks_instead_of_spinning),
+        cmocka_unit_test(test_process_pool_shutdown_while_tasks_run_loses_nothing),
+        cmocka_unit_test(test_process_pool_cancels_a_pending_task_and_kills_a_running_one),
+        cmocka_unit_test(test_process_pool_terminate_kills_running_tasks),
+        cmocka_unit_test(test_process_pool_map_with_one_crashing_element_keeps_the_others),
+        cmocka_unit_test(test_process_pool_map_times_out_and_kills_what_runs),
+        cmocka_unit_test(test_process_pool_futures_mix_with_thread_pool_futures),
+        cmocka_unit_test(test_process_pool_workers_die_with_the_pools_process),
+        cmocka_unit_test(test_process_pool_bounded_queue_makes_submit_wait_then_time_out),
+        cmocka_unit_test(test_process_pool_belongs_to_the_process_that_created_it),
+        cmocka_unit_test(test_process_pool_rejects_bad_input),
+        cmocka_unit_test(test_process_pool_leaves_no_zombies_behind),
+    };
+    return cmocka_run_group_tests_name("process_pool", tests, NULL, NULL);
+}
