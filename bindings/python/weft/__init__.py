@@ -1,0 +1,27 @@
+"""weft: Python's threading, queue and concurrent.futures, on the weft C library.
+
+Change an import and a program runs on weft::
+
+    import weft.threading as threading
+    import weft.queue as queue
+    import weft.futures as futures      # concurrent.futures' face
+
+``weft._weft`` is the raw SWIG module over the C API (one function per C
+function); the modules above are what programs use. Every error weft reports
+is a :class:`WeftError` (with ``.code`` and ``.name``), also derived from the
+natural Python exception (``TimeoutError``, ``ValueError``, ``RuntimeError``...).
+"""
+
+from . import _weft
+from ._errors import *  # noqa: F401,F403
+from ._errors import __all__ as _errors_all
+
+__version__ = _weft.weft_version_string()
+
+
+def cpu_count():
+    """Number of CPUs this process may run on (weft_cpu_count())."""
+    return _weft.weft_cpu_count()
+
+
+__all__ = list(_errors_all) + ['cpu_count', '__version__']
