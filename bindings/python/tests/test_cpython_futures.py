@@ -96,6 +96,10 @@ SKIP = {
                             'wait() does not treat as done; a cancelled weft future is done at once',
     'test_first_exception_some_already_complete': 'the same internal CANCELLED (not notified) state',
     'WeftFutureTests.test_cancel': "asserts the stdlib's internal CANCELLED vs CANCELLED_AND_NOTIFIED states",
+    'test_free_reference': 'timing: weft runs done callbacks after waking waiters (as the stdlib does), '
+                           'and the callback that holds the Future drops it just after; under load the '
+                           'consumer can check the weakref in between (failed once in CI; the stdlib has '
+                           'the same window but the GIL switch interval hides it)',
 }
 
 if __name__ == '__main__':
