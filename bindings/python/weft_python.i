@@ -869,6 +869,229 @@ PyObject *py_timeout_ns(PyObject *timeout) {
 }
 %}
 
+
+/* ---- weft.multiprocessing: process-scope objects (weft/multiprocessing.py) ------- */
+/* Acquires answer True (acquired) or False (timed out); WEFT_EOWNERDEAD
+ * raises weft.OwnerDeadError with the lock held (the caller repairs, then
+ * calls *_mark_consistent). Bytes in and out go through the buffer protocol. */
+%{
+#include <weft/shm.h>
+#include <weft/connection.h>
+#include <weft/dict.h>
+
+/* name None/"" -> NULL (anonymous: shared with fork children). */
+static weft_sharing weft_py_share(const char *name) {
+    weft_sharing s = WEFT_SHARING_INIT;
+    s.scope = WEFT_SCOPE_PROCESS;
+    s.name = (name && name[0]) ? name : NULL;
+    return s;
+}
+%}
+
+%inline %{
+PyObject *py_mp_lock_create(const char *name) {
+    weft_lock_options o = WEFT_LOCK_OPTIONS_INIT;
+    o.share = weft_py_share(name);
+    weft_lock *l;
+    weft_status st = weft_lock_create(&l, &o);
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    return SWIG_NewPointerObj(l, SWIGTYPE_p_weft_lock, 0);
+}
+
+PyObject *py_mp_lock_acquire(weft_lock *l, int64_t timeout_ns) {
+    weft_status st;
+    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_lock_acquire(l, tmo));
+    return weft_py_bool_status(st);
+}
+
+PyObject *py_mp_rlock_create(const char *name) {
+    weft_rlock_options o = WEFT_RLOCK_OPTIONS_INIT;
+    o.share = weft_py_share(name);
+    weft_rlock *l;
+    weft_status st = weft_rlock_create(&l, &o);
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    return SWIG_NewPointerObj(l, SWIGTYPE_p_weft_rlock, 0);
+}
+
+PyObject *py_mp_rlock_acquire(weft_rlock *l, int64_t timeout_ns) {
+    weft_status st;
+    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_rlock_acquire(l, tmo));
+    return weft_py_bool_status(st);
+}
+
+PyObject *py_mp_semaphore_create(uint32_t value, uint32_t max_value) {
+    weft_semaphore_options o = WEFT_SEMAPHORE_OPTIONS_INIT;
+    o.max_value = max_value;
+    o.share = weft_py_share(NULL);
+    weft_semaphore *s;
+    weft_status st = weft_semaphore_create(&s, value, &o);
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    return SWIG_NewPointerObj(s, SWIGTYPE_p_weft_semaphore, 0);
+}
+
+PyObject *py_mp_event_create(void) {
+    weft_event_options o = WEFT_EVENT_OPTIONS_INIT;
+    o.share = weft_py_share(NULL);
+    weft_event *e;
+    weft_status st = weft_event_create(&e, &o);
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    return SWIG_NewPointerObj(e, SWIGTYPE_p_weft_event, 0);
+}
+
+/* A process-scope condition over lock or rlock (borrowed; None: its own lock). */
+PyObject *py_mp_condition_create(weft_lock *lock, weft_rlock *rlock) {
+    weft_condition_options o = WEFT_CONDITION_OPTIONS_INIT;
+    o.lock = lock;
+    o.rlock = rlock;
+    o.share = weft_py_share(NULL);
+    weft_condition *c;
+    weft_status st = weft_condition_create(&c, &o);
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    return SWIG_NewPointerObj(c, SWIGTYPE_p_weft_condition, 0);
+}
+
+PyObject *py_mp_condition_acquire(weft_condition *c, int64_t timeout_ns) {
+    weft_status st;
+    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_condition_acquire(c, tmo));
+    return weft_py_bool_status(st);
+}
+
+/* A process-scope bytes queue; name None: anonymous. */
+PyObject *py_mp_queue_create(const char *name, size_t capacity, size_t max_bytes) {
+    weft_queue_options o = WEFT_QUEUE_OPTIONS_INIT;
+    o.capacity = capacity;
+    o.max_bytes = max_bytes;
+    o.share = weft_py_share(name);
+    weft_queue *q;
+    weft_status st = weft_queue_create(&q, &o);
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    return SWIG_NewPointerObj(q, SWIGTYPE_p_weft_queue, 0);
+}
+
+/* True queued, False full at the deadline. */
+PyObject *py_mp_queue_put(weft_queue *q, PyObject *obj, int64_t timeout_ns) {
+    Py_buffer b;
+    if (PyObject_GetBuffer(obj, &b, PyBUF_SIMPLE) < 0) return NULL;
+    weft_status st;
+    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_queue_put_bytes(q, b.buf, (size_t)b.len, tmo));
+    PyBuffer_Release(&b);
+    return weft_py_bool_status(st);
+}
+
+/* bytes, or None when empty at the deadline. */
+PyObject *py_mp_queue_get(weft_queue *q, int64_t timeout_ns) {
+    weft_status st;
+    void *data = NULL;
+    size_t len = 0;
+    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_queue_get_bytes_alloc(q, &data, &len, tmo));
+    if (st == WEFT_ETIMEDOUT) Py_RETURN_NONE;
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    PyObject *r = PyBytes_FromStringAndSize((const char *)data, (Py_ssize_t)len);
+    weft_queue_bytes_free(data);
+    return r;
+}
+
+/* A shared array (lock included); returns (handle, address of the data). */
+PyObject *py_mp_array_create(uint32_t type, size_t length, const char *name) {
+    weft_array_options o = WEFT_ARRAY_OPTIONS_INIT;
+    o.share = weft_py_share(name);
+    weft_array *a;
+    weft_status st = weft_array_create(&a, type, length, &o);
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    PyObject *h = SWIG_NewPointerObj(a, SWIGTYPE_p_weft_array, 0);
+    if (!h) { weft_array_destroy(a); return NULL; }
+    return Py_BuildValue("(NN)", h, PyLong_FromVoidPtr(weft_array_data(a)));
+}
+
+PyObject *py_mp_array_acquire(weft_array *a, int64_t timeout_ns) {
+    weft_status st;
+    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_array_acquire(a, tmo));
+    return weft_py_bool_status(st);
+}
+
+/* Two connection handles. */
+PyObject *py_mp_pipe(int duplex) {
+    weft_conn *a = NULL, *b = NULL;
+    weft_status st = weft_pipe(&a, &b, duplex);
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    PyObject *ha = SWIG_NewPointerObj(a, SWIGTYPE_p_weft_conn, 0);
+    PyObject *hb = SWIG_NewPointerObj(b, SWIGTYPE_p_weft_conn, 0);
+    if (!ha || !hb) { Py_XDECREF(ha); Py_XDECREF(hb); weft_conn_destroy(a); weft_conn_destroy(b); return NULL; }
+    return Py_BuildValue("(NN)", ha, hb);
+}
+
+PyObject *py_mp_conn_send(weft_conn *c, PyObject *obj, int64_t timeout_ns) {
+    Py_buffer b;
+    if (PyObject_GetBuffer(obj, &b, PyBUF_SIMPLE) < 0) return NULL;
+    weft_status st;
+    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_conn_send(c, b.buf, (size_t)b.len, tmo));
+    PyBuffer_Release(&b);
+    return weft_py_bool_status(st);
+}
+
+/* bytes, or None at the deadline; raises (ECLOSED -> EOFError in Python). */
+PyObject *py_mp_conn_recv(weft_conn *c, int64_t timeout_ns) {
+    weft_status st;
+    void *data = NULL;
+    size_t len = 0;
+    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_conn_recv_alloc(c, &data, &len, tmo));
+    if (st == WEFT_ETIMEDOUT) Py_RETURN_NONE;
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    PyObject *r = PyBytes_FromStringAndSize((const char *)data, (Py_ssize_t)len);
+    weft_conn_free(data);
+    return r;
+}
+
+PyObject *py_mp_conn_poll(weft_conn *c, int64_t timeout_ns) {
+    weft_status st;
+    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_conn_poll(c, tmo));
+    return weft_py_bool_status(st);
+}
+
+/* A shared dict: name None anonymous; open_existing opens a name that exists. */
+PyObject *py_mp_dict_create(const char *name, int open_existing) {
+    weft_dict_options o = WEFT_DICT_OPTIONS_INIT;
+    o.share = weft_py_share(name);
+    if (open_existing) o.share.flags = WEFT_SHARE_OPEN_EXISTING;
+    weft_dict *d;
+    weft_status st = weft_dict_create(&d, &o);
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    return SWIG_NewPointerObj(d, SWIGTYPE_p_weft_dict, 0);
+}
+
+PyObject *py_mp_dict_set(weft_dict *d, const char *key, PyObject *obj, int64_t timeout_ns) {
+    Py_buffer b;
+    if (PyObject_GetBuffer(obj, &b, PyBUF_SIMPLE) < 0) return NULL;
+    weft_status st;
+    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_dict_set(d, key, b.buf, (size_t)b.len, tmo));
+    PyBuffer_Release(&b);
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    Py_RETURN_NONE;
+}
+
+/* bytes, or None when the key is absent. */
+PyObject *py_mp_dict_get(weft_dict *d, const char *key, int64_t timeout_ns) {
+    weft_status st;
+    void *data = NULL;
+    size_t len = 0;
+    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_dict_get_alloc(d, key, &data, &len, tmo));
+    if (st == WEFT_ENOENT) Py_RETURN_NONE;
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    PyObject *r = PyBytes_FromStringAndSize((const char *)data, (Py_ssize_t)len);
+    weft_dict_free(data);
+    return r;
+}
+%}
+
+/* Raw calls the multiprocessing module uses directly. */
+void weft_array_destroy(weft_array *a);
+weft_status weft_array_release(weft_array *a);
+weft_status weft_array_mark_consistent(weft_array *a);
+void weft_conn_destroy(weft_conn *c);
+weft_status weft_conn_close(weft_conn *c);
+void weft_dict_destroy(weft_dict *d);
+weft_status weft_dict_delete(weft_dict *d, const char *key, int64_t timeout_ns);
+
 %init %{
     weft_py_s_run = PyUnicode_InternFromString("_weft_run");
     weft_py_s_done = PyUnicode_InternFromString("_weft_done");

@@ -24,8 +24,9 @@
  */
 
 %{
-/* The headers this binding covers (process.h, shm.h and connection.h come
- * when their APIs are stable). */
+/* The headers every language's binding covers 1:1. shm.h, connection.h and
+ * dict.h are wrapped per language for now (bindings/python/weft_python.i's
+ * py_mp_* helpers); process.h and process_pool.h are not wrapped yet. */
 #include <weft/common.h>
 #include <weft/error.h>
 #include <weft/version.h>

@@ -24,4 +24,15 @@ def cpu_count():
     return _weft.weft_cpu_count()
 
 
-__all__ = list(_errors_all) + ['cpu_count', '__version__']
+#: A lock whose holder process died: raised by acquire() with the lock held
+#: (weft.multiprocessing); repair, then call the lock's mark_consistent().
+OwnerDeadError = WeftOwnerDeadError  # noqa: F405
+
+
+def shared_dict(name=None):
+    """A named process-shared dict of str keys and bytes values (weft.multiprocessing.shared_dict)."""
+    from .multiprocessing import shared_dict as _sd
+    return _sd(name)
+
+
+__all__ = list(_errors_all) + ['cpu_count', '__version__', 'OwnerDeadError', 'shared_dict']
