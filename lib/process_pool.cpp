@@ -17,6 +17,12 @@
 //     kReady once after the initializer; kOk: the result; kFail: code +
 //     message; kChunkDone: per argument {i32 code, u32 0, u64 len} + bytes
 //     (result or message) padded to 16.
+// Spawn and forkserver workers: the supervisor starts the registered
+// function "weft.process_pool.worker" (process.h) with the pool's abstract
+// socket name as its argument; the worker connects, the supervisor accepts
+// it (SO_PEERCRED names the pid it started) and from then on the framing is
+// the same, except that TaskHdr.fn is 0 and the task's registered name
+// (TaskHdr.pad bytes) follows the header.
 // A task's future holds a weft_bytes block: {size, data} followed by the
 // bytes (one malloc, freed with free), so a result is read from the socket
 // straight into the memory the caller finally reads.
@@ -29,6 +35,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,6 +53,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include <weft/process.h>
 #include <weft/process_pool.h>
 #include <weft/system.h>
 #include <weft/thread.h>
@@ -195,6 +203,41 @@ void run_call(weft_ptask_fn fn, const void *arg, size_t len, weft_ptask_result &
     scope.finish(nullptr, nullptr);
 }
 
+// ---- registered task functions (spawn and forkserver workers) -------------
+
+constexpr size_t kMaxTaskName = 255;
+constexpr char kWorkerFnName[] = "weft.process_pool.worker";
+
+struct PtaskRegistry {
+    std::mutex mu;
+    std::unordered_map<std::string, weft_ptask_fn> by_name;
+    std::unordered_map<std::uintptr_t, const std::string *> by_fn;  // the first name of each function
+};
+
+PtaskRegistry &ptasks() {
+    static auto *r = new PtaskRegistry;  // never freed: used until _exit
+    return *r;
+}
+
+weft_ptask_fn ptask_lookup(const char *name) noexcept {
+    try {
+        PtaskRegistry &r = ptasks();
+        std::lock_guard<std::mutex> g(r.mu);
+        auto it = r.by_name.find(name);
+        return it == r.by_name.end() ? nullptr : it->second;
+    } catch (...) {
+        return nullptr;
+    }
+}
+
+// The name fn is registered under, or null (the string lives until _exit).
+const std::string *ptask_name_of(weft_ptask_fn fn) {
+    PtaskRegistry &r = ptasks();
+    std::lock_guard<std::mutex> g(r.mu);
+    auto it = r.by_fn.find(reinterpret_cast<std::uintptr_t>(fn));
+    return it == r.by_fn.end() ? nullptr : it->second;
+}
+
 struct ChildSetup {
     pid_t parent;
     int sock;
@@ -202,10 +245,9 @@ struct ChildSetup {
     void *initializer_data;
 };
 
-[[noreturn]] void worker_main(const ChildSetup &s) noexcept {
-    // Die with the supervisor thread (and so with the pool's process); the
-    // parent may have died before prctl: then we are someone else's child.
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != s.parent) _exit(0);
+[[noreturn]] void worker_loop(int sock, bool by_name) noexcept;
+
+void worker_signals() noexcept {
     // Crash signals get their default action back, so a crash ends the
     // worker with its signal (which the pool reports) instead of running a
     // handler the parent installed for itself (a crash reporter, a test
@@ -215,40 +257,87 @@ struct ChildSetup {
     sigemptyset(&none);
     pthread_sigmask(SIG_SETMASK, &none, nullptr);
     signal(SIGPIPE, SIG_IGN);
+}
+
+[[noreturn]] void worker_main(const ChildSetup &s) noexcept {
+    // Die with the supervisor thread (and so with the pool's process); the
+    // parent may have died before prctl: then we are someone else's child.
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != s.parent) _exit(0);
+    worker_signals();
     if (s.initializer) s.initializer(s.initializer_data);
+    worker_loop(s.sock, false);
+}
+
+// A task function the worker could not find by name: every call fails.
+void fail_unknown(const char *name, CallOutcome &oc) noexcept {
+    oc.code = WEFT_ENOENT;
+    std::snprintf(oc.message, sizeof oc.message,
+                  "no task function is registered as \"%s\" in worker %d (a fresh copy of the program); "
+                  "register it when the program loads (WEFT_REGISTER_PTASK) so that every copy knows it",
+                  name, static_cast<int>(getpid()));
+}
+
+// The spawn and forkserver worker (a registered function of the re-executed
+// program): connect to the pool's abstract socket named by the argument
+// bytes, then serve as a fork worker does, finding tasks by name. Its
+// socket's end (the pool's process died) ends it at its next task.
+int spawned_worker(void *arg, size_t len) noexcept {
+    struct sockaddr_un a {};
+    if (len == 0 || len > sizeof a.sun_path) return 2;
+    a.sun_family = AF_UNIX;
+    std::memcpy(a.sun_path, arg, len);
+    int sock = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) return 2;
+    socklen_t alen = static_cast<socklen_t>(offsetof(struct sockaddr_un, sun_path) + len);
+    while (::connect(sock, reinterpret_cast<struct sockaddr *>(&a), alen) != 0)
+        if (errno != EINTR) return 2;
+    worker_signals();
+    worker_loop(sock, true);
+}
+
+[[noreturn]] void worker_loop(int sock, bool by_name) noexcept {
     {
         ResultHdr ready{kReady, 0, 0};
-        if (!send_full(s.sock, &ready, sizeof ready)) _exit(0);
+        if (!send_full(sock, &ready, sizeof ready)) _exit(0);
     }
+    char name[kMaxTaskName + 1];
     char *in = nullptr;
     size_t in_cap = 0;
     std::vector<char> chunk_out;
     CallOutcome oc;
     for (;;) {
         TaskHdr h;
-        if (!read_full(s.sock, &h, sizeof h) || h.kind == kExit) _exit(0);
+        if (!read_full(sock, &h, sizeof h) || h.kind == kExit) _exit(0);
+        weft_ptask_fn fn;
+        if (by_name) {  // the task's name follows the header (its length in pad)
+            if (h.pad == 0 || h.pad > kMaxTaskName || !read_full(sock, name, h.pad)) _exit(0);
+            name[h.pad] = '\0';
+            fn = ptask_lookup(name);
+        } else {
+            fn = reinterpret_cast<weft_ptask_fn>(static_cast<std::uintptr_t>(h.fn));
+        }
         if (h.len > in_cap) {
             std::free(in);
             in_cap = h.len;
             in = static_cast<char *>(std::malloc(in_cap));
             if (!in) _exit(3);
         }
-        if (!read_full(s.sock, in, h.len)) _exit(0);
-        auto fn = reinterpret_cast<weft_ptask_fn>(static_cast<std::uintptr_t>(h.fn));
+        if (!read_full(sock, in, h.len)) _exit(0);
         if (h.kind == kTask) {
             weft_ptask_result out;
-            run_call(fn, in, h.len, out, oc);
+            if (fn) run_call(fn, in, h.len, out, oc);
+            else fail_unknown(name, oc);
             if (oc.code != WEFT_OK) {
                 size_t mlen = std::strlen(oc.message);
                 ResultHdr r{kFail, oc.code, mlen};
-                if (!send_full(s.sock, &r, sizeof r) || !send_full(s.sock, oc.message, mlen)) _exit(0);
+                if (!send_full(sock, &r, sizeof r) || !send_full(sock, oc.message, mlen)) _exit(0);
             } else if (out.buf) {
                 ResultHdr r{kOk, 0, out.len};
                 std::memcpy(out.buf, &r, sizeof r);
-                if (!send_full(s.sock, out.buf, kResultRoom + out.len)) _exit(0);
+                if (!send_full(sock, out.buf, kResultRoom + out.len)) _exit(0);
             } else {
                 ResultHdr r{kOk, 0, 0};
-                if (!send_full(s.sock, &r, sizeof r)) _exit(0);
+                if (!send_full(sock, &r, sizeof r)) _exit(0);
             }
             std::free(out.buf);
             continue;
@@ -261,7 +350,8 @@ struct ChildSetup {
             std::memcpy(&ih, in + off, sizeof ih);
             off += sizeof ih;
             weft_ptask_result out;
-            run_call(fn, in + off, ih.len, out, oc);
+            if (fn) run_call(fn, in + off, ih.len, out, oc);
+            else fail_unknown(name, oc);
             off += pad16(ih.len);
             const char *data = oc.code != WEFT_OK ? oc.message : (out.buf ? out.buf + kResultRoom : "");
             size_t dlen = oc.code != WEFT_OK ? std::strlen(oc.message) : out.len;
@@ -274,7 +364,7 @@ struct ChildSetup {
         }
         ResultHdr r{kChunkDone, 0, chunk_out.size() - sizeof(ResultHdr)};
         std::memcpy(chunk_out.data(), &r, sizeof r);
-        if (!send_full(s.sock, chunk_out.data(), chunk_out.size())) _exit(0);
+        if (!send_full(sock, chunk_out.data(), chunk_out.size())) _exit(0);
     }
 }
 
@@ -282,6 +372,7 @@ struct ChildSetup {
 
 struct PTask {
     weft_ptask_fn fn = nullptr;
+    const std::string *name = nullptr;  // spawn and forkserver pools: the registered name of fn
     std::uint32_t kind = kTask;
     std::uint32_t count = 1;
     char *arg = nullptr;  // malloc'd copy
@@ -297,6 +388,7 @@ enum class End { none, retire, timeout, cancel, terminate, broken, protocol };
 struct Worker {
     pid_t pid = -1;
     int pidfd = -1;
+    weft_process *proc = nullptr;  // spawn and forkserver workers: their process handle
     int sock = -1;
     bool ready = false;     // sent kReady
     bool sock_eof = false;  // the worker closed its end, or sending failed: wait for the pidfd
@@ -307,8 +399,10 @@ struct Worker {
     std::deque<PTask *> inflight;
     int64_t sent_at = 0;  // when the head started: sent to an idle worker, or the previous result arrived
     int64_t tasks_run = 0;
-    // sending (the last task of `inflight`)
-    TaskHdr out_hdr{};
+    // sending (the last task of `inflight`): the header (and the task's name
+    // for spawn and forkserver workers), then the payload
+    alignas(8) char out_head[sizeof(TaskHdr) + kMaxTaskName];
+    size_t out_head_len = 0;
     const char *out_payload = nullptr;
     size_t out_len = 0, out_total = 0, out_done = 0;
     // receiving
@@ -319,7 +413,10 @@ struct Worker {
     weft_bytes *in_block = nullptr;
     size_t in_got = 0;
 
-    ~Worker() { std::free(in_block); }  // inflight is empty by then: its tasks ended or went back
+    ~Worker() {
+        std::free(in_block);
+        if (proc) weft_process_destroy(proc);  // kills it if it still runs (a daemon)
+    }  // inflight is empty by then: its tasks ended or went back
     bool sending() const noexcept { return out_done < out_total; }
     PTask *head() const noexcept { return inflight.empty() ? nullptr : inflight.front(); }
 };
@@ -351,6 +448,12 @@ void on_done(weft_future *f, void *p) noexcept {
 
 thread_local weft_process_pool *tl_supervisor = nullptr;
 
+// The spawn and forkserver worker is known by name in every copy of the
+// program that links the pool, before main() runs (weft_main looks it up).
+struct RegisterWorker {
+    RegisterWorker() noexcept { (void)weft_register(kWorkerFnName, spawned_worker); }
+} const register_worker;
+
 }  // namespace
 }  // namespace weft::detail
 
@@ -367,6 +470,11 @@ struct weft_process_pool : Handle<Magic::process_pool> {
     int max_restarts = 0;         // -1: unlimited
     int64_t restart_window_ns = 0;
     size_t max_queued = 0;
+    int start_method = WEFT_PROCESS_POOL_START_FORK;
+    bool by_name = false;  // spawn or forkserver: tasks go by registered name
+    int lfd = -1;          // spawn or forkserver: the abstract socket the workers connect to
+    char lname[sizeof(sockaddr_un::sun_path)] = {};
+    size_t lname_len = 0;
     int efd = -1;
     weft_thread *thread = nullptr;
 
@@ -396,6 +504,7 @@ struct weft_process_pool : Handle<Magic::process_pool> {
     ~weft_process_pool() {
         for (PTask *t : queue) delete t;
         if (efd >= 0) ::close(efd);
+        if (lfd >= 0) ::close(lfd);
     }
 
     bool terminating_locked() {
@@ -430,6 +539,7 @@ struct weft_process_pool : Handle<Magic::process_pool> {
     static void *supervisor_main(void *arg);
     void supervise();
     weft_status start_worker(std::string &err);
+    weft_status start_named_worker(std::string &err);
     void dispatch(Worker &w, PTask *t);
     void on_writable(Worker &w);
     void on_readable(Worker &w);
@@ -449,6 +559,11 @@ using weft::detail::End;
 // ---- submitting ----------------------------------------------------------------
 
 weft_status weft_process_pool::enqueue(const char *func, PTask *t, Deadline &d) {
+    if (by_name && !t->name && !(t->name = ptask_name_of(t->fn)))
+        return fail(WEFT_EINVAL,
+                    "%s: task function %p is not registered; spawn and forkserver pools find tasks by name: use "
+                    "WEFT_REGISTER_PTASK or weft_process_pool_register",
+                    func, reinterpret_cast<void *>(t->fn));
     std::unique_lock<std::mutex> g(mu);
     for (;;) {
         if (broken) return fail(WEFT_EBROKEN, "%s: the pool is broken (its restart budget ran out)", func);
@@ -478,6 +593,7 @@ void *weft_process_pool::supervisor_main(void *arg) {
 }
 
 weft_status weft_process_pool::start_worker(std::string &err) {
+    if (by_name) return start_named_worker(err);
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
         err = std::string("socketpair failed: ") + std::strerror(errno);
@@ -529,6 +645,70 @@ weft_status weft_process_pool::start_worker(std::string &err) {
     return WEFT_OK;
 }
 
+// A spawn or forkserver worker: weft starts the registered worker function
+// in a fresh copy of the program (daemon: it dies with this supervisor
+// thread, or with the forkserver), then accepts its connection on the pool's
+// socket, checking by SO_PEERCRED that it is that process.
+weft_status weft_process_pool::start_named_worker(std::string &err) {
+    auto w = std::make_unique<Worker>();
+    pids.reserve(pids.size() + 1);
+    workers.reserve(workers.size() + 1);
+    weft_process_options po = WEFT_PROCESS_OPTIONS_INIT;
+    po.name = "weft-pool-worker";
+    po.daemon = 1;
+    po.start_method = start_method;
+    weft_status s = weft_process_create(&w->proc, &po);
+    if (s == WEFT_OK) s = weft_process_start_named(w->proc, kWorkerFnName, lname, lname_len);
+    if (s != WEFT_OK) {
+        err = weft_last_error()->message;
+        return s;  // ~Worker destroys the handle
+    }
+    w->pid = static_cast<pid_t>(weft_process_pid(w->proc));
+    w->pidfd = static_cast<int>(::syscall(SYS_pidfd_open, w->pid, 0));
+    if (w->pidfd < 0) {
+        err = std::string("pidfd_open failed (Linux 5.3 or later is needed): ") + std::strerror(errno);
+        return WEFT_ESYS;
+    }
+    ::fcntl(w->pidfd, F_SETFD, FD_CLOEXEC);
+    Deadline d(30 * WEFT_SEC);
+    while (w->sock < 0) {
+        struct pollfd pf[2] = {{lfd, POLLIN, 0}, {w->pidfd, POLLIN, 0}};
+        int64_t left = d.remaining();
+        int n = ::poll(pf, 2, static_cast<int>(left / WEFT_MSEC) + 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (pf[1].revents) {
+            int st = 0;
+            bool known;
+            reap_now(*w, &st, &known);
+            err = "worker " + std::to_string(w->pid) + " " +
+                  (known ? describe_status(st) : std::string("ended")) + " before it connected to the pool";
+            ::close(w->pidfd);
+            return WEFT_EWORKERDIED;
+        }
+        if (n == 0 || d.expired()) {
+            err = "worker " + std::to_string(w->pid) + " did not connect to the pool within 30 s";
+            ::close(w->pidfd);
+            return WEFT_ETIMEDOUT;  // ~Worker kills it
+        }
+        int c = ::accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (c < 0) continue;
+        struct ucred cr {};
+        socklen_t cl = sizeof cr;
+        if (::getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cr, &cl) != 0 || cr.pid != w->pid) {
+            ::close(c);  // not our worker (a stale one, or a stranger)
+            continue;
+        }
+        w->sock = c;
+    }
+    pid_t pid = w->pid;
+    workers.push_back(std::move(w));
+    {
+        std::lock_guard<std::mutex> g(mu);
+        pids.push_back(pid);
+    }
+    return WEFT_OK;
+}
+
 void weft_process_pool::dispatch(Worker &w, PTask *t) {
     t->running = true;
     w.inflight.push_back(t);
@@ -536,10 +716,18 @@ void weft_process_pool::dispatch(Worker &w, PTask *t) {
         w.sent_at = monotonic_now();
         busy.fetch_add(1, std::memory_order_relaxed);
     }
-    w.out_hdr = TaskHdr{t->kind, t->count, static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(t->fn)), t->len, 0};
+    TaskHdr h{t->kind, t->count, static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(t->fn)), t->len, 0};
+    w.out_head_len = sizeof h;
+    if (t->name) {  // spawn and forkserver: the worker finds the function by name
+        h.fn = 0;
+        h.pad = t->name->size();
+        std::memcpy(w.out_head + sizeof h, t->name->data(), t->name->size());
+        w.out_head_len += t->name->size();
+    }
+    std::memcpy(w.out_head, &h, sizeof h);
     w.out_payload = t->arg;
     w.out_len = t->len;
-    w.out_total = sizeof(TaskHdr) + t->len;
+    w.out_total = w.out_head_len + t->len;
     w.out_done = 0;
     on_writable(w);
 }
@@ -548,9 +736,9 @@ void weft_process_pool::on_writable(Worker &w) {
     while (w.sending() && !w.sock_eof) {
         struct iovec iov[2];
         int n = 0;
-        if (w.out_done < sizeof(TaskHdr)) {
-            iov[n].iov_base = reinterpret_cast<char *>(&w.out_hdr) + w.out_done;
-            iov[n].iov_len = sizeof(TaskHdr) - w.out_done;
+        if (w.out_done < w.out_head_len) {
+            iov[n].iov_base = w.out_head + w.out_done;
+            iov[n].iov_len = w.out_head_len - w.out_done;
             n++;
             if (w.out_len) {
                 iov[n].iov_base = const_cast<char *>(w.out_payload);
@@ -558,7 +746,7 @@ void weft_process_pool::on_writable(Worker &w) {
                 n++;
             }
         } else {
-            size_t at = w.out_done - sizeof(TaskHdr);
+            size_t at = w.out_done - w.out_head_len;
             iov[n].iov_base = const_cast<char *>(w.out_payload + at);
             iov[n].iov_len = w.out_total - w.out_done;
             n++;
@@ -720,6 +908,14 @@ void weft_process_pool::kill_worker(Worker &w, End why, weft_status code, const 
 
 void weft_process_pool::reap_now(Worker &w, int *status, bool *known) {
     *known = false;
+    if (w.proc) {  // spawn and forkserver: the process module knows (a forkserver child is not ours)
+        int code = 0;
+        if (weft_process_join(w.proc, 10 * WEFT_SEC) != WEFT_OK || weft_process_exitcode(w.proc, &code) != WEFT_OK)
+            return;
+        *status = code < 0 ? -code : (code & 255) << 8;  // as waitpid's status
+        *known = true;
+        return;
+    }
     for (;;) {
         pid_t r = ::waitpid(w.pid, status, 0);
         if (r == w.pid) {
@@ -1148,6 +1344,27 @@ extern "C" {
 
 WEFT_API void weft_bytes_free(weft_bytes *b) noexcept { std::free(b); }
 
+WEFT_API weft_status weft_process_pool_register(const char *name, weft_ptask_fn fn) noexcept {
+    const char *F = "weft_process_pool_register";
+    if (!name) return null_arg(F, "name");
+    if (!fn) return null_arg(F, "fn");
+    size_t n = std::strlen(name);
+    if (n == 0 || n > kMaxTaskName)
+        return fail(WEFT_EINVAL, "%s: the name has %zu bytes; use 1 to %zu", F, n, kMaxTaskName);
+    return guarded(F, [&]() -> weft_status {
+        PtaskRegistry &r = ptasks();
+        std::lock_guard<std::mutex> g(r.mu);
+        auto it = r.by_name.find(name);
+        if (it != r.by_name.end()) {
+            if (it->second == fn) return WEFT_OK;
+            return fail(WEFT_EEXIST, "%s: \"%s\" is registered to another function", F, name);
+        }
+        it = r.by_name.emplace(name, fn).first;
+        r.by_fn.emplace(reinterpret_cast<std::uintptr_t>(fn), &it->first);  // keeps the first name
+        return WEFT_OK;
+    });
+}
+
 WEFT_API weft_status weft_ptask_result_alloc(weft_ptask_result *result, size_t len, void **data) noexcept {
     if (!result) return null_arg("weft_ptask_result_alloc", "result");
     if (!data) return null_arg("weft_ptask_result_alloc", "data");
@@ -1192,11 +1409,12 @@ WEFT_API weft_status weft_process_pool_create(weft_process_pool **out, const wef
     if (o.restart_window_ns < 0)
         return fail(WEFT_EINVAL, "%s: opts->restart_window_ns is %lld; use 0 (default) or more", F,
                     static_cast<long long>(o.restart_window_ns));
-    if (o.start_method == WEFT_PROCESS_POOL_START_SPAWN || o.start_method == WEFT_PROCESS_POOL_START_FORKSERVER)
-        return fail(WEFT_ENOTSUP, "%s: start method %d (spawn/forkserver) is not available for process pools yet; use fork",
-                    F, o.start_method);
-    if (o.start_method != WEFT_PROCESS_POOL_START_DEFAULT && o.start_method != WEFT_PROCESS_POOL_START_FORK)
+    if (o.start_method < WEFT_PROCESS_POOL_START_DEFAULT || o.start_method > WEFT_PROCESS_POOL_START_FORKSERVER)
         return fail(WEFT_EINVAL, "%s: opts->start_method %d is unknown", F, o.start_method);
+    bool by_name = o.start_method == WEFT_PROCESS_POOL_START_SPAWN || o.start_method == WEFT_PROCESS_POOL_START_FORKSERVER;
+    if (by_name && o.initializer)
+        return fail(WEFT_ENOTSUP, "%s: an initializer is a function pointer, which only fork workers share; "
+                    "spawn and forkserver pools take none (do the setup in a registered task)", F);
     return guarded(F, [&]() -> weft_status {
         auto *p = new weft_process_pool;
         p->owner = ::getpid();
@@ -1209,6 +1427,27 @@ WEFT_API weft_status weft_process_pool_create(weft_process_pool **out, const wef
         p->max_restarts = o.max_restarts ? o.max_restarts : 8 + 2 * p->target_workers;
         p->restart_window_ns = o.restart_window_ns ? o.restart_window_ns : 10 * WEFT_SEC;
         p->max_queued = o.max_queued;
+        p->start_method = by_name ? o.start_method : WEFT_PROCESS_POOL_START_FORK;
+        p->by_name = by_name;
+        if (by_name) {
+            // An abstract socket (no file to clean up) the workers connect to.
+            static std::atomic<unsigned> serial{0};
+            int n = std::snprintf(p->lname + 1, sizeof p->lname - 1, "weft-pool-%d-%u", static_cast<int>(::getpid()),
+                                  serial.fetch_add(1, std::memory_order_relaxed));
+            p->lname_len = 1 + static_cast<size_t>(n);
+            struct sockaddr_un a {};
+            a.sun_family = AF_UNIX;
+            std::memcpy(a.sun_path, p->lname, p->lname_len);
+            p->lfd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+            if (p->lfd < 0 ||
+                ::bind(p->lfd, reinterpret_cast<struct sockaddr *>(&a),
+                       static_cast<socklen_t>(offsetof(struct sockaddr_un, sun_path) + p->lname_len)) != 0 ||
+                ::listen(p->lfd, 64) != 0) {
+                int e = errno;
+                delete p;
+                return fail_sys(WEFT_ESYS, e, "%s: the pool's socket for its workers failed", F);
+            }
+        }
         p->efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (p->efd < 0) {
             int e = errno;

@@ -80,9 +80,30 @@
  * pools (their supervisors exist only in the parent); calls from another
  * process return #WEFT_ESTATE and destroy only forgets the handle.
  *
- * Start methods: only fork is available in this version
- * (`start_method` #WEFT_PROCESS_POOL_START_DEFAULT or
- * #WEFT_PROCESS_POOL_START_FORK; spawn and forkserver give #WEFT_ENOTSUP).
+ * **Start methods.** Fork (the default) is described above. With
+ * #WEFT_PROCESS_POOL_START_SPAWN each worker is a fresh copy of the program
+ * (process.h's spawn: main() must call weft_main(argc, argv) first), with
+ * #WEFT_PROCESS_POOL_START_FORKSERVER it is forked by weft's forkserver
+ * (started on first use). Such a worker shares no memory with the pool:
+ * - tasks go by name: submit, apply and map still take the function
+ *   pointer, which must be registered with WEFT_REGISTER_PTASK() (or
+ *   weft_process_pool_register() before the program's main work); an
+ *   unregistered pointer gives #WEFT_EINVAL at submit; a name the worker's
+ *   copy of the program does not know (registered at run time in the pool's
+ *   process only) fails that task's future with #WEFT_ENOENT;
+ * - the worker connects to the pool over an abstract Unix socket (named
+ *   `weft-pool-<pid>-<n>`; the pool accepts only the process it started,
+ *   checked with SO_PEERCRED) and then speaks the fork workers' protocol;
+ * - an initializer is not available (#WEFT_ENOTSUP at create);
+ * - supervision is the same (pidfd, #WEFT_EWORKERDIED, replacement, budget,
+ *   timeouts, cancel). The workers die with the pool's process: a spawn
+ *   worker's parent is the supervisor thread that started it
+ *   (`PR_SET_PDEATHSIG`); a forkserver worker's is the forkserver, which
+ *   ends when the process that started it ends. Besides, a worker leaves at
+ *   its next read when its socket reaches end of file.
+ * Starting a worker takes an exec (spawn) or a request to the server
+ * (forkserver), so replacements cost more than under fork; task round
+ * trips cost the same.
  *
  * @code
  * static weft_status square(const void *arg, size_t len, weft_ptask_result *out) {
@@ -175,8 +196,8 @@ WEFT_API weft_status weft_ptask_result_alloc(weft_ptask_result *result, size_t l
  *  numbers of process.h's weft_start_method). */
 #define WEFT_PROCESS_POOL_START_DEFAULT 0    /**< fork */
 #define WEFT_PROCESS_POOL_START_FORK 1       /**< fork(): function pointers stay valid */
-#define WEFT_PROCESS_POOL_START_SPAWN 2      /**< not in this version: #WEFT_ENOTSUP */
-#define WEFT_PROCESS_POOL_START_FORKSERVER 3 /**< not in this version: #WEFT_ENOTSUP */
+#define WEFT_PROCESS_POOL_START_SPAWN 2      /**< a fresh copy of the program; tasks by registered name */
+#define WEFT_PROCESS_POOL_START_FORKSERVER 3 /**< forked by the forkserver; tasks by registered name */
 
 /** Options for weft_process_pool_create(); NULL for defaults. */
 typedef struct weft_process_pool_options {
@@ -190,7 +211,7 @@ typedef struct weft_process_pool_options {
     int max_restarts;               /**< restart budget: unexpected worker deaths tolerated within
                                          @ref restart_window_ns; 0 = 8 + 2 x workers; -1 = unlimited */
     int64_t restart_window_ns;      /**< the budget's window; 0 = 10 s */
-    int start_method;               /**< WEFT_PROCESS_POOL_START_*; only DEFAULT and FORK for now */
+    int start_method;               /**< WEFT_PROCESS_POOL_START_*; see "Start methods" above */
     size_t max_queued;              /**< bound on tasks waiting to be sent to a worker; 0 = unbounded.
                                          When full, submitting waits up to its timeout. */
 } weft_process_pool_options;
@@ -223,13 +244,45 @@ typedef void (*weft_process_pool_result_fn)(size_t index, const weft_bytes *resu
                                             const char *message, void *user_data);
 
 /**
+ * Register a task function under @p name for spawn and forkserver pools
+ * (which send the name, not the pointer). Register at load time (see
+ * WEFT_REGISTER_PTASK()) so that the re-executed program knows the name too.
+ * A function may have several names; the first is the one sent.
+ * @param name 1 to 255 bytes, copied.
+ * @return #WEFT_OK (also when @p name is already registered to @p fn);
+ *         #WEFT_EINVAL for NULL or a bad-length @p name or NULL @p fn;
+ *         #WEFT_EEXIST when @p name is registered to another function;
+ *         #WEFT_ENOMEM.
+ * Thread-safe; not async-signal-safe. Fork: a child inherits the
+ * registry; it may block here if another thread was registering at the fork.
+ * @since 0.2
+ */
+WEFT_API weft_status weft_process_pool_register(const char *name, weft_ptask_fn fn) WEFT_NOEXCEPT;
+
+#if defined(__GNUC__) || defined(__clang__)
+/**
+ * Register task function @p fn under its own name when the program loads
+ * (a constructor), in the pool's process and in every spawned copy.
+ * Use it at file scope after the function's definition.
+ * @since 0.2
+ */
+#  define WEFT_REGISTER_PTASK(fn)                                               \
+    static void weft_register_ptask_##fn##_(void) __attribute__((constructor)); \
+    static void weft_register_ptask_##fn##_(void) { (void)weft_process_pool_register(#fn, fn); }
+#endif
+
+/**
  * Create a pool and start its supervisor, which forks the workers.
  * Returns once every worker was forked (their initializers may still run).
  * @return #WEFT_OK; #WEFT_EINVAL for NULL @p out, a bad version, a negative
  *         worker count, `max_tasks_per_worker` or `restart_window_ns`, a
  *         `task_timeout_ns` below -1, `max_restarts` below -1 or an unknown
- *         start method; #WEFT_ENOTSUP for spawn and forkserver;
- *         #WEFT_ENOMEM; #WEFT_ESYS when a socket, fork or the thread fails.
+ *         start method; #WEFT_ENOTSUP for an initializer with spawn or
+ *         forkserver; #WEFT_ENOMEM; #WEFT_ESYS when a socket, fork or the
+ *         thread fails; under spawn or forkserver also the codes of
+ *         weft_process_start_named() (e.g. #WEFT_ESYS when main() does not
+ *         call weft_main()), #WEFT_EWORKERDIED when a worker died before it
+ *         connected and #WEFT_ETIMEDOUT when it did not connect within 30 s.
  * Thread-safe. Do not call it in a forked child of a process with running
  * threads unless you know they hold no locks (as for any fork).
  * @since 0.2

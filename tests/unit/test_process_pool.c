@@ -2,8 +2,9 @@
  * pool, failures, map, and the faults the supervisor must survive: workers
  * SIGKILLed while running, receiving, sending and idle, segfaults, exits,
  * timeouts, a crash loop ended by the restart budget, cancel, shutdown, the
- * pool's process dying, bad input; no zombies at the end. Every case forks,
- * so every case skips itself under TSan. */
+ * pool's process dying, bad input; no zombies at the end. Then spawn and
+ * forkserver pools (tasks by registered name; main() calls weft_main()).
+ * Every case forks, so every case skips itself under TSan. */
 
 #include <errno.h>
 #include <signal.h>
@@ -110,6 +111,19 @@ static weft_status read_mark(const void *arg, size_t len, weft_ptask_result *out
     (void)arg;
     (void)len;
     return weft_ptask_result_set(out, &init_mark, sizeof init_mark);
+}
+
+/* Spawn and forkserver workers find these by name (registered at load time,
+ * so the re-executed test program knows them too). */
+WEFT_REGISTER_PTASK(square)
+WEFT_REGISTER_PTASK(my_pid)
+WEFT_REGISTER_PTASK(sleep_ms_then_pid)
+WEFT_REGISTER_PTASK(read_mark)
+
+static weft_status cube(const void *arg, size_t len, weft_ptask_result *out) {
+    int64_t x = as_i64(arg, len);
+    x = x * x * x;
+    return weft_ptask_result_set(out, &x, sizeof x);
 }
 
 static void crash_in_init(void *data) {
@@ -775,9 +789,7 @@ static void test_process_pool_futures_mix_with_thread_pool_futures(void **state)
     weft_process_pool_destroy(pp);
 }
 
-static void test_process_pool_workers_die_with_the_pools_process(void **state) {
-    (void)state;
-    WT_SKIP_UNDER_TSAN();
+static void workers_die_with_the_pools_process(int method) {
     int fds[2];
     assert_int_equal(pipe(fds), 0);
     pid_t child = fork();
@@ -789,6 +801,7 @@ static void test_process_pool_workers_die_with_the_pools_process(void **state) {
         int64_t pids[3] = {0, 0, 0};
         size_t n = 0;
         o.workers = 3;
+        o.start_method = method;
         if (weft_process_pool_create(&p, &o) != WEFT_OK) _exit(2);
         for (int i = 0; i < 500 && n < 3; i++) {
             weft_process_pool_pids(p, pids, 3, &n);
@@ -819,6 +832,12 @@ static void test_process_pool_workers_die_with_the_pools_process(void **state) {
         if (alive) wt_sleep_ms(10);
     }
     assert_int_equal(alive, 0);
+}
+
+static void test_process_pool_workers_die_with_the_pools_process(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    workers_die_with_the_pools_process(WEFT_PROCESS_POOL_START_FORK);
 }
 
 static void test_process_pool_bounded_queue_makes_submit_wait_then_time_out(void **state) {
@@ -900,7 +919,9 @@ static void test_process_pool_rejects_bad_input(void **state) {
     WT_EXPECT(WEFT_EINVAL, weft_process_pool_create(&p, &o));
     o = (weft_process_pool_options)WEFT_PROCESS_POOL_OPTIONS_INIT;
     o.start_method = WEFT_PROCESS_POOL_START_SPAWN;
+    o.initializer = set_mark; /* a pointer a spawned worker cannot share */
     WT_EXPECT(WEFT_ENOTSUP, weft_process_pool_create(&p, &o));
+    o.initializer = NULL;
     o.start_method = 17;
     WT_EXPECT(WEFT_EINVAL, weft_process_pool_create(&p, &o));
 
@@ -944,7 +965,157 @@ static void test_process_pool_leaves_no_zombies_behind(void **state) {
     assert_int_equal(errno, ECHILD);
 }
 
-int main(void) {
+/* ---- spawn and forkserver --------------------------------------------- */
+
+static weft_process_pool *make_with(int method, int workers) {
+    weft_process_pool_options o = WEFT_PROCESS_POOL_OPTIONS_INIT;
+    weft_process_pool *p = NULL;
+    o.workers = workers;
+    o.start_method = method;
+    WT_OK(weft_process_pool_create(&p, &o));
+    return p;
+}
+
+/* A registered task and a chunked map run in fresh workers that share no
+ * memory with the pool's process. */
+static void runs_registered_tasks_and_map(int method) {
+    weft_process_pool *p = make_with(method, 2);
+    init_mark = 42; /* set after the workers started: a spawned or forkserver worker never sees it */
+    weft_future *f = submit_i64(p, square, 7);
+    assert_int_equal(result_i64(f), 49);
+    weft_future_destroy(f);
+    f = submit_i64(p, my_pid, 0);
+    int64_t pid = result_i64(f);
+    weft_future_destroy(f);
+    assert_true(pid > 0 && pid != (int64_t)getpid());
+    f = submit_i64(p, read_mark, 0);
+    assert_int_equal(result_i64(f), 0);
+    weft_future_destroy(f);
+    init_mark = 0;
+    int64_t xs[10];
+    weft_bytes args[10];
+    weft_bytes *res[10];
+    for (int i = 0; i < 10; i++) {
+        xs[i] = i;
+        args[i].size = sizeof xs[i];
+        args[i].data = &xs[i];
+    }
+    WT_OK(weft_process_pool_map(p, square, args, 10, res, NULL, 3, 10 * WEFT_SEC));
+    for (int i = 0; i < 10; i++) {
+        int64_t x;
+        assert_int_equal(res[i]->size, sizeof x);
+        memcpy(&x, res[i]->data, sizeof x);
+        assert_int_equal(x, (int64_t)i * i);
+        weft_bytes_free(res[i]);
+    }
+    WT_OK(weft_process_pool_shutdown(p, 1, 0));
+    weft_process_pool_destroy(p);
+}
+
+static void test_process_pool_spawn_workers_run_registered_tasks_and_map(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    runs_registered_tasks_and_map(WEFT_PROCESS_POOL_START_SPAWN);
+}
+
+static void test_process_pool_forkserver_workers_run_registered_tasks_and_map(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    runs_registered_tasks_and_map(WEFT_PROCESS_POOL_START_FORKSERVER);
+}
+
+static void killed_worker_is_replaced(int method) {
+    weft_process_pool *p = make_with(method, 1);
+    int64_t pid = only_pid(p);
+    weft_future *f = submit_i64(p, sleep_ms_then_pid, 5000);
+    wait_busy(p, 1);
+    assert_int_equal(kill((pid_t)pid, SIGKILL), 0);
+    expect_failure(f, WEFT_EWORKERDIED, "SIGKILL");
+    weft_future_destroy(f);
+    for (int i = 0; i < 500 && stats_of(p).replaced < 1; i++) wt_sleep_ms(10);
+    weft_process_pool_stats st = stats_of(p);
+    assert_int_equal(st.replaced, 1);
+    assert_int_equal(st.crashed, 1);
+    f = submit_i64(p, my_pid, 0);
+    int64_t again = result_i64(f);
+    weft_future_destroy(f);
+    assert_true(again > 0 && again != pid);
+    f = submit_i64(p, square, 9);
+    assert_int_equal(result_i64(f), 81);
+    weft_future_destroy(f);
+    weft_process_pool_destroy(p);
+    /* the workers are gone (a forkserver worker is reaped by the server, soon) */
+    for (int i = 0; i < 200 && (proc_state(pid) || proc_state(again)); i++) wt_sleep_ms(5);
+    assert_int_equal(proc_state(pid), 0);
+    assert_int_equal(proc_state(again), 0);
+}
+
+static void test_process_pool_replaces_a_killed_spawn_worker(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    killed_worker_is_replaced(WEFT_PROCESS_POOL_START_SPAWN);
+}
+
+static void test_process_pool_replaces_a_killed_forkserver_worker(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    killed_worker_is_replaced(WEFT_PROCESS_POOL_START_FORKSERVER);
+}
+
+/* Registered only at run time, in this process: the spawned copy of the
+ * program does not know the name, and the task's future says so. A pointer
+ * registered nowhere is refused at submit. */
+static void test_process_pool_spawn_worker_reports_an_unknown_task_name_on_the_future(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    WT_OK(weft_process_pool_register("runtime_only_cube", cube));
+    weft_process_pool *p = make_with(WEFT_PROCESS_POOL_START_SPAWN, 1);
+    weft_future *f = submit_i64(p, cube, 3);
+    expect_failure(f, WEFT_ENOENT, "\"runtime_only_cube\"");
+    weft_future_destroy(f);
+    int64_t x = 3;
+    WT_EXPECT(WEFT_EINVAL, weft_process_pool_submit(p, exits_7, &x, sizeof x, &f, WEFT_FOREVER));
+    assert_null(f);
+    weft_bytes arg = {sizeof x, &x};
+    weft_bytes *res = NULL;
+    WT_EXPECT(WEFT_EINVAL, weft_process_pool_map(p, exits_7, &arg, 1, &res, NULL, 1, WEFT_SEC));
+    f = submit_i64(p, square, 5); /* the worker still serves */
+    assert_int_equal(result_i64(f), 25);
+    weft_future_destroy(f);
+    assert_int_equal(stats_of(p).crashed, 0);
+    weft_process_pool_destroy(p);
+    /* a fork pool calls the pointer as before */
+    p = make(1);
+    f = submit_i64(p, cube, 3);
+    assert_int_equal(result_i64(f), 27);
+    weft_future_destroy(f);
+    weft_process_pool_destroy(p);
+}
+
+/* A spawn worker's parent is the pool's supervisor thread; a forkserver
+ * worker's is the server, which ends with the pool's process. */
+static void test_process_pool_spawn_and_forkserver_workers_die_with_the_pools_process(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    workers_die_with_the_pools_process(WEFT_PROCESS_POOL_START_SPAWN);
+    workers_die_with_the_pools_process(WEFT_PROCESS_POOL_START_FORKSERVER);
+}
+
+static void test_process_pool_register_rejects_bad_names_and_clashes(void **state) {
+    (void)state;
+    char longname[300];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    WT_EXPECT(WEFT_EINVAL, weft_process_pool_register(NULL, cube));
+    WT_EXPECT(WEFT_EINVAL, weft_process_pool_register("x", NULL));
+    WT_EXPECT(WEFT_EINVAL, weft_process_pool_register("", cube));
+    WT_EXPECT(WEFT_EINVAL, weft_process_pool_register(longname, cube));
+    WT_OK(weft_process_pool_register("square", square)); /* again, same function */
+    WT_EXPECT(WEFT_EEXIST, weft_process_pool_register("square", cube));
+}
+
+int main(int argc, char **argv) {
+    weft_main(argc, argv); /* a spawned worker or the forkserver never returns */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_process_pool_submit_gives_a_future_with_the_result_bytes),
         cmocka_unit_test(test_process_pool_failing_task_reaches_its_future_with_code_and_message),
@@ -974,6 +1145,14 @@ int main(void) {
         cmocka_unit_test(test_process_pool_belongs_to_the_process_that_created_it),
         cmocka_unit_test(test_process_pool_rejects_bad_input),
         cmocka_unit_test(test_process_pool_leaves_no_zombies_behind),
+        /* after the zombie check: the forkserver stays a child of this process */
+        cmocka_unit_test(test_process_pool_register_rejects_bad_names_and_clashes),
+        cmocka_unit_test(test_process_pool_spawn_workers_run_registered_tasks_and_map),
+        cmocka_unit_test(test_process_pool_replaces_a_killed_spawn_worker),
+        cmocka_unit_test(test_process_pool_spawn_worker_reports_an_unknown_task_name_on_the_future),
+        cmocka_unit_test(test_process_pool_forkserver_workers_run_registered_tasks_and_map),
+        cmocka_unit_test(test_process_pool_replaces_a_killed_forkserver_worker),
+        cmocka_unit_test(test_process_pool_spawn_and_forkserver_workers_die_with_the_pools_process),
     };
     return cmocka_run_group_tests_name("process_pool", tests, NULL, NULL);
 }
