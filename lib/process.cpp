@@ -48,6 +48,7 @@
 #include <weft/process.h>
 
 #include "internal/boundary.hpp"
+#include "internal/builtin_fns.hpp"
 #include "internal/deadline.hpp"
 #include "internal/handle.hpp"
 #include "internal/word_lock.hpp"
@@ -200,6 +201,7 @@ FnRegistry &fns() {
 }
 
 weft_process_fn lookup_fn(const char *name) noexcept {
+    if (std::strcmp(name, kPoolWorkerFn) == 0) return process_pool_worker_entry;
     try {
         FnRegistry &r = fns();
         Guard g(r.lk);

@@ -59,6 +59,7 @@
 #include <weft/thread.h>
 
 #include "internal/boundary.hpp"
+#include "internal/builtin_fns.hpp"
 #include "internal/deadline.hpp"
 #include "internal/handle.hpp"
 #include "internal/task.hpp"
@@ -206,7 +207,7 @@ void run_call(weft_ptask_fn fn, const void *arg, size_t len, weft_ptask_result &
 // ---- registered task functions (spawn and forkserver workers) -------------
 
 constexpr size_t kMaxTaskName = 255;
-constexpr char kWorkerFnName[] = "weft.process_pool.worker";
+constexpr const char *kWorkerFnName = kPoolWorkerFn;
 
 struct PtaskRegistry {
     std::mutex mu;
@@ -448,13 +449,13 @@ void on_done(weft_future *f, void *p) noexcept {
 
 thread_local weft_process_pool *tl_supervisor = nullptr;
 
-// The spawn and forkserver worker is known by name in every copy of the
-// program that links the pool, before main() runs (weft_main looks it up).
-struct RegisterWorker {
-    RegisterWorker() noexcept { (void)weft_register(kWorkerFnName, spawned_worker); }
-} const register_worker;
-
 }  // namespace
+
+// The spawn and forkserver worker, found by name (kPoolWorkerFn) in every copy
+// of the program: weft_main consults weft's built-in functions first
+// (internal/builtin_fns.hpp), so nothing registers it at load time.
+int process_pool_worker_entry(void *arg, std::size_t len) noexcept { return spawned_worker(arg, len); }
+
 }  // namespace weft::detail
 
 using namespace weft::detail;
