@@ -640,10 +640,12 @@ static void test_process_destroy_kills_a_running_daemon_and_detaches_others(void
 /* -------------------------------------------------- fork with threads */
 
 static weft_event *g_release;
+static weft_semaphore *g_parked; /* each parking thread posts it once it set its TLS value */
 static weft_tls_key *g_key;
 
 static void *park_on_event(void *arg) {
     (void)weft_tls_set(g_key, arg);
+    (void)weft_semaphore_release(g_parked, 1);
     (void)weft_event_wait(g_release, 10 * WEFT_SEC);
     return arg;
 }
@@ -685,7 +687,13 @@ static void test_process_fork_with_weft_threads_alive_leaves_one_thread_in_the_c
     WT_OK(weft_tls_key_create(&g_key, NULL));
     WT_OK(weft_tls_set(g_key, (void *)(intptr_t)1));
     weft_thread *t[2];
+    WT_OK(weft_semaphore_create(&g_parked, 0, NULL));
     for (int i = 0; i < 2; i++) WT_OK(weft_thread_spawn(&t[i], park_on_event, (void *)(intptr_t)(i + 2), NULL));
+    /* Fork once both threads run (hold TLS values, wait on the event), not
+     * while they are still starting: a fork in the middle of another
+     * thread's start (inside ASan's or glibc's thread set-up) left the
+     * child's new thread hanging once under ASan at load 3+. */
+    for (int i = 0; i < 2; i++) WT_OK(weft_semaphore_acquire(g_parked, 5 * WEFT_SEC));
     assert_true(weft_thread_active_count() >= 3);
     assert_int_equal(run_method(WEFT_START_FORK, check_threads_in_child, NULL, 0, NULL), 0);
     WT_OK(weft_event_set(g_release));
@@ -697,6 +705,7 @@ static void test_process_fork_with_weft_threads_alive_leaves_one_thread_in_the_c
     }
     weft_tls_key_destroy(g_key);
     weft_event_destroy(g_release);
+    weft_semaphore_destroy(g_parked);
 }
 
 static int use_parents_handle(void *arg, size_t len) {
