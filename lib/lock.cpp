@@ -11,26 +11,11 @@
 
 namespace weft::detail {
 
-weft_status robust_acquire(const char *func, const void *handle, RobustMutex &m, Deadline &d) noexcept {
-    // Waiting forever needs no deadline, so no first try: straight to
-    // pthread_mutex_lock, whose own fast path is the one CAS (a failed
-    // trylock first, or any read of the mutex, only bounces its contended
-    // cache line once more). Otherwise RobustMutex::lock, which tries first,
-    // and glibc's pthread_mutex_trylock on a mutex that is not recoverable
-    // returns ENOTRECOVERABLE but leaves the word holding the caller's tid
-    // (nptl/pthread_mutex_trylock.c unlocks only when the word already held
-    // it), so every later locker would block: never try such a mutex.
-    weft_status st;
-    if (d.infinite())
-        st = RobustMutex::status_of(pthread_mutex_lock(&m.m));
-    else if (__builtin_expect(not_recoverable(m), 0))
-        st = WEFT_ENOTRECOVERABLE;
-    else
-        st = m.lock(d);
+// The error detail of a process-scope acquire that neither took the mutex
+// cleanly nor timed out.
+[[gnu::cold, gnu::noinline]] weft_status robust_acquire_failed(const char *func, const void *handle,
+                                                               weft_status st) noexcept {
     switch (st) {
-    case WEFT_OK:
-    case WEFT_ETIMEDOUT:
-        return st;
     case WEFT_EOWNERDEAD:
         return fail(WEFT_EOWNERDEAD,
                     "%s: acquired %p from a holder that died; repair what it protects, then mark it consistent",
@@ -45,6 +30,17 @@ weft_status robust_acquire(const char *func, const void *handle, RobustMutex &m,
     default:
         return fail(st, "%s: the process-shared mutex of %p failed", func, handle);
     }
+}
+
+weft_status robust_acquire(const char *func, const void *handle, RobustMutex &m, Deadline &d) noexcept {
+    // Waiting forever needs no deadline, so no first try: straight to
+    // pthread_mutex_lock, whose own fast path is the one CAS (a failed
+    // trylock first, or any read of the mutex, only bounces its contended
+    // cache line once more). Otherwise RobustMutex::lock, which tries first
+    // (and mends glibc's trylock on a not-recoverable mutex).
+    weft_status st = d.infinite() ? RobustMutex::status_of(pthread_mutex_lock(&m.m)) : m.lock(d);
+    if (__builtin_expect(st == WEFT_OK || st == WEFT_ETIMEDOUT, 1)) return st;
+    return robust_acquire_failed(func, handle, st);
 }
 
 // Why the caller may not release it: nobody holds it, or another thread does.
@@ -107,26 +103,6 @@ weft_status attach(weft_lock *l, Map &&map) noexcept {
 [[gnu::noinline]] weft_status acquire_process(weft_lock *lock, std::int64_t timeout_ns) noexcept {
     Deadline d(timeout_ns);
     return robust_acquire("weft_lock_acquire", lock, *lock->robust, d);
-}
-
-[[gnu::noinline]] weft_status acquire_process_failed(weft_lock *lock, int r) noexcept {
-    weft_status st = RobustMutex::status_of(r);
-    switch (st) {
-    case WEFT_EOWNERDEAD:
-        return fail(WEFT_EOWNERDEAD,
-                    "weft_lock_acquire: acquired %p from a holder that died; repair what it protects, then mark it "
-                    "consistent",
-                    static_cast<void *>(lock));
-    case WEFT_ENOTRECOVERABLE:
-        return fail(WEFT_ENOTRECOVERABLE,
-                    "weft_lock_acquire: %p is not recoverable: a holder died and the next one released it without "
-                    "marking it consistent",
-                    static_cast<void *>(lock));
-    case WEFT_EDEADLK:
-        return fail(WEFT_EDEADLK, "weft_lock_acquire: the calling thread already holds %p", static_cast<void *>(lock));
-    default:
-        return fail(st, "weft_lock_acquire: the process-shared mutex of %p failed", static_cast<void *>(lock));
-    }
 }
 
 }  // namespace
@@ -196,7 +172,8 @@ WEFT_API weft_status weft_lock_acquire(weft_lock *lock, int64_t timeout_ns) noex
         // Waiting forever: straight to pthread_mutex_lock (see robust_acquire).
         if (timeout_ns != WEFT_FOREVER) return acquire_process(lock, timeout_ns);
         int r = pthread_mutex_lock(&lock->robust->m);
-        return __builtin_expect(r == 0, 1) ? WEFT_OK : acquire_process_failed(lock, r);
+        return __builtin_expect(r == 0, 1) ? WEFT_OK
+                                            : robust_acquire_failed("weft_lock_acquire", lock, RobustMutex::status_of(r));
     }
     return lock->word.lock_within(timeout_ns);
 }

@@ -59,15 +59,6 @@ inline pid_t holder_tid(const RobustMutex &m) noexcept {
 
 inline bool held_by_caller(const RobustMutex &m) noexcept { return holder_tid(m) == current_tid(); }
 
-// glibc's markers in __data.__owner (nptl/pthreadP.h): a mutex taken with
-// EOWNERDEAD and not yet marked consistent, and one released in that state.
-inline constexpr int kMutexInconsistent = INT_MAX;
-inline constexpr int kMutexNotRecoverable = INT_MAX - 1;
-
-inline bool not_recoverable(const RobustMutex &m) noexcept {
-    return __atomic_load_n(&m.m.__data.__owner, __ATOMIC_RELAXED) == kMutexNotRecoverable;
-}
-
 // ---- payloads ------------------------------------------------------------
 
 // A named or anonymous process-scope Lock (shm::Kind::lock).
