@@ -1,6 +1,6 @@
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from ._errors import WeftOwnerDeadError as OwnerDeadError
+from .._errors import WeftOwnerDeadError as OwnerDeadError
 
 class ProcessError(Exception): ...
 class TimeoutError(ProcessError): ...

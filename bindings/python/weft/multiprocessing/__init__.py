@@ -40,10 +40,10 @@ import sys as _sys
 import time as _time
 import traceback as _traceback
 
-from . import _weft
-from ._errors import WeftClosedError as _Closed
-from ._errors import WeftDeadlockError as _Deadlock
-from ._errors import WeftOwnerDeadError as OwnerDeadError
+from .. import _weft
+from .._errors import WeftClosedError as _Closed
+from .._errors import WeftDeadlockError as _Deadlock
+from .._errors import WeftOwnerDeadError as OwnerDeadError
 
 __all__ = ['Process', 'current_process', 'parent_process', 'active_children', 'cpu_count',
            'Lock', 'RLock', 'Semaphore', 'BoundedSemaphore', 'Event', 'Condition',
