@@ -5,12 +5,14 @@
 // - unbounded FIFOs and LIFOs use a growable ring buffer, priority queues a
 //   binary heap, under one WordLock.
 // Both block the same way (block_until): try, spin briefly, yield, then sleep
-// on an EventCount that the other side notifies only when someone sleeps, so
-// a put or get that need not wait makes no system call. Blocking uses two sequence words
-// (not-empty, not-full) that a waiter sleeps on after reading them under the
-// lock; the other side bumps and wakes only when someone waits, so the
-// uncontended put and get take no system call. Waiting getters spin briefly
-// on a lock-free item count before they sleep.
+// on an EventCount (not-empty, not-full) that the other side notifies only
+// when someone sleeps, so a put or get that need not wait makes no system
+// call. On the lock-free ring a side used by one thread claims slots with
+// plain stores, no CAS (SideOwner); the notify costs one plain load (ordered
+// by the claim CAS, or by the sleeper's membarrier: event_count_sc.hpp,
+// SideOwner); a waiter spins on the one slot it needs; and each side learns
+// how long to spin (SideSpin): long while its spins catch the other side
+// running on another CPU, briefly (then yield) while both share a CPU.
 //
 // A process-scope queue (byte messages) lives in a shared memory segment:
 // a header (the producers' side and the consumers' side, each with its own
@@ -30,7 +32,10 @@
 // the robust mutex, replays or forgets; callers never see EOWNERDEAD.
 // Waiters re-check at least every kRecheckNs, so a peer killed between its
 // commit and its wake-up delays the others by at most that.
+#include <linux/membarrier.h>
 #include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -42,6 +47,7 @@
 
 #include "internal/boundary.hpp"
 #include "internal/event_count.hpp"
+#include "internal/event_count_sc.hpp"
 #include "internal/handle.hpp"
 #include "internal/robust_mutex.hpp"
 #include "internal/shm.hpp"
@@ -100,6 +106,13 @@ private:
 // is: `pos` for the producer claiming position pos, `pos + 1` for the consumer
 // of pos, and `pos + capacity` for the producer one lap later. Per-producer
 // order is kept because a producer claims its positions in program order.
+//
+// Speed (bench row W3): a claim is one seq_cst CAS, so the wake-up check
+// after it needs no fence (EventCountSc); a side with one thread skips the
+// CAS (the _alone paths, see SideOwner); a waiter spins on the one slot it
+// needs next, not on the other side's position. (Spreading consecutive
+// positions over different cache lines was measured and lost: a consumer a
+// few items behind reads 4 items per line miss in the plain layout.)
 class MpmcRing {
 public:
     struct Slot {
@@ -108,13 +121,15 @@ public:
     };
 
     explicit MpmcRing(size_t capacity)
-        : cap_(capacity), mask_((capacity & (capacity - 1)) == 0 ? capacity - 1 : 0), slots_(new Slot[capacity]) {
+        : cap_(capacity),
+          mask_((capacity & (capacity - 1)) == 0 ? capacity - 1 : 0),
+          slots_(new (std::align_val_t{64}) Slot[capacity]) {
         for (size_t i = 0; i < capacity; i++) {
             slots_[i].seq.store(i, std::memory_order_relaxed);
             slots_[i].item = nullptr;
         }
     }
-    ~MpmcRing() { delete[] slots_; }
+    ~MpmcRing() { operator delete[](slots_, std::align_val_t{64}); }
     MpmcRing(const MpmcRing &) = delete;
     MpmcRing &operator=(const MpmcRing &) = delete;
 
@@ -125,7 +140,7 @@ public:
             std::uint64_t seq = s.seq.load(std::memory_order_acquire);
             auto dif = static_cast<std::int64_t>(seq - pos);
             if (dif == 0) {
-                if (tail_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
+                if (tail_.compare_exchange_weak(pos, pos + 1, std::memory_order_seq_cst, std::memory_order_relaxed)) {
                     s.item = x;
                     s.seq.store(pos + 1, std::memory_order_release);
                     return true;
@@ -145,7 +160,7 @@ public:
             std::uint64_t seq = s.seq.load(std::memory_order_acquire);
             auto dif = static_cast<std::int64_t>(seq - (pos + 1));
             if (dif == 0) {
-                if (head_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
+                if (head_.compare_exchange_weak(pos, pos + 1, std::memory_order_seq_cst, std::memory_order_relaxed)) {
                     *x = s.item;
                     s.seq.store(pos + cap_, std::memory_order_release);
                     return true;
@@ -156,6 +171,53 @@ public:
                 pos = head_.load(std::memory_order_relaxed);
             }
         }
+    }
+
+    // The same, for a caller that is the only thread on its side (see
+    // SideOwner): its position moves by a plain store, no CAS. The position
+    // is stored before the slot is published, as the CAS path does, so who
+    // sees the slot also sees the position (puts() >= items got).
+    bool try_push_alone(void *x) noexcept {
+        std::uint64_t pos = tail_.load(std::memory_order_relaxed);
+        Slot &s = slot(pos);
+        if (s.seq.load(std::memory_order_acquire) != pos) return false;  // full: no other putter moves the tail
+        tail_.store(pos + 1, std::memory_order_relaxed);
+        s.item = x;
+        s.seq.store(pos + 1, std::memory_order_release);
+        return true;
+    }
+    bool try_pop_alone(void **x) noexcept {
+        std::uint64_t pos = head_.load(std::memory_order_relaxed);
+        Slot &s = slot(pos);
+        if (s.seq.load(std::memory_order_acquire) != pos + 1) return false;  // empty
+        head_.store(pos + 1, std::memory_order_relaxed);
+        *x = s.item;
+        s.seq.store(pos + cap_, std::memory_order_release);
+        return true;
+    }
+
+    // Spin hints, cheap and local: the slot the next put (get) would use is
+    // free (filled), or the position moved on. Reads the slot's line, which
+    // that put (get) needs anyway, and not the other side's position.
+    bool push_may_succeed() const noexcept {
+        std::uint64_t pos = tail_.load(std::memory_order_relaxed);
+        return static_cast<std::int64_t>(slot(pos).seq.load(std::memory_order_acquire) - pos) >= 0;
+    }
+    bool pop_may_succeed() const noexcept {
+        std::uint64_t pos = head_.load(std::memory_order_relaxed);
+        return static_cast<std::int64_t>(slot(pos).seq.load(std::memory_order_acquire) - (pos + 1)) >= 0;
+    }
+
+    // Checks after announcing a wait: seq_cst loads of the positions, which
+    // pair with the claims' seq_cst CAS (see EventCountSc). A claimed but
+    // not yet filled slot counts as ready: its filler is a moment away.
+    bool has_items_sc() const noexcept {
+        std::uint64_t h = head_.load(std::memory_order_seq_cst), t = tail_.load(std::memory_order_seq_cst);
+        return static_cast<std::int64_t>(t - h) > 0;
+    }
+    bool has_room_sc() const noexcept {
+        std::uint64_t t = tail_.load(std::memory_order_seq_cst), h = head_.load(std::memory_order_seq_cst);
+        return static_cast<std::int64_t>(t - h) < static_cast<std::int64_t>(cap_);
     }
 
     // Items put so far (claimed positions), a snapshot.
@@ -190,6 +252,149 @@ struct ComesOutLater {
 };
 
 constexpr int kSpins = 200, kYields = 4;  // before a waiter sleeps
+constexpr std::int64_t kUnsettledNs = 1000000;  // see block_fast
+// How long one side of the lock-free ring (its putters, or its getters)
+// spins before it yields, learned from whether its recent spins caught the
+// other side. A spin pays when the other side runs on another CPU: the slot
+// turns within a microsecond. When both share a CPU (a loaded machine), every
+// spin only delays the other side, which runs once we yield: then spin
+// briefly, and every kProbeEvery-th wait spin long again to notice the
+// threads moved apart. Relaxed loads and stores, a lost update only shifts
+// one decision; touched only by waiters.
+class SideSpin {
+public:
+    template <class Ready>
+    bool spin(Ready &&ready) noexcept {
+        std::uint32_t st = state_.load(std::memory_order_relaxed);
+        std::uint32_t score = st & kScoreMask, tick = (st >> kTickShift) + 1;
+        int n = (score > 0 || tick % kProbeEvery == 0) ? kSpins : kShortSpins;
+        for (int i = 0; i < n; i++) {
+            if (ready()) {
+                if (score != kMaxScore) state_.store((tick << kTickShift) | kMaxScore, std::memory_order_relaxed);
+                return true;
+            }
+            futex::cpu_relax();
+        }
+        state_.store((tick << kTickShift) | (score > 0 ? score - 1 : 0), std::memory_order_relaxed);
+        for (int i = 0; i < kYields; i++) {
+            sched_yield();
+            if (ready()) return true;
+        }
+        return false;
+    }
+
+private:
+    static constexpr int kShortSpins = 16;  // measured: 0, 4 and 16 alike on 1P1C; 16 best on 2P2C
+    static constexpr std::uint32_t kProbeEvery = 16, kMaxScore = 8, kScoreMask = 15;
+    static constexpr int kTickShift = 4;
+    alignas(64) std::atomic<std::uint32_t> state_{kMaxScore};
+};
+
+// ---- one thread per side: no CAS --------------------------------------------
+//
+// Most bounded queues have one producer thread, or one consumer thread, or
+// both. The ring's claim CAS is then most of a put's or get's cost (a locked
+// instruction drains the store buffer), so a side used by one thread only
+// moves its position with plain stores. The first thread to use a side owns
+// it; when a second thread arrives, the side turns shared for good: the
+// newcomer announces it, waits out the owner's operation in flight, and from
+// then on everyone claims with the CAS.
+//
+// The announcement and the owner's "in flight" flag form a Dekker pair, made
+// asymmetric with membarrier(2): the owner's side (every operation) needs
+// only a compiler barrier; the newcomer's side (once per queue side) makes
+// every running thread of the process execute a full barrier. The same trick
+// replaces the fence the wake-up protocol needs: a waiter about to sleep
+// issues the heavy barrier (only while the other side may use plain stores),
+// so the notifier's check for sleepers stays one plain load.
+// Without membarrier (old kernels, filters) every side starts shared.
+
+// Registers the process for expedited private barriers, once.
+bool membarrier_ok() noexcept {
+    static const bool ok = syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+    return ok;
+}
+
+// A full memory barrier on every running thread of this process.
+bool heavy_fence() noexcept { return syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0; }
+
+thread_local char tl_side_key [[gnu::tls_model("initial-exec")]] = 0;
+
+class SideOwner {
+public:
+    static constexpr std::uint32_t kAlone = 0, kSwitching = 1, kShared = 2;
+
+    void init(bool may_be_alone) noexcept {
+        state_.store(may_be_alone ? kAlone : kShared, std::memory_order_relaxed);
+    }
+
+    // True: the caller is the side's one thread and may use the plain path
+    // until leave(). False: use the CAS path (the side is, or now turns, shared).
+    bool enter() noexcept {
+        // Acquire: pairs with the store of kShared, made after the owner's
+        // last plain operation ended, so the CAS path sees its positions.
+        if (state_.load(std::memory_order_acquire) == kShared) return false;
+        const std::uintptr_t me = reinterpret_cast<std::uintptr_t>(&tl_side_key);
+        std::uintptr_t o = owner_.load(std::memory_order_relaxed);
+        if (__builtin_expect(o == me, 1)) {
+            busy_.store(1, std::memory_order_relaxed);
+            std::atomic_signal_fence(std::memory_order_seq_cst);  // the light half; see heavy_fence()
+            if (__builtin_expect(state_.load(std::memory_order_relaxed) == kAlone, 1)) return true;
+            busy_.store(0, std::memory_order_release);
+            return false;
+        }
+        return enter_slow(o, me);
+    }
+    void leave() noexcept { busy_.store(0, std::memory_order_release); }
+
+    // Before a waiter of the *other* side checks its condition and sleeps:
+    // false when a plain-path publication could still be missed and the
+    // heavy barrier failed (then the caller must not sleep long).
+    bool settle_for_sleep() const noexcept {
+        if (state_.load(std::memory_order_acquire) == kShared) return true;
+        return heavy_fence();
+    }
+
+private:
+    [[gnu::noinline]] bool enter_slow(std::uintptr_t o, std::uintptr_t me) noexcept {
+        std::uint32_t st = state_.load(std::memory_order_acquire);
+        if (st == kShared) return false;
+        if (st == kAlone && o == 0 && owner_.compare_exchange_strong(o, me, std::memory_order_acq_rel))
+            return enter();  // the first thread: the side is ours
+        // A second thread: turn the side shared (or wait for whoever does).
+        if (st == kAlone && state_.compare_exchange_strong(st, kSwitching, std::memory_order_seq_cst)) {
+            // After the barrier the owner sees kSwitching at its next enter();
+            // an operation it began before is seen as busy_ until it ends.
+            if (!heavy_fence()) {
+                // Cannot fail once registered. Were it to, an owner that read
+                // kAlone before our store shows busy_ within the time its
+                // store buffer takes to drain (nanoseconds; a context switch
+                // drains it too): wait that out a million times over.
+                wait_while([&] { return busy_.load(std::memory_order_acquire) != 0; });
+                struct timespec ms = {0, 1000000};
+                nanosleep(&ms, nullptr);
+            }
+            wait_while([&] { return busy_.load(std::memory_order_acquire) != 0; });
+            state_.store(kShared, std::memory_order_release);
+            return false;
+        }
+        wait_while([&] { return state_.load(std::memory_order_acquire) != kShared; });
+        return false;
+    }
+
+    template <class Cond>
+    static void wait_while(Cond &&cond) noexcept {
+        for (int i = 0; cond(); i++) {
+            if (i < 64) futex::cpu_relax();
+            else sched_yield();  // the owner was preempted mid-operation: let it run
+        }
+    }
+
+    std::atomic<std::uintptr_t> owner_{0};  // the thread that uses the plain path; 0 = none yet
+    std::atomic<std::uint32_t> state_{kShared};
+    std::atomic<std::uint32_t> busy_{0};    // the owner is inside a plain-path operation
+};
+
 constexpr size_t kPrealloc = 1024;
 // Bounded FIFOs of capacity 2 up to this get the lock-free ring (its slots
 // are allocated up front: 16 bytes each). Capacity 1 cannot use it: a slot's
@@ -330,10 +535,17 @@ struct weft_queue : Handle<Magic::queue> {
 
     std::atomic<bool> closed{false};   // shutdown called: puts fail, gets drain
     std::atomic<bool> dropped{false};  // immediate shutdown: gets fail at once
-    EventCount not_empty, not_full, all_done;
+    // Each on a line of its own: a waiter writes its word, the other side
+    // only reads it on every put or get.
+    alignas(64) EventCountSc not_empty;
+    alignas(64) EventCountSc not_full;
+    alignas(64) EventCountSc all_done;
 
     // Engine 1: the lock-free bounded FIFO.
     MpmcRing *fast = nullptr;
+    SideSpin put_spin, get_spin;  // each on a line of its own
+    alignas(64) SideOwner putters;
+    alignas(64) SideOwner getters;
     std::atomic<std::uint64_t> done{0};  // task_done calls plus items dropped by an immediate shutdown
 
     // Engine 2: everything else, under `lock`.
@@ -393,7 +605,7 @@ struct weft_queue : Handle<Magic::queue> {
 
     // One attempt to take an item without waiting.
     bool take(void **item) noexcept {
-        if (fast) return fast->try_pop(item);
+        if (fast) return pop_once(item);
         lock.lock_forever();
         bool got = count.load(std::memory_order_relaxed) > 0;
         if (got) {
@@ -430,15 +642,18 @@ struct weft_queue : Handle<Magic::queue> {
     // (done) or 1 (not yet); `ready` says cheaply whether another attempt may
     // succeed. Sleeps on `ec` until notified or the deadline passes; a last
     // attempt is made at the deadline.
-    template <class Attempt, class Ready>
-    static weft_status block_until(EventCount &ec, Deadline &d, Attempt &&attempt, Ready &&ready) noexcept {
+    // `ready_sc` is the check made after announcing the wait, which must see
+    // whatever the notifier published before its notify (EventCountSc).
+    template <class Attempt, class Spin, class ReadySc>
+    static weft_status block_until(EventCountSc &ec, Deadline &d, Attempt &&attempt, Spin &&spin,
+                                   ReadySc &&ready_sc) noexcept {
         for (;;) {
             int r = attempt();
             if (r <= 0) return r;
             if (d.poll()) return WEFT_ETIMEDOUT;
-            if (spin_until(ready)) continue;
+            if (spin()) continue;
             std::uint32_t key = ec.prepare_wait();
-            if (ready()) {
+            if (ready_sc()) {
                 ec.cancel_wait(key);
                 continue;
             }
@@ -450,20 +665,107 @@ struct weft_queue : Handle<Magic::queue> {
         }
     }
 
+    // One attempt on the lock-free ring, by the side's one thread (plain
+    // stores) or by any of several (CAS).
+    bool push_once(void *item) noexcept {
+        if (putters.enter()) {
+            bool ok = fast->try_push_alone(item);
+            putters.leave();
+            return ok;
+        }
+        return fast->try_push(item);
+    }
+    bool pop_once(void **item) noexcept {
+        if (getters.enter()) {
+            bool ok = fast->try_pop_alone(item);
+            getters.leave();
+            return ok;
+        }
+        return fast->try_pop(item);
+    }
+
+    // The blocking discipline of the lock-free ring: as block_until, but a
+    // waiter about to sleep first settles the other side (SideOwner), whose
+    // publications pair with its check only then; if that fails it sleeps
+    // at most kUnsettledNs at a time.
+    template <class Attempt, class Spin, class ReadySc>
+    static weft_status block_fast(EventCountSc &ec, SideOwner &other, Deadline &d, Attempt &&attempt, Spin &&spin,
+                                  ReadySc &&ready_sc) noexcept {
+        for (;;) {
+            int r = attempt();
+            if (r <= 0) return r;
+            if (d.poll()) return WEFT_ETIMEDOUT;
+            if (spin()) continue;
+            std::uint32_t key = ec.prepare_wait();
+            bool settled = other.settle_for_sleep();
+            if (ready_sc()) {
+                ec.cancel_wait(key);
+                continue;
+            }
+            std::int64_t abs = d.abs();
+            if (!settled) {
+                std::int64_t soon = monotonic_now() + kUnsettledNs;
+                if (soon < abs) abs = soon;
+            }
+            futex::WaitResult w = ec.wait(key, abs);
+            if ((w == futex::WaitResult::timed_out && settled) || d.expired()) {
+                r = attempt();
+                return r <= 0 ? r : WEFT_ETIMEDOUT;
+            }
+        }
+    }
+
+    // The lock-free ring: the notify after a claim needs no fence (the claim
+    // was a seq_cst CAS, or the sleeper issued the heavy barrier); a waiter
+    // spins on the slot it needs next.
+    weft_status put_fast(void *item, Deadline &d) noexcept {
+        MpmcRing &r = *fast;
+        weft_status s = block_fast(
+            not_full, getters, d,
+            [&]() -> int {
+                if (closed.load(std::memory_order_acquire)) return WEFT_ECLOSED;
+                return push_once(item) ? WEFT_OK : 1;
+            },
+            [&] { return put_spin.spin([&] { return r.push_may_succeed() || closed.load(std::memory_order_relaxed); }); },
+            [&] { return r.has_room_sc() || closed.load(std::memory_order_relaxed); });
+        if (s == WEFT_OK) not_empty.notify_all_after_sc_rmw();
+        return s;
+    }
+
+    weft_status get_fast(void **item, Deadline &d) noexcept {
+        MpmcRing &r = *fast;
+        weft_status s = block_fast(
+            not_empty, putters, d,
+            [&]() -> int {
+                if (dropped.load(std::memory_order_acquire)) return WEFT_ECLOSED;
+                bool was_closed = closed.load(std::memory_order_acquire);
+                if (pop_once(item)) return WEFT_OK;
+                return was_closed ? WEFT_ECLOSED : 1;  // closed and drained
+            },
+            [&] { return get_spin.spin([&] { return r.pop_may_succeed() || closed.load(std::memory_order_relaxed); }); },
+            [&] { return r.has_items_sc() || closed.load(std::memory_order_relaxed); });
+        if (s == WEFT_OK) not_full.notify_all_after_sc_rmw();
+        return s;
+    }
+
     weft_status put(void *item, std::int64_t prio, Deadline &d) noexcept {
+        if (fast) return put_fast(item, d);
+        auto ready = [&] { return !full() || closed.load(std::memory_order_relaxed); };
         weft_status s = block_until(
             not_full, d,
             [&]() -> int {
                 if (closed.load(std::memory_order_acquire)) return WEFT_ECLOSED;
                 return offer(item, prio);
             },
-            [&] { return !full() || closed.load(std::memory_order_relaxed); });
+            [&] { return spin_until(ready); }, ready);
         if (s == WEFT_OK) not_empty.notify_all();
         else if (s == WEFT_ENOMEM) return fail(WEFT_ENOMEM, "weft_queue_put: out of memory growing the queue");
         return s;
     }
 
     weft_status get(void **item, Deadline &d) noexcept {
+        if (fast) return get_fast(item, d);
+        auto ready = [&] { return size() > 0 || closed.load(std::memory_order_relaxed); };
         weft_status s = block_until(
             not_empty, d,
             [&]() -> int {
@@ -472,7 +774,7 @@ struct weft_queue : Handle<Magic::queue> {
                 if (take(item)) return WEFT_OK;
                 return was_closed ? WEFT_ECLOSED : 1;  // closed and drained
             },
-            [&] { return size() > 0 || closed.load(std::memory_order_relaxed); });
+            [&] { return spin_until(ready); }, ready);
         if (s == WEFT_OK) not_full.notify_all();
         return s;
     }
@@ -493,9 +795,10 @@ struct weft_queue : Handle<Magic::queue> {
     }
 
     weft_status join(Deadline &d) noexcept {
+        auto ready = [&] { return pending_tasks() <= 0; };
         return block_until(
             all_done, d, [&]() -> int { return pending_tasks() <= 0 ? WEFT_OK : 1; },
-            [&] { return pending_tasks() <= 0; });
+            [&] { return spin_until(ready); }, ready);
     }
 
     // ---- process scope ------------------------------------------------------
@@ -832,12 +1135,16 @@ WEFT_API weft_status weft_queue_create(weft_queue **out, const weft_queue_option
         q->item_free = o.item_free;
         size_t pre = o.capacity && o.capacity < kPrealloc ? o.capacity : kPrealloc;
         try {
-            if (q->kind == WEFT_QUEUE_FIFO && q->capacity >= 2 && q->capacity <= kMaxFastCapacity)
+            if (q->kind == WEFT_QUEUE_FIFO && q->capacity >= 2 && q->capacity <= kMaxFastCapacity) {
                 q->fast = new MpmcRing(q->capacity);
-            else if (q->kind == WEFT_QUEUE_PRIORITY)
+                bool may_be_alone = membarrier_ok();
+                q->putters.init(may_be_alone);
+                q->getters.init(may_be_alone);
+            } else if (q->kind == WEFT_QUEUE_PRIORITY) {
                 q->heap.reserve(pre);
-            else if (!q->ring.reserve(pre))
+            } else if (!q->ring.reserve(pre)) {
                 throw std::bad_alloc();
+            }
         } catch (...) {
             delete q;
             throw;

@@ -19,9 +19,11 @@
 #define ITEM(n) ((void *)(intptr_t)(n))
 #define NUM(p) ((int)(intptr_t)(p))
 /* Tests that run on both queue engines get their capacity as cmocka state:
- * 0 (unbounded, the locked ring) or 128 (bounded, the lock-free ring). */
+ * 0 (unbounded, the locked ring) or 128 (bounded, the lock-free ring). The
+ * lock-free ring is also run with its smallest capacity (2), one that is not
+ * a power of two (3, 12: slots found by %), and the bench's 1024. */
 #define CAP(state) (*(size_t *)*(state))
-static size_t unbounded = 0, bounded = 128;
+static size_t unbounded = 0, bounded = 128, tiny = 2, odd = 3, twelve = 12, bench_cap = 1024;
 
 static weft_queue *make(int kind, size_t capacity, weft_free_fn item_free) {
     weft_queue_options o = WEFT_QUEUE_OPTIONS_INIT;
@@ -78,9 +80,8 @@ static void test_queue_priority_gives_lowest_first_and_fifo_among_equals(void **
 }
 
 static void test_queue_get_times_out_when_empty(void **state) {
-    weft_queue *q = make(WEFT_QUEUE_FIFO, 0, NULL);
+    weft_queue *q = make(WEFT_QUEUE_FIFO, CAP(state), NULL);
     void *x = ITEM(7);
-    (void)state;
     WT_EXPECT(WEFT_ETIMEDOUT, weft_queue_get(q, &x, 0));
     int64_t t0 = weft_monotonic_ns();
     WT_EXPECT(WEFT_ETIMEDOUT, weft_queue_get(q, &x, 50 * WEFT_MSEC));
@@ -314,12 +315,11 @@ static void *consume(void *arg) {
 }
 
 static void test_queue_many_producers_and_consumers_lose_nothing_and_keep_order(void **state) {
-    weft_queue *q = make(WEFT_QUEUE_FIFO, 8, NULL);
+    weft_queue *q = make(WEFT_QUEUE_FIFO, CAP(state), NULL);
     struct mpmc p[PRODUCERS], c[CONSUMERS];
     pthread_t pt[PRODUCERS], ct[CONSUMERS];
     long sum = 0;
     int count = 0;
-    (void)state;
     memset(p, 0, sizeof p);
     memset(c, 0, sizeof c);
     for (int i = 0; i < CONSUMERS; i++) {
@@ -343,6 +343,130 @@ static void test_queue_many_producers_and_consumers_lose_nothing_and_keep_order(
     assert_int_equal(count, PRODUCERS * PER_PRODUCER);
     assert_int_equal(sum, (long)PRODUCERS * PER_PRODUCER * (PER_PRODUCER + 1) / 2);
     weft_queue_destroy(q);
+}
+
+/* A queue used by one producer and one consumer alone (the lock-free ring's
+ * plain path) gets a second producer while the first is busy putting, and
+ * its consumer hands over to two others: nothing is lost or reordered. */
+static void test_queue_second_producer_and_consumers_join_a_queue_used_alone(void **state) {
+    weft_queue *q = make(WEFT_QUEUE_FIFO, CAP(state), NULL);
+    struct mpmc p[2], c[2];
+    pthread_t pt[2], ct[2];
+    long sum = 0;
+    int count = 0, bad = 0;
+    void *x;
+    memset(p, 0, sizeof p);
+    memset(c, 0, sizeof c);
+    p[0].q = q;
+    pthread_create(&pt[0], NULL, produce, &p[0]);
+    for (int i = 1; i <= 1000; i++) { /* this thread consumes alone first */
+        if (weft_queue_get(q, &x, 10 * WEFT_SEC) != WEFT_OK || (intptr_t)x != i) bad++;
+    }
+    p[1].q = q;
+    p[1].id = 1;
+    pthread_create(&pt[1], NULL, produce, &p[1]); /* joins a busy producer */
+    for (int i = 0; i < 2; i++) {
+        c[i].q = q;
+        c[i].last_seen[0] = 1000;
+        pthread_create(&ct[i], NULL, consume, &c[i]); /* take over from an idle consumer */
+    }
+    for (int i = 0; i < 2; i++) pthread_join(pt[i], NULL);
+    WT_OK(weft_queue_shutdown(q, 0));
+    for (int i = 0; i < 2; i++) pthread_join(ct[i], NULL);
+    assert_int_equal(bad, 0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(p[i].errors, 0);
+        assert_int_equal(c[i].errors, 0);
+        sum += c[i].sum;
+        count += c[i].count;
+    }
+    assert_int_equal(count + 1000, 2 * PER_PRODUCER);
+    assert_int_equal(sum + 1000L * 1001 / 2, 2L * PER_PRODUCER * (PER_PRODUCER + 1) / 2);
+    weft_queue_destroy(q);
+}
+
+/* One producer, one consumer, many laps of the ring: every item arrives once,
+ * in order, whether the two run side by side or take turns on one CPU. */
+enum { STREAM_ITEMS = 100000 };
+struct stream {
+    weft_queue *q;
+    int errors;
+};
+
+static void *stream_produce(void *arg) {
+    struct stream *s = arg;
+    for (int i = 1; i <= STREAM_ITEMS; i++)
+        if (weft_queue_put(s->q, ITEM(i), 10 * WEFT_SEC) != WEFT_OK) s->errors++;
+    return NULL;
+}
+
+static void test_queue_one_producer_one_consumer_keep_order_over_many_laps(void **state) {
+    weft_queue *q = make(WEFT_QUEUE_FIFO, CAP(state), NULL);
+    struct stream s = {q, 0};
+    pthread_t t;
+    int bad = 0, last = 0;
+    void *x;
+    pthread_create(&t, NULL, stream_produce, &s);
+    for (int i = 0; i < STREAM_ITEMS; i++) {
+        if (weft_queue_get(q, &x, 10 * WEFT_SEC) != WEFT_OK) {
+            bad++;
+            break;
+        }
+        if (NUM(x) != last + 1) bad++;
+        last = NUM(x);
+    }
+    pthread_join(t, NULL);
+    assert_int_equal(s.errors, 0);
+    assert_int_equal(bad, 0);
+    assert_int_equal(last, STREAM_ITEMS);
+    assert_int_equal(weft_queue_size(q), 0);
+    WT_EXPECT(WEFT_ETIMEDOUT, weft_queue_join(q, 0)); /* no task_done yet: all still pending */
+    weft_queue_destroy(q);
+}
+
+/* A consumer (then a producer) that really sleeps between items, because its
+ * partner pauses longer than any spin, is woken for every item: no lost
+ * wake-ups once the waiting side has learned to spin only briefly. */
+enum { TRICKLE = 60 };
+struct trickle {
+    weft_queue *q;
+    int slow; /* pause 2 ms before every third item */
+    int errors;
+};
+
+static void *trickle_produce(void *arg) {
+    struct trickle *t = arg;
+    for (int i = 1; i <= TRICKLE; i++) {
+        if (t->slow && i % 3 == 0) wt_sleep_ms(2);
+        if (weft_queue_put(t->q, ITEM(i), 5 * WEFT_SEC) != WEFT_OK) t->errors++;
+    }
+    return NULL;
+}
+
+static void *trickle_consume(void *arg) {
+    struct trickle *t = arg;
+    void *x;
+    for (int i = 1; i <= TRICKLE; i++) {
+        if (t->slow && i % 3 == 0) wt_sleep_ms(2);
+        if (weft_queue_get(t->q, &x, 5 * WEFT_SEC) != WEFT_OK || NUM(x) != i) t->errors++;
+    }
+    return NULL;
+}
+
+static void test_queue_sleeping_consumer_and_producer_are_woken_for_every_item(void **state) {
+    for (int slow_producer = 1; slow_producer >= 0; slow_producer--) {
+        weft_queue *q = make(WEFT_QUEUE_FIFO, CAP(state), NULL);
+        struct trickle p = {q, slow_producer, 0}, c = {q, !slow_producer, 0};
+        pthread_t pt, ct;
+        pthread_create(&ct, NULL, trickle_consume, &c);
+        pthread_create(&pt, NULL, trickle_produce, &p);
+        pthread_join(pt, NULL);
+        pthread_join(ct, NULL);
+        assert_int_equal(p.errors, 0);
+        assert_int_equal(c.errors, 0);
+        assert_int_equal(weft_queue_size(q), 0);
+        weft_queue_destroy(q);
+    }
 }
 
 static void test_queue_rejects_bad_input(void **state) {
@@ -1271,7 +1395,8 @@ int main(void) {
         cmocka_unit_test_prestate(test_queue_fifo_gives_items_in_put_order, &bounded),
         cmocka_unit_test(test_queue_lifo_is_a_stack),
         cmocka_unit_test(test_queue_priority_gives_lowest_first_and_fifo_among_equals),
-        cmocka_unit_test(test_queue_get_times_out_when_empty),
+        cmocka_unit_test_prestate(test_queue_get_times_out_when_empty, &unbounded),
+        cmocka_unit_test_prestate(test_queue_get_times_out_when_empty, &bounded),
         cmocka_unit_test(test_queue_put_times_out_when_full),
         cmocka_unit_test_prestate(test_queue_blocked_get_is_woken_by_a_put, &unbounded),
         cmocka_unit_test_prestate(test_queue_blocked_get_is_woken_by_a_put, &bounded),
@@ -1286,7 +1411,21 @@ int main(void) {
         cmocka_unit_test_prestate(test_queue_immediate_shutdown_frees_items_and_releases_join, &unbounded),
         cmocka_unit_test_prestate(test_queue_immediate_shutdown_frees_items_and_releases_join, &bounded),
         cmocka_unit_test(test_queue_destroy_frees_items_still_queued),
-        cmocka_unit_test(test_queue_many_producers_and_consumers_lose_nothing_and_keep_order),
+        cmocka_unit_test_prestate(test_queue_many_producers_and_consumers_lose_nothing_and_keep_order, &tiny),
+        cmocka_unit_test_prestate(test_queue_many_producers_and_consumers_lose_nothing_and_keep_order, &twelve),
+        cmocka_unit_test_prestate(test_queue_many_producers_and_consumers_lose_nothing_and_keep_order, &bounded),
+        cmocka_unit_test_prestate(test_queue_many_producers_and_consumers_lose_nothing_and_keep_order, &unbounded),
+        cmocka_unit_test_prestate(test_queue_second_producer_and_consumers_join_a_queue_used_alone, &tiny),
+        cmocka_unit_test_prestate(test_queue_second_producer_and_consumers_join_a_queue_used_alone, &twelve),
+        cmocka_unit_test_prestate(test_queue_second_producer_and_consumers_join_a_queue_used_alone, &bench_cap),
+        cmocka_unit_test_prestate(test_queue_second_producer_and_consumers_join_a_queue_used_alone, &unbounded),
+        cmocka_unit_test_prestate(test_queue_one_producer_one_consumer_keep_order_over_many_laps, &tiny),
+        cmocka_unit_test_prestate(test_queue_one_producer_one_consumer_keep_order_over_many_laps, &odd),
+        cmocka_unit_test_prestate(test_queue_one_producer_one_consumer_keep_order_over_many_laps, &bench_cap),
+        cmocka_unit_test_prestate(test_queue_one_producer_one_consumer_keep_order_over_many_laps, &unbounded),
+        cmocka_unit_test_prestate(test_queue_sleeping_consumer_and_producer_are_woken_for_every_item, &tiny),
+        cmocka_unit_test_prestate(test_queue_sleeping_consumer_and_producer_are_woken_for_every_item, &bench_cap),
+        cmocka_unit_test_prestate(test_queue_sleeping_consumer_and_producer_are_woken_for_every_item, &unbounded),
         cmocka_unit_test(test_queue_rejects_bad_input),
         /* process scope */
         cmocka_unit_test_teardown(test_queue_bytes_make_a_round_trip_with_a_forked_child, no_names_left),
