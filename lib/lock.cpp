@@ -33,12 +33,9 @@ namespace weft::detail {
 }
 
 weft_status robust_acquire(const char *func, const void *handle, RobustMutex &m, Deadline &d) noexcept {
-    // Waiting forever needs no deadline, so no first try: straight to
-    // pthread_mutex_lock, whose own fast path is the one CAS (a failed
-    // trylock first, or any read of the mutex, only bounces its contended
-    // cache line once more). Otherwise RobustMutex::lock, which tries first
-    // (and mends glibc's trylock on a not-recoverable mutex).
-    weft_status st = d.infinite() ? RobustMutex::status_of(pthread_mutex_lock(&m.m)) : m.lock(d);
+    // One inline compare-and-swap when it is free; otherwise glibc
+    // (RobustMutex::lock).
+    weft_status st = m.lock(d);
     if (__builtin_expect(st == WEFT_OK || st == WEFT_ETIMEDOUT, 1)) return st;
     return robust_acquire_failed(func, handle, st);
 }
@@ -53,9 +50,11 @@ weft_status robust_acquire(const char *func, const void *handle, RobustMutex &m,
 }
 
 weft_status robust_release(const char *func, const void *handle, RobustMutex &m) noexcept {
-    // glibc refuses a robust mutex's unlock by a non-holder with EPERM by
-    // itself, so the fast path is the unlock alone. Under TSan the holder is
-    // checked first: TSan rightly flags an unlock call by a non-holder.
+    // The inline unlock gives back a mutex the caller holds in the normal
+    // state; anything else goes to glibc, which refuses a non-holder with
+    // EPERM by itself. Under TSan the holder is checked first: TSan rightly
+    // flags an unlock call by a non-holder.
+    if (__builtin_expect(m.unlock_inline(), 1)) return WEFT_OK;
 #ifdef WEFT_ROBUST_TSAN
     if (__builtin_expect(holder_tid(m) != current_tid(), 0)) return release_refused(func, handle, m);
 #endif
@@ -100,9 +99,16 @@ weft_status attach(weft_lock *l, Map &&map) noexcept {
     return WEFT_OK;
 }
 
+// The process-scope acquire after its inline attempt failed: glibc's wait.
 [[gnu::noinline]] weft_status acquire_process(weft_lock *lock, std::int64_t timeout_ns) noexcept {
     Deadline d(timeout_ns);
-    return robust_acquire("weft_lock_acquire", lock, *lock->robust, d);
+    weft_status st = lock->robust->lock_contended(d);
+    if (__builtin_expect(st == WEFT_OK || st == WEFT_ETIMEDOUT, 1)) return st;
+    return robust_acquire_failed("weft_lock_acquire", lock, st);
+}
+
+[[gnu::noinline]] weft_status release_process(weft_lock *lock) noexcept {
+    return robust_release("weft_lock_release", lock, *lock->robust);
 }
 
 }  // namespace
@@ -169,18 +175,18 @@ WEFT_API weft_status weft_lock_acquire(weft_lock *lock, int64_t timeout_ns) noex
     WEFT_CHECK_HANDLE("weft_lock_acquire", lock);
     WEFT_CHECK_TIMEOUT("weft_lock_acquire", timeout_ns);
     if (__builtin_expect(lock->robust != nullptr, 0)) {
-        // Waiting forever: straight to pthread_mutex_lock (see robust_acquire).
-        if (timeout_ns != WEFT_FOREVER) return acquire_process(lock, timeout_ns);
-        int r = pthread_mutex_lock(&lock->robust->m);
-        return __builtin_expect(r == 0, 1) ? WEFT_OK
-                                            : robust_acquire_failed("weft_lock_acquire", lock, RobustMutex::status_of(r));
+        if (__builtin_expect(lock->robust->try_lock_inline(), 1)) return WEFT_OK;
+        return acquire_process(lock, timeout_ns);
     }
     return lock->word.lock_within(timeout_ns);
 }
 
 WEFT_API weft_status weft_lock_release(weft_lock *lock) noexcept {
     WEFT_CHECK_HANDLE("weft_lock_release", lock);
-    if (__builtin_expect(lock->robust != nullptr, 0)) return robust_release("weft_lock_release", lock, *lock->robust);
+    if (__builtin_expect(lock->robust != nullptr, 0)) {
+        if (__builtin_expect(lock->robust->unlock_inline(), 1)) return WEFT_OK;
+        return release_process(lock);
+    }
     if (!lock->word.unlock())
         return fail(WEFT_ESTATE, "weft_lock_release: the lock (%p) is not held", static_cast<void *>(lock));
     return WEFT_OK;

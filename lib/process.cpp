@@ -12,9 +12,14 @@
 // - forkserver: a spawned server ("--weft-forkserver=<fd>") reads requests
 //   from a SOCK_SEQPACKET control socket (header + names + inline argument,
 //   or a memfd for big ones, and a per-child status socket by SCM_RIGHTS),
-//   forks, replies {pid} and later {wait status} on the status socket, which
-//   is what join polls. It ends when the control socket closes or its
-//   parent's pidfd fires.
+//   forks, replies {pid} (with, by SCM_RIGHTS, a pidfd of the child and the
+//   read end of a report pipe) and later {wait status} on the status socket.
+//   The child writes its exit code to the report pipe just before it
+//   _exits, so a join waits on the pidfd alone: one wake-up when the child
+//   ends, as with fork, instead of two in a row (the server's SIGCHLD, then
+//   its report). The server's report stays the answer for a child that did
+//   not report (killed, or exited by itself). It ends when the control
+//   socket closes or its parent's pidfd fires.
 //
 // Handles are owned by the process that created them: after fork the child
 // keeps a copy it may only read and destroy (owner != getpid()).
@@ -62,6 +67,15 @@ constexpr std::size_t kMaxFnName = 255;
 constexpr std::int64_t kAckTimeoutNs = 10 * WEFT_SEC;
 constexpr std::size_t kInlineArg = 32 * 1024;  // bigger forkserver arguments go in a memfd
 
+// Messages on a forkserver child's status socket: {kind, value}.
+constexpr int kMsgPid = 1, kMsgStatus = 2, kMsgForkFailed = 3;
+
+// In a forkserver child: the write end of its report pipe, where
+// run_and_exit reports the exit code (only in the process it was given to:
+// report_pid; a fork of the child forgets it).
+int report_fd = -1;
+pid_t report_pid = 0;
+
 class Guard {
 public:
     explicit Guard(WordLock &l) noexcept : l_(l) { l_.lock_forever(); }
@@ -85,8 +99,9 @@ struct weft_process : weft::detail::Handle<weft::detail::Magic::process> {
     int method = WEFT_START_FORK;
     pid_t owner = 0;      // the process that created the handle
     pid_t pid = 0;        // written before state becomes RUNNING
-    int pidfd = -1;       // a real child's pidfd, or -1
+    int pidfd = -1;       // the child's pidfd (forkserver children too), or -1
     int statusfd = -1;    // a forkserver child's status socket, or -1
+    int reportfd = -1;    // a forkserver child's report pipe (its exit code), or -1
     bool via_server = false;
     bool lost = false;    // reaped behind weft's back (waitpid gave ECHILD)
     int exitcode = 0;     // valid once ENDED
@@ -306,7 +321,8 @@ void fork_child() noexcept {
         // hide the forkserver's end from the parent.
         if (p->pidfd >= 0) (void)::close(p->pidfd);
         if (p->statusfd >= 0) (void)::close(p->statusfd);
-        p->pidfd = p->statusfd = -1;
+        if (p->reportfd >= 0) (void)::close(p->reportfd);
+        p->pidfd = p->statusfd = p->reportfd = -1;
         p = nx;
     }
     r.head = nullptr;
@@ -314,6 +330,8 @@ void fork_child() noexcept {
         if (d.statusfd >= 0) (void)::close(d.statusfd);
     r.detached.clear();
     r.counter = 0;
+    if (report_fd >= 0) (void)::close(report_fd);  // our parent's report, not ours
+    report_fd = -1;
     Forkserver &f = forkserver();
     new (&f.lk) WordLock;
     int c = f.ctrl.exchange(-1, std::memory_order_relaxed);
@@ -392,9 +410,22 @@ bool try_reap(weft_process *p) noexcept {
         ssize_t got;
         do got = ::recv(p->statusfd, msg, sizeof msg, MSG_DONTWAIT);
         while (got < 0 && errno == EINTR);
-        if (got == static_cast<ssize_t>(sizeof msg) && msg[0] == 2) {
+        if (got == static_cast<ssize_t>(sizeof msg) && msg[0] == kMsgStatus) {
             set_ended(p, decode_status(msg[1]));
             return true;
+        }
+        // Once the child has ended (its pidfd is readable), its own report.
+        struct pollfd pf = {p->pidfd, POLLIN, 0};
+        if (p->reportfd >= 0 && p->pidfd >= 0 && ::poll(&pf, 1, 0) == 1) {
+            int code;
+            ssize_t r;
+            do r = ::read(p->reportfd, &code, sizeof code);
+            while (r < 0 && errno == EINTR);
+            if (r == static_cast<ssize_t>(sizeof code)) {
+                set_ended(p, code);
+                return true;
+            }
+            close_fd(p->reportfd);  // no report: the server's answer decides
         }
         if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
             set_ended(p, -SIGKILL);  // the server died before telling
@@ -477,6 +508,10 @@ void die_with_parent(pid_t parent) noexcept {
     int rc = fn(arg, len);
     std::fflush(stdout);
     std::fflush(stderr);
+    if (report_fd >= 0 && report_pid == ::getpid()) {
+        int code = rc & 255;
+        (void)!::write(report_fd, &code, sizeof code);
+    }
     ::_exit(rc & 255);
 }
 
@@ -838,20 +873,46 @@ weft_status start_forkserver(const char *func, weft_process *p, const std::strin
             return fail_sys(WEFT_ESYS, e, "%s: sending the request to the forkserver failed", func);
         }
         close_fd(memfd);
+        // The {pid} reply, with the child's pidfd and report pipe when the
+        // server could make them.
         int reply[2] = {0, 0};
+        int rfds[2] = {-1, -1};
         ssize_t got = -1;
         Deadline d(kAckTimeoutNs);
         if (wait_readable(st[0], d) == 1) {
-            do got = ::recv(st[0], reply, sizeof reply, 0);
+            char rbuf[CMSG_SPACE(sizeof rfds)];
+            struct iovec riov = {reply, sizeof reply};
+            struct msghdr rh {};
+            rh.msg_iov = &riov;
+            rh.msg_iovlen = 1;
+            rh.msg_control = rbuf;
+            rh.msg_controllen = sizeof rbuf;
+            do got = ::recvmsg(st[0], &rh, MSG_CMSG_CLOEXEC);
             while (got < 0 && errno == EINTR);
+            int n = 0;
+            for (struct cmsghdr *rc = CMSG_FIRSTHDR(&rh); got > 0 && rc; rc = CMSG_NXTHDR(&rh, rc)) {
+                if (rc->cmsg_level != SOL_SOCKET || rc->cmsg_type != SCM_RIGHTS) continue;
+                std::size_t k = (rc->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                for (std::size_t i = 0; i < k; ++i) {
+                    int fd;
+                    std::memcpy(&fd, CMSG_DATA(rc) + i * sizeof(int), sizeof fd);
+                    if (n < 2) rfds[n++] = fd;
+                    else (void)::close(fd);
+                }
+            }
+            if (n == 1) close_fd(rfds[0]);  // both or neither
         }
-        if (got != static_cast<ssize_t>(sizeof reply) || reply[0] != 1) {
+        if (got != static_cast<ssize_t>(sizeof reply) || reply[0] != kMsgPid) {
             (void)::close(st[0]);
-            if (got == static_cast<ssize_t>(sizeof reply) && reply[0] == 3)
+            close_fd(rfds[0]);
+            close_fd(rfds[1]);
+            if (got == static_cast<ssize_t>(sizeof reply) && reply[0] == kMsgForkFailed)
                 return fail_sys(WEFT_ESYS, reply[1], "%s: the forkserver's fork failed", func);
             return fail(WEFT_ESYS, "%s: the forkserver did not answer", func);
         }
         p->pid = reply[1];
+        p->pidfd = rfds[0];
+        p->reportfd = rfds[1];
         p->statusfd = st[0];
         p->via_server = true;
         return WEFT_OK;
@@ -890,7 +951,7 @@ weft_status start_forkserver(const char *func, weft_process *p, const std::strin
             while ((w = ::waitpid(-1, &st, WNOHANG)) > 0) {
                 auto it = kids.find(w);
                 if (it == kids.end()) continue;
-                int msg[2] = {2, st};
+                int msg[2] = {kMsgStatus, st};
                 (void)::send(it->second, msg, sizeof msg, MSG_NOSIGNAL | MSG_DONTWAIT);
                 (void)::close(it->second);
                 kids.erase(it);
@@ -930,6 +991,8 @@ weft_status start_forkserver(const char *func, weft_process *p, const std::strin
             for (int i = 0; i < nfds; ++i) (void)::close(fds[i]);
             continue;
         }
+        int rp[2] = {-1, -1};  // the child's report pipe
+        if (::pipe2(rp, O_CLOEXEC | O_NONBLOCK) != 0) rp[0] = rp[1] = -1;
         pid_t pid = ::fork();
         if (pid == 0) {
             (void)::close(ctrl);
@@ -937,6 +1000,9 @@ weft_status start_forkserver(const char *func, weft_process *p, const std::strin
             if (pfd >= 0) (void)::close(pfd);
             for (auto &kv : kids) (void)::close(kv.second);
             (void)::close(fds[0]);
+            if (rp[0] >= 0) (void)::close(rp[0]);
+            report_fd = rp[1];  // run_and_exit reports the exit code there
+            report_pid = ::getpid();
             sigset_t none;
             sigemptyset(&none);
             (void)sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -954,15 +1020,42 @@ weft_status start_forkserver(const char *func, weft_process *p, const std::strin
             }
             run_and_exit(nullptr, t.fn, arg, t.h.arg_len);
         }
+        int fork_errno = errno;
         if (nfds == 2) (void)::close(fds[1]);
         if (pid < 0) {
-            int msg[2] = {3, errno};
+            if (rp[0] >= 0) {
+                (void)::close(rp[0]);
+                (void)::close(rp[1]);
+            }
+            int msg[2] = {kMsgForkFailed, fork_errno};
             (void)::send(fds[0], msg, sizeof msg, MSG_NOSIGNAL | MSG_DONTWAIT);
             (void)::close(fds[0]);
             continue;
         }
-        int msg[2] = {1, static_cast<int>(pid)};
-        (void)::send(fds[0], msg, sizeof msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        // {pid}, a pidfd (opened before we could reap the child, so it is this
+        // child's) and the report pipe's read end: the client's join waits on
+        // the pidfd and reads the report.
+        int msg[2] = {kMsgPid, static_cast<int>(pid)};
+        int out[2] = {sys_pidfd_open(pid), rp[0]};
+        if (rp[1] >= 0) (void)::close(rp[1]);
+        char rbuf[CMSG_SPACE(sizeof out)];
+        std::memset(rbuf, 0, sizeof rbuf);
+        struct iovec riov = {msg, sizeof msg};
+        struct msghdr rh {};
+        rh.msg_iov = &riov;
+        rh.msg_iovlen = 1;
+        if (out[0] >= 0 && out[1] >= 0) {
+            rh.msg_control = rbuf;
+            rh.msg_controllen = sizeof rbuf;
+            struct cmsghdr *rc = CMSG_FIRSTHDR(&rh);
+            rc->cmsg_level = SOL_SOCKET;
+            rc->cmsg_type = SCM_RIGHTS;
+            rc->cmsg_len = CMSG_LEN(sizeof out);
+            std::memcpy(CMSG_DATA(rc), out, sizeof out);
+        }
+        (void)::sendmsg(fds[0], &rh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        for (int fd : out)
+            if (fd >= 0) (void)::close(fd);
         try {
             kids.emplace(pid, fds[0]);
         } catch (...) {
@@ -1396,6 +1489,7 @@ WEFT_API void weft_process_destroy(weft_process *p) noexcept {
     }
     close_fd(p->pidfd);
     close_fd(p->statusfd);
+    close_fd(p->reportfd);
     std::free(p->name.load(std::memory_order_relaxed));
     for (char *s : p->retired) std::free(s);
     delete p;
@@ -1419,7 +1513,13 @@ WEFT_API weft_status weft_process_join(weft_process *p, int64_t timeout_ns) noex
             return fail(WEFT_ETIMEDOUT, "%s: process %d (%s) still running after %lld ns", func,
                         static_cast<int>(p->pid), p->name.load(std::memory_order_relaxed),
                         static_cast<long long>(timeout_ns));
-        int fd = p->via_server ? p->statusfd : p->pidfd;
+        int fd = p->pidfd;
+        if (p->via_server) {
+            // The child's end (its pidfd) first; then, if it did not report
+            // its exit code itself, the server's report.
+            struct pollfd pf = {p->pidfd, POLLIN, 0};
+            if (p->pidfd < 0 || ::poll(&pf, 1, 0) == 1) fd = p->statusfd;
+        }
         if (fd >= 0) {
             if (wait_readable(fd, d) < 0)
                 return fail_sys(WEFT_ESYS, errno, "%s: poll failed", func);

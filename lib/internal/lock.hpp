@@ -30,23 +30,7 @@
 
 namespace weft::detail {
 
-// ---- the calling thread's kernel tid, cached --------------------------------
-
-// initial-exec: one %fs-relative load, no __tls_get_addr call from the .so.
-inline thread_local pid_t tl_tid [[gnu::tls_model("initial-exec")]] = 0;
-
-// A forked child's only thread has a new tid while its TLS is a copy: the
-// child handler (registered at the first use, never at load time) forgets it.
-inline void forget_tid_in_child() noexcept { tl_tid = 0; }
-
-inline pid_t current_tid() noexcept {
-    if (__builtin_expect(tl_tid == 0, 0)) {
-        static const int registered = pthread_atfork(nullptr, nullptr, forget_tid_in_child);
-        (void)registered;
-        tl_tid = static_cast<pid_t>(syscall(SYS_gettid));
-    }
-    return tl_tid;
-}
+// The calling thread's kernel tid, cached: current_tid() (robust_mutex.hpp).
 
 // ---- robust mutex state, read without taking it ------------------------------
 

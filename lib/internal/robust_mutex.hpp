@@ -27,10 +27,25 @@
 //    pthread_mutex_unlock runs (TSan reports that call as misuse; glibc
 //    answers EPERM itself otherwise). make_consistent() checks the holder,
 //    which glibc's pthread_mutex_consistent does not.
+//
+// The clean paths are inline, not calls into glibc (W1.process, W9): taking
+// a free mutex and giving back one the caller holds normally do here exactly
+// what glibc's robust paths do, on the same pthread_mutex_t and the same
+// per-thread robust list (the kernel ABI: the robust_list_head glibc
+// registered, found once per thread with get_robust_list), and leave every
+// other case to glibc: a waiter (FUTEX_WAITERS), a dead owner, a
+// not-recoverable or inconsistent mutex, a recursive one, a non-holder's
+// unlock. So the state is always one glibc itself would have written, and
+// glibc's and the inline paths mix freely. A contended lock sleeps in glibc
+// at once (see lock_contended). The inline paths are off under TSan (which
+// must see glibc's calls) and when the kernel's robust list is not glibc's
+// usual one; the cached tid they use is renewed in a child of fork() (not
+// of a raw clone or _Fork, after which weft must not be used).
 #pragma once
 
 #include <cerrno>
 #include <climits>
+#include <cstddef>
 #include <cstdint>
 #include <ctime>
 
@@ -54,6 +69,56 @@
 #endif
 
 namespace weft::detail {
+
+// ---- the calling thread's kernel tid, cached --------------------------------
+
+// initial-exec: one %fs-relative load, no __tls_get_addr call from the .so.
+inline thread_local pid_t tl_tid [[gnu::tls_model("initial-exec")]] = 0;
+
+// A forked child's only thread has a new tid while its TLS is a copy: the
+// child handler (registered at the first use, never at load time) forgets it.
+// (The robust list head stays: the child's thread keeps its TCB address.)
+inline void forget_tid_in_child() noexcept { tl_tid = 0; }
+
+[[gnu::cold, gnu::noinline]] inline pid_t find_tid() noexcept {
+    static const int registered = pthread_atfork(nullptr, nullptr, forget_tid_in_child);
+    (void)registered;
+    tl_tid = static_cast<pid_t>(syscall(SYS_gettid));
+    return tl_tid;
+}
+
+inline pid_t current_tid() noexcept {
+    pid_t t = tl_tid;
+    return __builtin_expect(t != 0, 1) ? t : find_tid();
+}
+
+// ---- the calling thread's robust list (kernel ABI), cached -----------------
+
+// The robust_list_head glibc registered for this thread; kRobustNoHead when
+// the inline paths must not be used (no list, or not glibc's layout).
+inline thread_local struct robust_list_head *tl_robust_head [[gnu::tls_model("initial-exec")]] = nullptr;
+inline struct robust_list_head *const kRobustNoHead = reinterpret_cast<struct robust_list_head *>(1);
+
+// The kernel finds a mutex word at this offset from a list entry, which is
+// the address of the mutex's __list.__next (glibc's futex_offset).
+inline constexpr long kRobustFutexOffset = static_cast<long>(offsetof(pthread_mutex_t, __data.__lock)) -
+                                           static_cast<long>(offsetof(pthread_mutex_t, __data.__list.__next));
+
+[[gnu::cold, gnu::noinline]] inline struct robust_list_head *find_robust_head() noexcept {
+    struct robust_list_head *h = nullptr;
+    std::size_t len = 0;
+    long r = syscall(SYS_get_robust_list, 0, &h, &len);
+    if (r != 0 || !h || len != sizeof(struct robust_list_head) || h->futex_offset != kRobustFutexOffset)
+        h = kRobustNoHead;
+    tl_robust_head = h;
+    return h;
+}
+
+inline struct robust_list_head *robust_head() noexcept {
+    struct robust_list_head *h = tl_robust_head;
+    if (__builtin_expect(h == nullptr, 0)) h = find_robust_head();
+    return h;
+}
 
 struct RobustMutex {
     pthread_mutex_t m;
@@ -87,22 +152,111 @@ struct RobustMutex {
     }
 
     // Whether this thread holds the mutex (also in the owner-died state):
-    // the lock word carries the holder's thread id. A system call (gettid):
-    // keep it off hot paths.
+    // the lock word carries the holder's thread id.
     bool held_by_me() const noexcept {
         int cur = __atomic_load_n(&m.__data.__lock, __ATOMIC_RELAXED);
-        return (cur & FUTEX_TID_MASK) == static_cast<int>(gettid());
+        return (cur & FUTEX_TID_MASK) == static_cast<int>(current_tid());
+    }
+
+    // Take the mutex when it is free and in the normal state, inline; false
+    // (nothing changed) otherwise: then glibc's paths decide. Every store is
+    // one glibc's robust lock makes, in its order: announce the operation in
+    // list_op_pending (a death now is still seen by the kernel), take the
+    // word, link the mutex into the robust list, clear the announcement.
+    bool try_lock_inline() noexcept {
+#ifdef WEFT_ROBUST_TSAN
+        return false;
+#else
+        struct robust_list_head *h = robust_head();
+        if (__builtin_expect(h == kRobustNoHead || !inline_kind(), 0)) return false;
+        // Read before the compare-and-swap (as glibc does): a held word then
+        // costs a shared copy of its line, not taking the line from the holder.
+        if (__atomic_load_n(&m.__data.__lock, __ATOMIC_RELAXED) != 0) return false;
+        pid_t tid = current_tid();
+        auto *entry = reinterpret_cast<struct robust_list *>(&m.__data.__list.__next);
+        h->list_op_pending = entry;
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        int expected = 0;
+        if (!__atomic_compare_exchange_n(&m.__data.__lock, &expected, tid, false, __ATOMIC_ACQUIRE,
+                                         __ATOMIC_RELAXED)) {
+            h->list_op_pending = nullptr;
+            return false;
+        }
+        if (__builtin_expect(m.__data.__owner == kNotRecoverable, 0)) return give_back_not_recoverable(h);
+        m.__data.__count = 1;
+        // Link at the head of the list (glibc's ENQUEUE_MUTEX). List pointers
+        // point at entries' __next; an entry's __prev is the word before it.
+        // The head's own __prev slot is glibc's and never read: left alone.
+        auto *first = reinterpret_cast<struct robust_list *>(reinterpret_cast<std::uintptr_t>(h->list.next) & ~1ul);
+        if (first != &h->list) reinterpret_cast<void **>(first)[-1] = entry;
+        m.__data.__list.__next = reinterpret_cast<__pthread_internal_list *>(h->list.next);
+        m.__data.__list.__prev = reinterpret_cast<__pthread_internal_list *>(&h->list);
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        h->list.next = entry;
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        h->list_op_pending = nullptr;
+        m.__data.__owner = tid;
+        ++m.__data.__nusers;
+        return true;
+#endif
+    }
+
+    // Give back a mutex the caller holds in the normal state, inline (glibc's
+    // robust unlock: announce, unlink, release the word, wake one waiter if
+    // the word says there are any); false (nothing changed) otherwise.
+    bool unlock_inline() noexcept {
+#ifdef WEFT_ROBUST_TSAN
+        return false;
+#else
+        struct robust_list_head *h = robust_head();
+        if (__builtin_expect(h == kRobustNoHead || !inline_kind(), 0)) return false;
+        int cur = __atomic_load_n(&m.__data.__lock, __ATOMIC_RELAXED);
+        if (__builtin_expect((cur & FUTEX_TID_MASK) != current_tid() || m.__data.__owner == kInconsistent, 0))
+            return false;
+        auto *entry = reinterpret_cast<struct robust_list *>(&m.__data.__list.__next);
+        h->list_op_pending = entry;
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        // Unlink (glibc's DEQUEUE_MUTEX), again leaving the head's __prev alone.
+        auto *next = reinterpret_cast<struct robust_list *>(
+            reinterpret_cast<std::uintptr_t>(m.__data.__list.__next) & ~1ul);
+        auto *prev = reinterpret_cast<struct robust_list *>(
+            reinterpret_cast<std::uintptr_t>(m.__data.__list.__prev) & ~1ul);
+        if (next != &h->list) reinterpret_cast<void **>(next)[-1] = m.__data.__list.__prev;
+        prev->next = reinterpret_cast<struct robust_list *>(m.__data.__list.__next);
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        m.__data.__list.__prev = nullptr;
+        m.__data.__list.__next = nullptr;
+        m.__data.__owner = 0;
+        --m.__data.__nusers;
+        release_word();
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        h->list_op_pending = nullptr;
+        return true;
+#endif
     }
 
     // Lock within `d`: WEFT_OK, WEFT_EOWNERDEAD (held, repair then
     // make_consistent), WEFT_ENOTRECOVERABLE, WEFT_ETIMEDOUT, WEFT_EDEADLK
     // (this thread holds a non-recursive mutex). The uncontended path is
-    // one trylock, no clock read.
+    // one compare-and-swap, no clock read, no call.
     weft_status lock(Deadline &d) noexcept {
-        int r = pthread_mutex_trylock(&m);
-        if (__builtin_expect(r == 0, 1)) return WEFT_OK;
-        if (r == ENOTRECOVERABLE) give_back_after_notrecoverable();
-        if (r != EBUSY || d.poll()) return status_of(r);
+        if (__builtin_expect(try_lock_inline(), 1)) return WEFT_OK;
+        return lock_contended(d);
+    }
+
+    // lock() after its inline attempt failed: glibc, which waits and answers
+    // every unusual state (owner died, not recoverable, the caller holds it).
+    // No spinning first: on two cores a bounded spin on the word (20 or 100
+    // reads, or with back-off) measured no better than sleeping at once in
+    // W9, and a longer one worse (the spinner takes the line from the holder).
+    [[gnu::noinline]] weft_status lock_contended(Deadline &d) noexcept {
+        int r;
+        if (d.poll() || !inline_usable()) {
+            // A poll's answer, or the uncontended path without the inline one.
+            r = pthread_mutex_trylock(&m);
+            if (r == ENOTRECOVERABLE) give_back_after_notrecoverable();
+            if (r != EBUSY || d.poll()) return status_of(r);
+        }
         if (d.infinite()) {
             r = pthread_mutex_lock(&m);
         } else {
@@ -129,6 +283,7 @@ struct RobustMutex {
 
     // WEFT_OK, or WEFT_EPERM when this thread does not hold it.
     weft_status unlock() noexcept {
+        if (__builtin_expect(unlock_inline(), 1)) return WEFT_OK;
 #ifdef WEFT_ROBUST_TSAN
         if (!held_by_me()) return WEFT_EPERM;
 #endif
@@ -145,6 +300,47 @@ struct RobustMutex {
     }
 
 private:
+    // glibc's private __owner values of a robust mutex (nptl/pthreadP.h).
+    static constexpr int kInconsistent = INT_MAX;
+    static constexpr int kNotRecoverable = INT_MAX - 1;
+
+    bool inline_usable() noexcept {
+#ifdef WEFT_ROBUST_TSAN
+        return false;
+#else
+        return robust_head() != kRobustNoHead && inline_kind();
+#endif
+    }
+
+    // The inline paths serve robust normal and error-checking mutexes
+    // (PTHREAD_MUTEX_ROBUST_NORMAL_NP = 16, | PTHREAD_MUTEX_ERRORCHECK = 2;
+    // the process-shared bit 128 aside); recursive ones count in glibc.
+    bool inline_kind() const noexcept {
+        int k = __atomic_load_n(&m.__data.__kind, __ATOMIC_RELAXED) & 127;
+        return k == (16 | PTHREAD_MUTEX_NORMAL) || k == (16 | PTHREAD_MUTEX_ERRORCHECK);
+    }
+
+    // Set the word to 0 and wake one waiter if it had FUTEX_WAITERS (a
+    // shared futex: robust mutexes always use those).
+    void release_word() noexcept {
+        int old = __atomic_exchange_n(&m.__data.__lock, 0, __ATOMIC_RELEASE);
+        if (__builtin_expect(static_cast<unsigned>(old) & FUTEX_WAITERS, 0)) wake_one();
+    }
+
+    // Out of line, so the inline paths stay small (no registers to save).
+    [[gnu::cold, gnu::noinline]] void wake_one() noexcept {
+        (void)syscall(SYS_futex, &m.__data.__lock, FUTEX_WAKE, 1, nullptr, nullptr, 0);
+    }
+
+    // try_lock_inline took a not-recoverable mutex: give the word back
+    // untouched (glibc's lock then answers ENOTRECOVERABLE).
+    [[gnu::cold, gnu::noinline]] bool give_back_not_recoverable(struct robust_list_head *h) noexcept {
+        release_word();
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        h->list_op_pending = nullptr;
+        return false;
+    }
+
     // Fix 1 above: give back a lock word glibc's trylock left held.
     void give_back_after_notrecoverable() noexcept {
         int *word = &m.__data.__lock;

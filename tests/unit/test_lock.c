@@ -583,6 +583,129 @@ static void test_lock_blocked_acquirer_in_another_process_wakes_with_owner_dead(
     weft_lock_destroy(lock);
 }
 
+/* The inline acquire and release link and unlink process locks in the
+ * thread's robust list themselves (glibc links the ones it takes on its slow
+ * paths): after a mix of both, in every order, the kernel still finds every
+ * lock a killed holder held, and only those. */
+enum { MIXED_LOCKS = 5 };
+struct mixed_holder {
+    weft_lock *locks[MIXED_LOCKS];
+    int fd;
+};
+
+static int hold_a_mix_child(void *arg) {
+    struct mixed_holder *h = arg;
+    weft_lock **l = h->locks;
+    for (int i = 0; i < 3; i++)
+        if (weft_lock_acquire(l[i], WEFT_FOREVER) != WEFT_OK) return 80 + i;
+    if (weft_lock_release(l[1]) != WEFT_OK) return 83; /* from the middle of the list */
+    if (weft_lock_acquire(l[3], 5 * WEFT_SEC) != WEFT_OK) return 84;
+    if (weft_lock_acquire(l[4], WEFT_FOREVER) != WEFT_EOWNERDEAD) return 85; /* glibc's path links it */
+    if (weft_lock_mark_consistent(l[4]) != WEFT_OK) return 86;
+    if (weft_lock_release(l[0]) != WEFT_OK) return 87; /* the oldest: the tail of the list */
+    if (weft_lock_release(l[0]) != WEFT_ESTATE) return 88;
+    wt_signal_parent(h->fd);
+    for (;;) pause(); /* SIGKILLed here, holding l[2], l[3] and l[4] */
+}
+
+static void test_lock_holder_killed_with_a_mix_of_locks_leaves_exactly_those_owner_dead(void **state) {
+    struct mixed_holder h;
+    int p[2];
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    for (int i = 0; i < MIXED_LOCKS; i++) WT_OK(make_plock(&h.locks[i], NULL, WEFT_LIFETIME_OWNED, 0));
+    WT_OK(weft_lock_acquire(h.locks[0], 0)); /* the parent's thread has used the inline path */
+    WT_OK(weft_lock_release(h.locks[0]));
+    pid_t first = start_holder(h.locks[4]); /* l[4] starts owner-dead */
+    assert_true(first > 0);
+    wt_kill(first);
+    assert_int_equal(pipe(p), 0);
+    h.fd = p[1];
+    pid_t pid = wt_fork(hold_a_mix_child, &h);
+    int signalled = wt_wait_child_signal(p[0], 5000);
+    close(p[0]);
+    close(p[1]);
+    if (signalled != 0) assert_int_equal(wt_reap(pid, 1000), 0); /* shows the child's code */
+    const int held[MIXED_LOCKS] = {0, 0, 1, 1, 1};
+    for (int i = 0; i < MIXED_LOCKS; i++) assert_int_equal(weft_lock_locked(h.locks[i]), held[i]);
+    wt_kill(pid);
+    for (int i = 0; i < MIXED_LOCKS; i++) {
+        if (held[i]) {
+            WT_EXPECT(WEFT_EOWNERDEAD, weft_lock_acquire(h.locks[i], 5 * WEFT_SEC));
+            WT_OK(weft_lock_mark_consistent(h.locks[i]));
+        } else {
+            WT_OK(weft_lock_acquire(h.locks[i], 0));
+        }
+    }
+    for (int i = MIXED_LOCKS - 1; i >= 0; i--) WT_OK(weft_lock_release(h.locks[i])); /* newest first */
+    for (int i = 0; i < MIXED_LOCKS; i++) {
+        assert_int_equal(weft_lock_locked(h.locks[i]), 0);
+        weft_lock_destroy(h.locks[i]);
+    }
+}
+
+static void *acquire_and_exit(void *arg) { return (void *)(intptr_t)weft_lock_acquire(arg, 0); }
+
+/* A thread is a holder too: one that ends holding a process lock (its own
+ * robust list, found on its first use) leaves it owner-dead. */
+static void test_lock_thread_ending_while_holding_a_process_lock_leaves_it_owner_dead(void **state) {
+    weft_lock *lock;
+    pthread_t t;
+    void *rc;
+    (void)state;
+    WT_SKIP_UNDER_TSAN(); /* TSan reports a thread that ends holding a mutex */
+    WT_OK(make_plock(&lock, NULL, WEFT_LIFETIME_OWNED, 0));
+    assert_int_equal(pthread_create(&t, NULL, acquire_and_exit, lock), 0);
+    assert_int_equal(pthread_join(t, &rc), 0);
+    assert_int_equal((int)(intptr_t)rc, WEFT_OK);
+    WT_EXPECT(WEFT_EOWNERDEAD, weft_lock_acquire(lock, WEFT_SEC));
+    WT_OK(weft_lock_mark_consistent(lock));
+    WT_OK(weft_lock_release(lock));
+    WT_OK(weft_lock_acquire(lock, WEFT_FOREVER));
+    WT_OK(weft_lock_release(lock));
+    weft_lock_destroy(lock);
+}
+
+/* Contended acquires that time out (glibc's timed wait) and that wait
+ * forever (the short spin, then glibc's wait) mix with the inline paths on
+ * one lock in three processes, and the count stays exact. */
+static int add_with_short_timeouts_child(void *arg) {
+    struct pcount *c = arg;
+    long done = 0, timeouts = 0;
+    while (done < CHILD_ROUNDS) {
+        weft_status st = weft_lock_acquire(c->lock, (done % 2) ? WEFT_FOREVER : 20 * WEFT_USEC);
+        if (st == WEFT_ETIMEDOUT) {
+            if (++timeouts > 100L * CHILD_ROUNDS) return 13;
+            continue;
+        }
+        if (st != WEFT_OK) return 11;
+        long v = *c->counter;
+        if (done % 64 == 0) sched_yield();
+        *c->counter = v + 1;
+        if (weft_lock_release(c->lock) != WEFT_OK) return 12;
+        done++;
+    }
+    return 0;
+}
+
+static void test_lock_process_scope_timed_and_untimed_waiters_count_exactly(void **state) {
+    struct pcount c;
+    pid_t kids[2];
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    c.counter = wt_shared_page();
+    c.name = NULL;
+    assert_non_null((void *)c.counter);
+    WT_OK(make_plock(&c.lock, NULL, WEFT_LIFETIME_OWNED, 0));
+    for (int i = 0; i < 2; i++) kids[i] = wt_fork(add_with_short_timeouts_child, &c);
+    assert_int_equal(add_with_short_timeouts_child(&c), 0);
+    for (int i = 0; i < 2; i++) WT_CHILD_OK(kids[i]);
+    assert_int_equal(*c.counter, 3L * CHILD_ROUNDS);
+    assert_int_equal(weft_lock_locked(c.lock), 0);
+    weft_lock_destroy(c.lock);
+    munmap((void *)c.counter, 4096);
+}
+
 static void test_lock_process_scope_leaves_nothing_in_dev_shm(void **state) {
     (void)state;
     assert_int_equal(wt_shm_leftovers(), 0);
@@ -610,6 +733,9 @@ int main(void) {
         cmocka_unit_test(test_lock_holder_killed_gives_the_next_acquirer_owner_dead),
         cmocka_unit_test(test_lock_released_without_repair_is_not_recoverable),
         cmocka_unit_test(test_lock_blocked_acquirer_in_another_process_wakes_with_owner_dead),
+        cmocka_unit_test(test_lock_holder_killed_with_a_mix_of_locks_leaves_exactly_those_owner_dead),
+        cmocka_unit_test(test_lock_thread_ending_while_holding_a_process_lock_leaves_it_owner_dead),
+        cmocka_unit_test(test_lock_process_scope_timed_and_untimed_waiters_count_exactly),
         cmocka_unit_test(test_lock_process_scope_leaves_nothing_in_dev_shm),
     };
     return cmocka_run_group_tests_name("lock", tests, NULL, NULL);

@@ -315,6 +315,49 @@ static void test_process_forkserver_forks_children_and_reports_their_exit(void *
     weft_process_destroy(p);
 }
 
+/* A forkserver child reports its exit code itself when its function
+ * returns; one that ends another way is reported by the server, and its
+ * own fork children (which inherit its status socket) never report for it. */
+static int return_nine(void *arg, size_t len) {
+    (void)arg;
+    (void)len;
+    return 9;
+}
+WEFT_REGISTER_FUNCTION(return_nine)
+
+static int fork_a_child_then_exit_by_itself(void *arg, size_t len) {
+    (void)arg;
+    (void)len;
+    weft_process *g;
+    int code = -1;
+    if (weft_process_spawn(&g, return_nine, NULL, 0, NULL) != WEFT_OK) _exit(1); /* fork */
+    if (weft_process_join(g, 10 * WEFT_SEC) != WEFT_OK || weft_process_exitcode(g, &code) != WEFT_OK) _exit(2);
+    weft_process_destroy(g);
+    _exit(code == 9 ? 46 : 3); /* not through weft's return path */
+}
+WEFT_REGISTER_FUNCTION(fork_a_child_then_exit_by_itself)
+
+static int exit_by_itself(void *arg, size_t len) {
+    (void)arg;
+    (void)len;
+    exit(47);
+}
+WEFT_REGISTER_FUNCTION(exit_by_itself)
+
+static void test_process_forkserver_child_that_exits_by_itself_reads_its_own_code(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(run_method(WEFT_START_FORKSERVER, fork_a_child_then_exit_by_itself, NULL, 0, NULL), 46);
+        assert_int_equal(run_method(WEFT_START_FORKSERVER, exit_by_itself, NULL, 0, NULL), 47);
+        assert_int_equal(run_method(WEFT_START_FORKSERVER, no_arg, NULL, 0, NULL), 44);
+    }
+    /* many short children in a row: each join sees its own child's code */
+    for (int i = 0; i < 50; i++)
+        assert_int_equal(run_method(WEFT_START_FORKSERVER, i % 2 ? no_arg : return_nine, NULL, 0, NULL),
+                         i % 2 ? 44 : 9);
+}
+
 static void test_process_killed_forkserver_is_replaced_and_its_children_read_killed(void **state) {
     (void)state;
     WT_SKIP_UNDER_TSAN();
@@ -898,6 +941,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_process_unknown_function_name_gives_its_exit_code),
         cmocka_unit_test(test_process_forkserver_forks_children_and_reports_their_exit),
         cmocka_unit_test(test_process_forkserver_and_its_daemon_children_die_with_their_parent),
+        cmocka_unit_test(test_process_forkserver_child_that_exits_by_itself_reads_its_own_code),
         cmocka_unit_test(test_process_killed_forkserver_is_replaced_and_its_children_read_killed),
         cmocka_unit_test(test_process_program_gets_argv_env_cwd_and_redirected_stdout),
         cmocka_unit_test(test_process_missing_program_is_enoent_with_its_path),
