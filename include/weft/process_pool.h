@@ -72,9 +72,23 @@
  * tasks and initializers should not take locks that other threads of the
  * pool's process use.
  *
- * One task at a time per worker: a task stays PENDING (and cancellable) in
- * the pool's queue until a worker is free, then becomes RUNNING when it is
- * sent. A hard timeout counts from then.
+ * A task stays PENDING (and cancellable) in the pool's queue until it is
+ * sent to a worker, then it is RUNNING. A task goes to a free worker first;
+ * when none is free, small tasks (arguments up to 16 KiB) may be sent ahead
+ * to a worker whose previous task took under 200 us, up to two waiting
+ * behind the one it runs, so that a worker never waits for the supervisor
+ * between tiny tasks (a map's chunks are always sent ahead). Such a task is
+ * RUNNING while it waits in the worker: weft_future_cancel() gives
+ * #WEFT_EBUSY, and once the task before it ended the pool stops it as a
+ * running one, by killing that worker (Python's ProcessPoolExecutor also
+ * marks the calls it has queued to its workers as running). A fresh worker, or one whose last task was slow,
+ * gets one task at a time. A hard timeout counts from the moment a task
+ * starts: when it is sent to an idle worker, or when the task before it in
+ * that worker ended. If the worker dies, the tasks waiting behind its
+ * running one go back to the front of the queue.
+ *
+ * The results of one map chunk share one block of memory, freed when the
+ * last of them is freed (each with weft_bytes_free(), as any map result).
  *
  * After a fork() of the pool's process, the child must not use the parent's
  * pools (their supervisors exist only in the parent); calls from another
@@ -94,7 +108,11 @@
  * - the worker connects to the pool over an abstract Unix socket (named
  *   `weft-pool-<pid>-<n>`; the pool accepts only the process it started,
  *   checked with SO_PEERCRED) and then speaks the fork workers' protocol;
- * - an initializer is not available (#WEFT_ENOTSUP at create);
+ * - the initializer is one by registered name (`initializer_name`, with
+ *   argument bytes); a function pointer `initializer` gives #WEFT_ENOTSUP at
+ *   create;
+ * - with `spawn_program` and `spawn_argv`, spawn workers run another program
+ *   (an interpreter, say) that calls weft_main() with weft's arguments;
  * - supervision is the same (pidfd, #WEFT_EWORKERDIED, replacement, budget,
  *   timeouts, cancel). The workers die with the pool's process: a spawn
  *   worker's parent is the supervisor thread that started it
@@ -199,6 +217,10 @@ WEFT_API weft_status weft_ptask_result_alloc(weft_ptask_result *result, size_t l
 #define WEFT_PROCESS_POOL_START_SPAWN 2      /**< a fresh copy of the program; tasks by registered name */
 #define WEFT_PROCESS_POOL_START_FORKSERVER 3 /**< forked by the forkserver; tasks by registered name */
 
+/** A fork hook of weft_process_pool_options (fork_prepare, fork_parent,
+ *  fork_child); @p data is weft_process_pool_options::fork_hook_data. */
+typedef void (*weft_process_pool_fork_hook)(void *data);
+
 /** Options for weft_process_pool_create(); NULL for defaults. */
 typedef struct weft_process_pool_options {
     uint32_t version;               /**< #WEFT_PROCESS_POOL_OPTIONS_VERSION */
@@ -214,11 +236,59 @@ typedef struct weft_process_pool_options {
     int start_method;               /**< WEFT_PROCESS_POOL_START_*; see "Start methods" above */
     size_t max_queued;              /**< bound on tasks waiting to be sent to a worker; 0 = unbounded.
                                          When full, submitting waits up to its timeout. */
+    /* ---- version 2 (@since 0.3); a version 1 struct leaves them all NULL/0 ---- */
+    /** Fork start method only: called in the thread that forks the workers
+     *  (the pool's supervisor thread) right before every fork() of a worker,
+     *  the first ones and every replacement.
+     *  May be NULL. Use: a language runtime that must be quiesced around fork
+     *  (Python: take the GIL, PyOS_BeforeFork()). It must not wait for
+     *  anything that waits for this pool (a submit, a future of the pool). */
+    weft_process_pool_fork_hook fork_prepare;
+    /** Fork start method only: called in the parent right after each fork()
+     *  of a worker (also when fork failed), in the same thread as
+     *  @ref fork_prepare (Python: PyOS_AfterFork_Parent(), release the GIL). May be NULL. */
+    weft_process_pool_fork_hook fork_parent;
+    /** Fork start method only: called first thing in each new worker, after
+     *  the at-fork handlers (pthread_atfork) and before weft does anything
+     *  else there (Python: PyOS_AfterFork_Child()). It runs before the
+     *  initializer. May be NULL. */
+    weft_process_pool_fork_hook fork_child;
+    void *fork_hook_data;           /**< passed to the three fork hooks */
+    /** Spawn start method only: the program each worker executes instead of
+     *  re-executing this one (`/proc/self/exe`), e.g. `/usr/bin/python3`;
+     *  copied; NULL = this program. It is started as
+     *  `spawn_program spawn_argv[0] spawn_argv[1] ... <weft's arguments>` with
+     *  this process's environment, and must call weft_main() with an argv whose
+     *  argv[1] is the first of weft's arguments (for Python: `python3 -m module`
+     *  and `weft_main(sys.argv)`). A path without '/' is not searched in PATH.
+     *  Under forkserver it is not supported (#WEFT_ENOTSUP at create: the
+     *  forkserver is process-wide and re-executes this program); under fork it
+     *  is ignored. */
+    const char *spawn_program;
+    /** Spawn start method only: the NULL-terminated arguments put between
+     *  @ref spawn_program and weft's own (for Python `{"-m", "module", NULL}`);
+     *  copied; NULL = none. Like @ref spawn_program, ignored under fork and
+     *  #WEFT_ENOTSUP under forkserver. */
+    const char *const *spawn_argv;
+    /** An initializer by registered name (weft_process_pool_register(), the
+     *  registry of tasks), for every start method: it runs once in each worker
+     *  before its first task, with @ref initializer_arg as its argument; its
+     *  result bytes are dropped. The name must be registered in the pool's
+     *  process (#WEFT_ENOENT at create otherwise) and, for spawn and
+     *  forkserver, in the workers' program too. If it fails (returns an error
+     *  or calls weft_task_fail()), the worker exits before taking a task: that
+     *  counts as a crash against the restart budget, and the budget's message
+     *  carries the initializer's message. Exclusive with @ref initializer
+     *  (#WEFT_EINVAL when both are set). NULL = none; copied. */
+    const char *initializer_name;
+    const void *initializer_arg;    /**< the argument bytes of @ref initializer_name (copied); may be NULL */
+    size_t initializer_arg_len;     /**< their number; 0 with a NULL @ref initializer_arg */
 } weft_process_pool_options;
 
-#define WEFT_PROCESS_POOL_OPTIONS_VERSION 1
-#define WEFT_PROCESS_POOL_OPTIONS_INIT \
-    { WEFT_PROCESS_POOL_OPTIONS_VERSION, 0, NULL, NULL, 0, 0, 0, 0, WEFT_PROCESS_POOL_START_DEFAULT, 0 }
+#define WEFT_PROCESS_POOL_OPTIONS_VERSION 2
+#define WEFT_PROCESS_POOL_OPTIONS_INIT                                                                       \
+    { WEFT_PROCESS_POOL_OPTIONS_VERSION, 0, NULL, NULL, 0, 0, 0, 0, WEFT_PROCESS_POOL_START_DEFAULT, 0, NULL, \
+      NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0 }
 
 /** Counters of a process pool, a snapshot (weft_process_pool_stats_get()). */
 typedef struct weft_process_pool_stats {
@@ -277,7 +347,13 @@ WEFT_API weft_status weft_process_pool_register(const char *name, weft_ptask_fn 
  * @return #WEFT_OK; #WEFT_EINVAL for NULL @p out, a bad version, a negative
  *         worker count, `max_tasks_per_worker` or `restart_window_ns`, a
  *         `task_timeout_ns` below -1, `max_restarts` below -1 or an unknown
- *         start method; #WEFT_ENOTSUP for an initializer with spawn or
+ *         start method, both `initializer` and `initializer_name`, an
+ *         `initializer_arg_len` > 0 with a NULL `initializer_arg`, or a
+ *         `spawn_argv` longer than 64 entries; #WEFT_ENOENT for an
+ *         `initializer_name` nobody registered (and, under spawn, for a
+ *         `spawn_program` that does not exist); #WEFT_EPERM for one that is not
+ *         executable; #WEFT_ENOTSUP for `spawn_program` or `spawn_argv`
+ *         with forkserver, or an `initializer` function pointer with spawn or
  *         forkserver; #WEFT_ENOMEM; #WEFT_ESYS when a socket, fork or the
  *         thread fails; under spawn or forkserver also the codes of
  *         weft_process_start_named() (e.g. #WEFT_ESYS when main() does not

@@ -131,6 +131,67 @@ static void crash_in_init(void *data) {
     raise(SIGSEGV);
 }
 
+/* ---- version 2 options: fork hooks, initializer by name, spawn_program ---- */
+
+/* The fork hooks: prepare and parent count in the pool's process (the
+ * supervisor thread calls them); child marks the worker, and the order
+ * child -> initializer is recorded by the initializer. */
+static struct {
+    int prepared, parented, misordered;
+} hook_counts;
+static int64_t child_hook_mark, child_before_init;
+static void hook_prepare(void *data) {
+    int *tag = data;
+    if (__atomic_load_n(&hook_counts.prepared, __ATOMIC_SEQ_CST) != __atomic_load_n(&hook_counts.parented, __ATOMIC_SEQ_CST))
+        __atomic_add_fetch(&hook_counts.misordered, 1, __ATOMIC_SEQ_CST);
+    if (*tag == 77) __atomic_add_fetch(&hook_counts.prepared, 1, __ATOMIC_SEQ_CST);
+}
+static void hook_parent(void *data) {
+    int *tag = data;
+    if (*tag == 77) __atomic_add_fetch(&hook_counts.parented, 1, __ATOMIC_SEQ_CST);
+}
+static void hook_child(void *data) { child_hook_mark = *(int *)data; }
+static void init_after_child_hook(void *data) {
+    (void)data;
+    child_before_init = child_hook_mark;
+}
+static weft_status read_child_marks(const void *arg, size_t len, weft_ptask_result *out) {
+    int64_t both[2] = {child_hook_mark, child_before_init};
+    (void)arg;
+    (void)len;
+    return weft_ptask_result_set(out, both, sizeof both);
+}
+static void must_not_run(void *data) {
+    (void)data;
+    abort();
+}
+
+/* An initializer by name: keeps its argument for read_mark; one that fails. */
+static weft_status init_by_name(const void *arg, size_t len, weft_ptask_result *out) {
+    (void)out;
+    if (len != sizeof(int64_t) || ((uintptr_t)arg & 15) != 0) return weft_task_fail(WEFT_EINVAL, "bad init argument");
+    init_mark = as_i64(arg, len);
+    return WEFT_OK;
+}
+static weft_status init_that_fails(const void *arg, size_t len, weft_ptask_result *out) {
+    (void)arg;
+    (void)len;
+    (void)out;
+    return weft_task_fail(WEFT_EPERM, "no licence for this worker");
+}
+WEFT_REGISTER_PTASK(init_by_name)
+WEFT_REGISTER_PTASK(init_that_fails)
+
+/* spawn_argv's prefix: main() sees it before weft's own arguments. */
+static const char kPrefixArg[] = "--test-process-pool-prefix";
+static int64_t saw_prefix;
+static weft_status read_saw_prefix(const void *arg, size_t len, weft_ptask_result *out) {
+    (void)arg;
+    (void)len;
+    return weft_ptask_result_set(out, &saw_prefix, sizeof saw_prefix);
+}
+WEFT_REGISTER_PTASK(read_saw_prefix)
+
 /* ---- helpers (test thread) --------------------------------------------- */
 
 static weft_process_pool *make(int workers) {
@@ -1114,7 +1175,322 @@ static void test_process_pool_register_rejects_bad_names_and_clashes(void **stat
     WT_EXPECT(WEFT_EEXIST, weft_process_pool_register("square", cube));
 }
 
+
+/* Tiny tasks may be sent ahead to a worker that runs fast ones; if the
+ * worker dies, only its running task fails and those waiting behind it run
+ * on its replacement. (Whether any was sent ahead depends on timing: the
+ * outcome must be the same either way.) */
+static void test_process_pool_tasks_waiting_in_a_killed_worker_run_on_its_replacement(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(1);
+    int64_t pid = only_pid(p);
+    for (int i = 0; i < 200; i++) { /* a fast worker */
+        weft_future *f = submit_i64(p, square, i);
+        assert_int_equal(result_i64(f), (int64_t)i * i);
+        weft_future_destroy(f);
+    }
+    weft_future *slow = submit_i64(p, sleep_ms_then_pid, 5000);
+    weft_future *fs[20];
+    for (int i = 0; i < 20; i++) fs[i] = submit_i64(p, square, i);
+    wait_busy(p, 1);
+    wt_sleep_ms(50);
+    assert_int_equal(kill((pid_t)pid, SIGKILL), 0);
+    expect_failure(slow, WEFT_EWORKERDIED, "SIGKILL");
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(result_i64(fs[i]), (int64_t)i * i);
+        weft_future_destroy(fs[i]);
+    }
+    weft_future_destroy(slow);
+    weft_process_pool_stats st = stats_of(p);
+    assert_int_equal(st.crashed, 1);
+    assert_int_equal(st.completed, 220);
+    weft_process_pool_destroy(p);
+}
+
+/* A chunk's results share one block: each result is freed on its own, in
+ * any order, also after the pool is gone, and the block with the last. */
+static void test_process_pool_map_results_outlive_the_pool_and_free_in_any_order(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    enum { N = 100 };
+    int64_t xs[N];
+    weft_bytes args[N];
+    weft_bytes *res[N];
+    for (int round = 0; round < 3; round++) {
+        weft_process_pool *p = make(2);
+        for (int i = 0; i < N; i++) {
+            xs[i] = i + round;
+            args[i].size = sizeof xs[i];
+            args[i].data = &xs[i];
+        }
+        WT_OK(weft_process_pool_map(p, square, args, N, res, NULL, round == 0 ? 10 : 0, 10 * WEFT_SEC));
+        weft_process_pool_destroy(p);
+        for (int i = N - 1; i >= 0; i -= 2) { /* odd ones backwards, then the even ones */
+            int64_t y;
+            assert_int_equal(res[i]->size, sizeof y);
+            assert_int_equal(((uintptr_t)res[i]->data) & 15, 0);
+            memcpy(&y, res[i]->data, sizeof y);
+            assert_int_equal(y, (int64_t)(i + round) * (i + round));
+            weft_bytes_free(res[i]);
+        }
+        for (int i = 0; i < N; i += 2) weft_bytes_free(res[i]);
+    }
+}
+
+/* ---- version 2 options --------------------------------------------------- */
+
+static void test_process_pool_calls_the_fork_hooks_around_every_worker_fork(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    static int tag = 77;
+    weft_process_pool_options o = WEFT_PROCESS_POOL_OPTIONS_INIT;
+    weft_process_pool *p;
+    memset(&hook_counts, 0, sizeof hook_counts);
+    o.workers = 2;
+    o.fork_prepare = hook_prepare;
+    o.fork_parent = hook_parent;
+    o.fork_child = hook_child;
+    o.fork_hook_data = &tag;
+    o.initializer = init_after_child_hook;
+    WT_OK(weft_process_pool_create(&p, &o));
+    assert_int_equal(__atomic_load_n(&hook_counts.prepared, __ATOMIC_SEQ_CST), 2);
+    assert_int_equal(__atomic_load_n(&hook_counts.parented, __ATOMIC_SEQ_CST), 2);
+    weft_future *f = submit_i64(p, read_child_marks, 0);
+    void *v = NULL;
+    int64_t both[2];
+    WT_OK(weft_future_result(f, &v, 10 * WEFT_SEC));
+    assert_int_equal(((const weft_bytes *)v)->size, sizeof both);
+    memcpy(both, ((const weft_bytes *)v)->data, sizeof both);
+    assert_int_equal(both[0], 77); /* the child hook ran in the worker */
+    assert_int_equal(both[1], 77); /* before the initializer */
+    weft_future_destroy(f);
+    assert_int_equal(child_hook_mark, 0); /* and never in this process */
+    /* a replacement is forked with the hooks too */
+    int64_t pids[2];
+    size_t n = 0;
+    WT_OK(weft_process_pool_pids(p, pids, 2, &n));
+    assert_int_equal(n, 2);
+    assert_int_equal(kill((pid_t)pids[0], SIGKILL), 0);
+    for (int i = 0; i < 500 && stats_of(p).replaced < 1; i++) wt_sleep_ms(10);
+    assert_int_equal(stats_of(p).replaced, 1);
+    assert_int_equal(__atomic_load_n(&hook_counts.prepared, __ATOMIC_SEQ_CST), 3);
+    assert_int_equal(__atomic_load_n(&hook_counts.parented, __ATOMIC_SEQ_CST), 3);
+    assert_int_equal(__atomic_load_n(&hook_counts.misordered, __ATOMIC_SEQ_CST), 0);
+    weft_process_pool_destroy(p);
+}
+
+/* A caller built against version 1 of the options: the fields after
+ * max_queued are not read (here they hold a hook that would abort). */
+static void test_process_pool_accepts_version_1_options_and_ignores_what_follows(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool_options o = WEFT_PROCESS_POOL_OPTIONS_INIT;
+    weft_process_pool *p;
+    o.version = 1;
+    o.workers = 1;
+    o.fork_prepare = must_not_run;
+    o.fork_child = must_not_run;
+    o.initializer_name = "no such initializer";
+    WT_OK(weft_process_pool_create(&p, &o));
+    weft_future *f = submit_i64(p, square, 6);
+    assert_int_equal(result_i64(f), 36);
+    weft_future_destroy(f);
+    weft_process_pool_destroy(p);
+    o.version = 3;
+    WT_EXPECT(WEFT_EINVAL, weft_process_pool_create(&p, &o));
+    o.version = 0;
+    WT_EXPECT(WEFT_EINVAL, weft_process_pool_create(&p, &o));
+}
+
+static void initializer_by_name_runs_in_each_worker(int method) {
+    weft_process_pool_options o = WEFT_PROCESS_POOL_OPTIONS_INIT;
+    weft_process_pool *p;
+    int64_t mark = 5150;
+    o.workers = 2;
+    o.start_method = method;
+    o.initializer_name = "init_by_name";
+    o.initializer_arg = &mark;
+    o.initializer_arg_len = sizeof mark;
+    o.max_tasks_per_worker = 1; /* every task in a new worker, each initialized */
+    WT_OK(weft_process_pool_create(&p, &o));
+    mark = 0; /* copied at create */
+    for (int i = 0; i < 4; i++) {
+        weft_future *f = submit_i64(p, read_mark, 0);
+        assert_int_equal(result_i64(f), 5150);
+        weft_future_destroy(f);
+    }
+    assert_int_equal(init_mark, 0); /* never ran in this process */
+    assert_int_equal(stats_of(p).crashed, 0);
+    weft_process_pool_destroy(p);
+}
+
+static void test_process_pool_runs_an_initializer_by_name_under_each_start_method(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    initializer_by_name_runs_in_each_worker(WEFT_PROCESS_POOL_START_FORK);
+    initializer_by_name_runs_in_each_worker(WEFT_PROCESS_POOL_START_SPAWN);
+    initializer_by_name_runs_in_each_worker(WEFT_PROCESS_POOL_START_FORKSERVER);
+}
+
+static void failing_initializer_breaks_the_pool(int method) {
+    weft_process_pool_options o = WEFT_PROCESS_POOL_OPTIONS_INIT;
+    weft_process_pool *p;
+    o.workers = 1;
+    o.start_method = method;
+    o.initializer_name = "init_that_fails";
+    o.max_restarts = 2;
+    WT_OK(weft_process_pool_create(&p, &o));
+    int64_t x = 2;
+    weft_future *f = NULL;
+    weft_status s = weft_process_pool_submit(p, square, &x, sizeof x, &f, WEFT_FOREVER);
+    if (s == WEFT_OK) {
+        expect_failure(f, WEFT_EBROKEN, "no licence for this worker");
+        weft_future_destroy(f);
+    } else {
+        assert_int_equal(s, WEFT_EBROKEN);
+    }
+    WT_OK(weft_process_pool_join(p, 20 * WEFT_SEC));
+    weft_process_pool_stats st = stats_of(p);
+    assert_int_equal(st.broken, 1);
+    assert_int_equal(st.crashed, 3);
+    assert_int_equal(st.completed, 0);
+    weft_process_pool_destroy(p);
+}
+
+static void test_process_pool_failing_initializer_by_name_breaks_it_with_its_message(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    failing_initializer_breaks_the_pool(WEFT_PROCESS_POOL_START_FORK);
+    failing_initializer_breaks_the_pool(WEFT_PROCESS_POOL_START_SPAWN);
+}
+
+static void self_path(char *buf, size_t cap) {
+    ssize_t n = readlink("/proc/self/exe", buf, cap - 1);
+    assert_true(n > 0);
+    buf[n] = '\0';
+}
+
+static void test_process_pool_spawn_program_runs_workers_with_the_argv_prefix(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    char exe[4096];
+    self_path(exe, sizeof exe);
+    const char *const prefix[] = {kPrefixArg, NULL};
+    weft_process_pool_options o = WEFT_PROCESS_POOL_OPTIONS_INIT;
+    weft_process_pool *p;
+    int64_t mark = 99;
+    o.workers = 2;
+    o.start_method = WEFT_PROCESS_POOL_START_SPAWN;
+    o.spawn_program = exe;
+    o.spawn_argv = prefix;
+    o.initializer_name = "init_by_name";
+    o.initializer_arg = &mark;
+    o.initializer_arg_len = sizeof mark;
+    WT_OK(weft_process_pool_create(&p, &o));
+    weft_future *f = submit_i64(p, read_saw_prefix, 0);
+    assert_int_equal(result_i64(f), 1); /* main() saw the prefix before weft's arguments */
+    weft_future_destroy(f);
+    assert_int_equal(saw_prefix, 0);
+    f = submit_i64(p, read_mark, 0);
+    assert_int_equal(result_i64(f), 99);
+    weft_future_destroy(f);
+    f = submit_i64(p, square, 12);
+    assert_int_equal(result_i64(f), 144);
+    weft_future_destroy(f);
+    /* supervised as any worker: killed, reported, replaced by the same program */
+    int64_t pids[2];
+    size_t n = 0;
+    WT_OK(weft_process_pool_pids(p, pids, 2, &n));
+    f = submit_i64(p, sleep_ms_then_pid, 5000);
+    wait_busy(p, 1);
+    assert_int_equal(kill((pid_t)pids[0], SIGKILL), 0);
+    assert_int_equal(kill((pid_t)pids[1], SIGKILL), 0);
+    expect_failure(f, WEFT_EWORKERDIED, "SIGKILL");
+    weft_future_destroy(f);
+    for (int i = 0; i < 1000 && stats_of(p).replaced < 2; i++) wt_sleep_ms(10);
+    assert_int_equal(stats_of(p).replaced, 2);
+    f = submit_i64(p, read_saw_prefix, 0);
+    assert_int_equal(result_i64(f), 1);
+    weft_future_destroy(f);
+    weft_process_pool_destroy(p);
+    for (int i = 0; i < 200 && (proc_state(pids[0]) || proc_state(pids[1])); i++) wt_sleep_ms(5);
+    assert_int_equal(proc_state(pids[0]), 0);
+    assert_int_equal(proc_state(pids[1]), 0);
+    /* spawn_argv alone re-executes this program with the prefix */
+    o.spawn_program = NULL;
+    o.initializer_name = NULL;
+    o.initializer_arg = NULL;
+    o.initializer_arg_len = 0;
+    o.workers = 1;
+    WT_OK(weft_process_pool_create(&p, &o));
+    f = submit_i64(p, read_saw_prefix, 0);
+    assert_int_equal(result_i64(f), 1);
+    weft_future_destroy(f);
+    weft_process_pool_destroy(p);
+}
+
+static void test_process_pool_rejects_bad_version_2_options(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = (weft_process_pool *)1;
+    int64_t x = 1;
+    weft_process_pool_options o = WEFT_PROCESS_POOL_OPTIONS_INIT;
+    o.workers = 1;
+    o.initializer = set_mark;
+    o.initializer_name = "init_by_name";
+    WT_EXPECT(WEFT_EINVAL, weft_process_pool_create(&p, &o));
+    assert_null(p);
+    o.initializer = NULL;
+    o.initializer_name = "nobody registered this";
+    WT_EXPECT(WEFT_ENOENT, weft_process_pool_create(&p, &o));
+    assert_non_null(strstr(weft_last_error()->message, "nobody registered this"));
+    o.initializer_name = "";
+    WT_EXPECT(WEFT_EINVAL, weft_process_pool_create(&p, &o));
+    o.initializer_name = "init_by_name";
+    o.initializer_arg_len = 8;
+    WT_EXPECT(WEFT_EINVAL, weft_process_pool_create(&p, &o));
+    o.initializer_arg = &x;
+    o.initializer_name = NULL;
+    o.initializer_arg_len = 0;
+    o.start_method = WEFT_PROCESS_POOL_START_FORKSERVER;
+    o.spawn_program = "/usr/bin/python3";
+    WT_EXPECT(WEFT_ENOTSUP, weft_process_pool_create(&p, &o));
+    o.start_method = WEFT_PROCESS_POOL_START_SPAWN;
+    o.spawn_program = "";
+    WT_EXPECT(WEFT_EINVAL, weft_process_pool_create(&p, &o));
+    o.spawn_program = "/nonexistent/weft-worker-program";
+    WT_EXPECT(WEFT_ENOENT, weft_process_pool_create(&p, &o));
+    assert_non_null(strstr(weft_last_error()->message, "/nonexistent/weft-worker-program"));
+    /* a program that never calls weft_main: it ends before it connects */
+    o.spawn_program = "/bin/true";
+    WT_EXPECT(WEFT_EWORKERDIED, weft_process_pool_create(&p, &o));
+    assert_non_null(strstr(weft_last_error()->message, "weft_main"));
+    const char *too_many[70];
+    for (int i = 0; i < 69; i++) too_many[i] = "x";
+    too_many[69] = NULL;
+    o.spawn_program = NULL;
+    o.spawn_argv = too_many;
+    WT_EXPECT(WEFT_EINVAL, weft_process_pool_create(&p, &o));
+    assert_null(p);
+    /* under fork, spawn_program is ignored */
+    o.start_method = WEFT_PROCESS_POOL_START_FORK;
+    o.spawn_program = "/nonexistent/weft-worker-program";
+    o.spawn_argv = NULL;
+    WT_OK(weft_process_pool_create(&p, &o));
+    weft_future *f = submit_i64(p, square, 4);
+    assert_int_equal(result_i64(f), 16);
+    weft_future_destroy(f);
+    weft_process_pool_destroy(p);
+    errno = 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc > 2 && strcmp(argv[1], kPrefixArg) == 0) { /* a spawn_program worker: weft's arguments follow */
+        saw_prefix = 1;
+        argc--;
+        argv++;
+    }
     weft_main(argc, argv); /* a spawned worker or the forkserver never returns */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_process_pool_submit_gives_a_future_with_the_result_bytes),
@@ -1153,6 +1529,14 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_process_pool_forkserver_workers_run_registered_tasks_and_map),
         cmocka_unit_test(test_process_pool_replaces_a_killed_forkserver_worker),
         cmocka_unit_test(test_process_pool_spawn_and_forkserver_workers_die_with_the_pools_process),
+        cmocka_unit_test(test_process_pool_tasks_waiting_in_a_killed_worker_run_on_its_replacement),
+        cmocka_unit_test(test_process_pool_map_results_outlive_the_pool_and_free_in_any_order),
+        cmocka_unit_test(test_process_pool_calls_the_fork_hooks_around_every_worker_fork),
+        cmocka_unit_test(test_process_pool_accepts_version_1_options_and_ignores_what_follows),
+        cmocka_unit_test(test_process_pool_runs_an_initializer_by_name_under_each_start_method),
+        cmocka_unit_test(test_process_pool_failing_initializer_by_name_breaks_it_with_its_message),
+        cmocka_unit_test(test_process_pool_spawn_program_runs_workers_with_the_argv_prefix),
+        cmocka_unit_test(test_process_pool_rejects_bad_version_2_options),
     };
     return cmocka_run_group_tests_name("process_pool", tests, NULL, NULL);
 }
