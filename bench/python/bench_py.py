@@ -16,8 +16,16 @@ Rows:
   P1.with     with lock: pass                    1M times on one thread
   P2          Queue put/get, 1 producer thread, 1 consumer thread, 200k items
   P3          ThreadPoolExecutor(2 workers): 100k submit, then every result()
+  P4.64       cross-process Queue (fork child puts, parent gets), 20k messages of 64 B
+  P4.64k      the same, 2k messages of 64 KiB
+  P6.fork     Process(target=noop) start + join, 20 in a row, fork start method
+  P6.forkserver  the same with the forkserver start method (server started in the warm-up)
+  P7          2 processes x 10k `with lock: value.value += 1` on a shared RawValue
 
-Goals (weft time / stdlib time): P1 <= 1.5, P2 <= 0.5 (2x), P3 <= 0.5 (2x).
+Goals (weft time / stdlib time): P1 <= 1.5, P2 <= 0.5 (2x), P3 <= 0.5 (2x),
+P4 <= 0.2 (5x), P6 <= 0.33 (3x), P7 <= 0.5 (2x). P4/P6/P7 compare
+weft.multiprocessing with the stdlib's multiprocessing (contexts of the same
+start method).
 Output: one line per measurement `workload impl metric value unit`, then the
 ratio table.
 """
@@ -106,19 +114,83 @@ def p3_pool(futures, n):
     return dt
 
 
+def _p4_producer(q, go, n, size):
+    payload = b'x' * size
+    go.wait()
+    put = q.put
+    for _ in range(n):
+        put(payload)
+
+
+def p4_queue(mp, n, size):
+    ctx = mp.get_context('fork')
+    q, go = ctx.Queue(), ctx.Event()
+    p = ctx.Process(target=_p4_producer, args=(q, go, n, size))
+    p.start()
+    time.sleep(0.05)
+    t0 = time.perf_counter()
+    go.set()
+    get = q.get
+    for _ in range(n):
+        assert len(get()) == size
+    dt = time.perf_counter() - t0
+    p.join()
+    return dt
+
+
+def _noop():
+    pass
+
+
+def p6_process(mp, method, n):
+    ctx = mp.get_context(method)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        p = ctx.Process(target=_noop)
+        p.start()
+        p.join()
+        assert p.exitcode == 0, p.exitcode
+    return time.perf_counter() - t0
+
+
+def _p7_worker(lock, value, go, n):
+    go.wait()
+    for _ in range(n):
+        with lock:
+            value.value += 1
+
+
+def p7_lock(mp, n):
+    ctx = mp.get_context('fork')
+    lock, value, go = ctx.Lock(), ctx.RawValue('l', 0), ctx.Event()
+    ps = [ctx.Process(target=_p7_worker, args=(lock, value, go, n)) for _ in range(2)]
+    for p in ps:
+        p.start()
+    time.sleep(0.05)
+    t0 = time.perf_counter()
+    go.set()
+    for p in ps:
+        p.join()
+    dt = time.perf_counter() - t0
+    assert value.value == 2 * n, value.value
+    return dt
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--build', default='build')
     ap.add_argument('--runs', type=int, default=3)
     ap.add_argument('--rounds', type=int, default=5)
     ap.add_argument('--scale', type=float, default=1.0)
-    ap.add_argument('--only', default='P1.acquire,P1.with,P2,P3')
+    ap.add_argument('--only', default='P1.acquire,P1.with,P2,P3,P4.64,P4.64k,P6.fork,P6.forkserver,P7')
     args = ap.parse_args()
 
     weft = import_weft(args.build)
     import concurrent.futures as std_futures
     import queue as std_queue
     import threading as std_threading
+    import multiprocessing as std_mp
+    import weft.multiprocessing as weft_mp
 
     def n(x):
         return max(1, int(x * args.scale))
@@ -132,6 +204,16 @@ def main():
                lambda: p2_queue((weft.threading, weft.queue), n(200_000)), n(200_000), 0.5),
         'P3': (lambda: p3_pool(std_futures, n(100_000)),
                lambda: p3_pool(weft.futures, n(100_000)), n(100_000), 0.5),
+        'P4.64': (lambda: p4_queue(std_mp, n(20_000), 64),
+                  lambda: p4_queue(weft_mp, n(20_000), 64), n(20_000), 0.2),
+        'P4.64k': (lambda: p4_queue(std_mp, n(2_000), 65536),
+                   lambda: p4_queue(weft_mp, n(2_000), 65536), n(2_000), 0.2),
+        'P6.fork': (lambda: p6_process(std_mp, 'fork', n(20)),
+                    lambda: p6_process(weft_mp, 'fork', n(20)), n(20), 0.34),
+        'P6.forkserver': (lambda: p6_process(std_mp, 'forkserver', n(20)),
+                          lambda: p6_process(weft_mp, 'forkserver', n(20)), n(20), 0.34),
+        'P7': (lambda: p7_lock(std_mp, n(10_000)),
+               lambda: p7_lock(weft_mp, n(10_000)), 2 * n(10_000), 0.5),
     }
     wanted = [r for r in args.only.split(',') if r in rows]
     summary = {}
@@ -154,14 +236,14 @@ def main():
             sys.stdout.flush()
 
     print()
-    print(f'{"row":<11} {"stdlib ns/op":>13} {"weft ns/op":>11} {"weft/stdlib":>12} {"spread":>16} {"goal":>6}  met')
+    print(f'{"row":<13} {"stdlib ns/op":>13} {"weft ns/op":>11} {"weft/stdlib":>12} {"spread":>16} {"goal":>6}  met')
     for name in wanted:
         _, _, _, goal = rows[name]
         rs = [r for r, _, _ in summary[name]]
         med = statistics.median(rs)
         s_ns = statistics.median(s for _, s, _ in summary[name])
         w_ns = statistics.median(w for _, _, w in summary[name])
-        print(f'{name:<11} {s_ns:>13.1f} {w_ns:>11.1f} {med:>12.3f} {min(rs):>7.3f}..{max(rs):<7.3f} '
+        print(f'{name:<13} {s_ns:>13.1f} {w_ns:>11.1f} {med:>12.3f} {min(rs):>7.3f}..{max(rs):<7.3f} '
               f'{goal:>6.2f}  {"yes" if med <= goal else "NOT met"}')
 
 

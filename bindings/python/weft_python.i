@@ -1111,3 +1111,1023 @@ weft_status weft_dict_delete(weft_dict *d, const char *key, int64_t timeout_ns);
     Py_INCREF(&WeftPyRLock_Type);
     PyModule_AddObject(m, "RLock", (PyObject *)&WeftPyRLock_Type);
 %}
+
+
+/* ---- pyA: process pool ---- */
+/* Process pools that run Python callables (weft/_ppool.py,
+ * weft/multiprocessing/pool.py, weft.futures.ProcessPoolExecutor).
+ *
+ * One C task, weft_py_ptask, registered at import as "weft.python.call" (so
+ * spawn and forkserver workers, which import this module too, know it): it
+ * takes the GIL and hands the argument bytes to the Python runner
+ * (weft._ppool.run_task, installed with py_ppool_set_runner), which unpickles
+ * (callable, args, kwargs), calls it and returns b'R' + pickle(result) or
+ * b'E' + pickle(exception with its traceback text).
+ *
+ * Each submitted task has two futures: the pool's ("inner"), whose value is
+ * those bytes, and the one Python sees ("outer"), which a C done callback
+ * (no GIL) finishes from the inner one: DONE for b'R', FAILED (WEFT_EFAILED)
+ * for b'E', the inner failure (WEFT_EWORKERDIED, ...) or CANCELLED otherwise.
+ * So wait(FIRST_EXCEPTION) sees a Python exception as a failure, and the
+ * supervisor thread never needs the GIL unless Python registered a callback.
+ * Python unpickles in the thread that asks for the result.
+ *
+ * Every pool call that may wait releases the GIL: the supervisor takes it to
+ * fork (the fork hooks) and to run Python done callbacks. */
+%{
+#include <weft/process_pool.h>
+#include <weft/process.h>
+#include <unistd.h>
+
+#define WEFT_PY_PTASK_NAME "weft.python.call"
+static PyObject *weft_py_ptask_runner; /* weft._ppool.run_task (one reference) */
+
+/* The task of every Python process pool, in a worker with the GIL free. */
+static weft_status weft_py_ptask(const void *arg, size_t len, weft_ptask_result *out) {
+    if (!weft_py_ptask_runner || !Py_IsInitialized() || weft_py_gone())
+        return weft_task_fail(WEFT_ESTATE, "weft.python.call: this worker has no Python task runner "
+                                           "(weft._ppool was not imported in it)");
+    PyGILState_STATE g = PyGILState_Ensure();
+    weft_status st = WEFT_OK;
+    PyObject *view = PyMemoryView_FromMemory((char *)(len ? arg : ""), (Py_ssize_t)len, PyBUF_READ);
+    PyObject *r = view ? PyObject_CallOneArg(weft_py_ptask_runner, view) : NULL;
+    if (view) {
+        /* The bytes are weft's and valid during this call only. */
+        PyObject *rel = PyObject_CallMethod(view, "release", NULL);
+        if (!rel) PyErr_Clear();
+        Py_XDECREF(rel);
+        Py_DECREF(view);
+    }
+    if (r && PyBytes_Check(r)) {
+        st = weft_ptask_result_set(out, PyBytes_AS_STRING(r), (size_t)PyBytes_GET_SIZE(r));
+        if (st != WEFT_OK) st = weft_task_fail(st, "weft.python.call: no memory for the result");
+    } else {
+        /* The runner itself failed (it catches what the callable raises). */
+        char msg[WEFT_ERROR_MESSAGE_MAX] = "weft.python.call: the task runner did not return bytes";
+        if (PyErr_Occurred()) {
+            PyObject *t, *v, *tb;
+            PyErr_Fetch(&t, &v, &tb);
+            PyErr_NormalizeException(&t, &v, &tb);
+            PyObject *s = v ? PyObject_Str(v) : NULL;
+            const char *cs = s ? PyUnicode_AsUTF8(s) : NULL;
+            snprintf(msg, sizeof msg, "weft.python.call: the task runner raised %s: %s",
+                     t ? ((PyTypeObject *)t)->tp_name : "?", cs ? cs : "?");
+            PyErr_Clear();
+            Py_XDECREF(s);
+            Py_XDECREF(t);
+            Py_XDECREF(v);
+            Py_XDECREF(tb);
+        }
+        st = weft_task_fail(WEFT_EFAILED, msg);
+    }
+    Py_XDECREF(r);
+    PyGILState_Release(g);
+    return st;
+}
+
+/* Initializer of a fork pool's worker: data is the Python callable (the
+ * worker's copy); it prints its own errors and ends the worker (os._exit)
+ * when the user's initializer raised. */
+static void weft_py_ppool_init(void *data) {
+    if (!data || weft_py_gone()) return;
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *r = PyObject_CallNoArgs((PyObject *)data);
+    if (!r) {
+        PyErr_Print();
+        fflush(stderr);
+        _exit(1);
+    }
+    Py_DECREF(r);
+    PyGILState_Release(g);
+}
+
+#if WEFT_PROCESS_POOL_OPTIONS_VERSION >= 2
+/* Fork hooks (the supervisor thread forks the workers): hold the GIL across
+ * fork() and let Python repair itself in both processes, as os.fork() does.
+ * Written only with the GIL held. */
+static PyGILState_STATE weft_py_fork_gil;
+static int weft_py_fork_skipped; /* the interpreter was exiting: no Python in the worker */
+
+static void weft_py_fork_prepare(void *data) {
+    (void)data;
+    weft_py_fork_skipped = weft_py_gone();
+    if (weft_py_fork_skipped) return;
+    weft_py_fork_gil = PyGILState_Ensure();
+    PyOS_BeforeFork();
+}
+
+static void weft_py_fork_parent(void *data) {
+    (void)data;
+    if (weft_py_fork_skipped) return;
+    PyOS_AfterFork_Parent();
+    PyGILState_Release(weft_py_fork_gil);
+}
+
+/* The worker: this thread is now the interpreter's only (and main) thread;
+ * it keeps its thread state and lets go of the GIL between tasks. A worker
+ * forked while the interpreter was exiting leaves at once (its pool is
+ * shutting down). */
+static void weft_py_fork_child(void *data) {
+    (void)data;
+    if (weft_py_fork_skipped) _exit(0);
+    PyOS_AfterFork_Child();
+    (void)PyEval_SaveThread();
+}
+#endif
+
+/* Finish the outer future from the inner one (any thread, no GIL). */
+static void weft_py_pf_done(weft_future *inner, void *user_data) {
+    weft_future *outer = (weft_future *)user_data;
+    int state = weft_future_get_state(inner);
+    if (state == WEFT_FUTURE_DONE) {
+        void *v = NULL;
+        const weft_bytes *b = NULL;
+        if (weft_future_result(inner, &v, 0) == WEFT_OK) b = (const weft_bytes *)v;
+        if (b && b->size > 0 && ((const char *)b->data)[0] == 'E')
+            (void)weft_future_set_error(outer, WEFT_EFAILED, "the task raised an exception");
+        else
+            (void)weft_future_set_result(outer, NULL, NULL);
+    } else if (state == WEFT_FUTURE_FAILED) {
+        weft_status code = WEFT_EFAILED;
+        const char *msg = "the task failed";
+        (void)weft_future_error(inner, &code, &msg);
+        (void)weft_future_set_error(outer, code, msg);
+    } else {
+        if (weft_future_cancel(outer) != WEFT_OK)
+            (void)weft_future_set_error(outer, WEFT_ECANCELLED, "the task was cancelled");
+    }
+    weft_future_destroy(outer);
+}
+
+static PyObject *weft_py_pf_pair(weft_future *outer, weft_future *inner) {
+    PyObject *ho = SWIG_NewPointerObj(outer, SWIGTYPE_p_weft_future, 0);
+    PyObject *hi = SWIG_NewPointerObj(inner, SWIGTYPE_p_weft_future, 0);
+    if (!ho || !hi) {
+        Py_XDECREF(ho);
+        Py_XDECREF(hi);
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", ho, hi);
+}
+
+/* weft_process_pool handles travel as SWIG pointers of this type. */
+static swig_type_info *weft_py_ppool_type(void) { return SWIGTYPE_p_weft_process_pool; }
+%}
+
+%typemap(in) PyObject *runner "$1 = $input;";
+%typemap(in) PyObject *initializer "$1 = $input;";
+%typemap(in) PyObject *argv "$1 = $input;";
+%typemap(in) PyObject *data "$1 = $input;";
+%typemap(in) PyObject *on_result "$1 = $input;";
+
+%inline %{
+/* Install the worker-side runner (weft._ppool does, at import). */
+PyObject *py_ppool_set_runner(PyObject *runner) {
+    if (!PyCallable_Check(runner)) {
+        PyErr_SetString(PyExc_TypeError, "the task runner must be callable");
+        return NULL;
+    }
+    Py_INCREF(runner);
+    Py_XSETREF(weft_py_ptask_runner, runner);
+    Py_RETURN_NONE;
+}
+
+/* A pool of Python workers. start_method: WEFT_PROCESS_POOL_START_*;
+ * initializer: a callable run once in each fork worker (None: none; the pool
+ * object keeps it alive); data: runner bytes (b'I' + pickle) run once in each
+ * spawn worker as its initializer (None: none); program/argv: the
+ * interpreter and the arguments before weft's that spawn workers run. */
+PyObject *py_ppool_create(int workers, int start_method, int64_t max_tasks, int64_t task_timeout_ns,
+                          int max_restarts, int64_t restart_window_ns, PyObject *initializer, PyObject *data,
+                          const char *program, PyObject *argv) {
+    weft_process_pool_options o = WEFT_PROCESS_POOL_OPTIONS_INIT;
+    o.workers = workers;
+    o.start_method = start_method;
+    o.max_tasks_per_worker = max_tasks;
+    o.task_timeout_ns = task_timeout_ns;
+    o.max_restarts = max_restarts;
+    o.restart_window_ns = restart_window_ns;
+    if (initializer != Py_None) {
+        o.initializer = weft_py_ppool_init;
+        o.initializer_data = initializer;
+    }
+    const char **av = NULL;
+    PyObject *fast = NULL;
+    Py_buffer init_arg = {0};
+#if WEFT_PROCESS_POOL_OPTIONS_VERSION >= 2
+    if (data != Py_None) {
+        if (PyObject_GetBuffer(data, &init_arg, PyBUF_SIMPLE) < 0) return NULL;
+        o.initializer_name = WEFT_PY_PTASK_NAME;
+        o.initializer_arg = init_arg.buf;
+        o.initializer_arg_len = (size_t)init_arg.len;
+    }
+    o.fork_prepare = weft_py_fork_prepare;
+    o.fork_parent = weft_py_fork_parent;
+    o.fork_child = weft_py_fork_child;
+    o.spawn_program = program;
+    if (argv != Py_None) {
+        fast = PySequence_Fast(argv, "argv must be a sequence of str");
+        if (!fast) goto fail;
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+        av = PyMem_Calloc((size_t)n + 1, sizeof *av);
+        if (!av) { PyErr_NoMemory(); goto fail; }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            av[i] = PyUnicode_AsUTF8(PySequence_Fast_GET_ITEM(fast, i));
+            if (!av[i]) goto fail;
+        }
+        o.spawn_argv = av;
+    }
+#else
+    (void)program;
+    (void)argv;
+    (void)data;
+#endif
+    weft_process_pool *p = NULL;
+    weft_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = weft_process_pool_create(&p, &o);
+    Py_END_ALLOW_THREADS
+    PyMem_Free(av);
+    Py_XDECREF(fast);
+    if (init_arg.obj) PyBuffer_Release(&init_arg);
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    return SWIG_NewPointerObj(p, weft_py_ppool_type(), 0);
+fail:
+    PyMem_Free(av);
+    Py_XDECREF(fast);
+    if (init_arg.obj) PyBuffer_Release(&init_arg);
+    return NULL;
+}
+
+/* Submit one task (data: the runner's bytes); returns (outer, inner), two
+ * future handles the caller owns (weft_future_destroy each). */
+PyObject *py_ppool_submit(weft_process_pool *pool, PyObject *data) {
+    Py_buffer b;
+    if (PyObject_GetBuffer(data, &b, PyBUF_SIMPLE) < 0) return NULL;
+    weft_future *outer = NULL, *inner = NULL;
+    weft_status st = weft_future_create(&outer);
+    if (st == WEFT_OK) {
+        WEFT_PY_TRY_THEN_BLOCK(st, WEFT_FOREVER,
+                               weft_process_pool_submit(pool, weft_py_ptask, b.buf, (size_t)b.len, &inner, tmo));
+    }
+    PyBuffer_Release(&b);
+    if (st != WEFT_OK) {
+        weft_future_destroy(outer);
+        weft_py_raise(st);
+        return NULL;
+    }
+    (void)weft_future_retain(outer); /* dropped by weft_py_pf_done */
+    st = weft_future_add_done_callback(inner, weft_py_pf_done, outer);
+    if (st != WEFT_OK) { /* cannot happen for a valid future; never leave outer pending */
+        (void)weft_future_set_error(outer, st, "weft: cannot watch the pool's future");
+        weft_future_destroy(outer);
+    }
+    PyObject *pair = weft_py_pf_pair(outer, inner);
+    if (!pair) { weft_future_destroy(outer); weft_future_destroy(inner); }
+    return pair;
+}
+
+/* The outcome of a finished task, read in the asking thread:
+ * (0, bytes)  the task ran and returned (b'R'...) or raised (b'E'...);
+ * (1, (code, name, message))  it failed in weft (worker died, timed out,
+ *     cancelled while running, pool broken, ...);
+ * (2, None)  it was cancelled before it ran;
+ * None        it is not finished. */
+PyObject *py_ppool_outcome(weft_future *outer, weft_future *inner) {
+    int so = weft_future_get_state(outer);
+    if (so < 0) { weft_py_raise(so); return NULL; }
+    if (so < WEFT_FUTURE_DONE) Py_RETURN_NONE;
+    if (so == WEFT_FUTURE_CANCELLED) return Py_BuildValue("(iO)", 2, Py_None);
+    if (weft_future_get_state(inner) == WEFT_FUTURE_DONE) {
+        void *v = NULL;
+        weft_status st = weft_future_result(inner, &v, 0);
+        if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+        const weft_bytes *b = (const weft_bytes *)v;
+        return Py_BuildValue("(iy#)", 0, (const char *)b->data, (Py_ssize_t)b->size);
+    }
+    weft_status code = WEFT_EFAILED;
+    const char *msg = "the task failed";
+    (void)weft_future_error(outer, &code, &msg);
+    return Py_BuildValue("(i(iss))", 1, code, weft_status_name(code), msg);
+}
+
+/* Cancel a task that has not started: True when it is cancelled now (the
+ * outer future too), False when it runs or ended already. A running task is
+ * left alone, as concurrent.futures does. */
+PyObject *py_ppool_cancel(weft_future *inner) {
+    int s = weft_future_get_state(inner);
+    if (s < 0) { weft_py_raise(s); return NULL; }
+    if (s == WEFT_FUTURE_CANCELLED) Py_RETURN_TRUE;
+    if (s != WEFT_FUTURE_PENDING) Py_RETURN_FALSE;
+    weft_status st = weft_future_cancel(inner);
+    return PyBool_FromLong(st == WEFT_OK);
+}
+
+PyObject *py_ppool_close(weft_process_pool *pool) {
+    weft_status st = weft_process_pool_close(pool);
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    Py_RETURN_NONE;
+}
+
+PyObject *py_ppool_terminate(weft_process_pool *pool) {
+    weft_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = weft_process_pool_terminate(pool);
+    Py_END_ALLOW_THREADS
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    Py_RETURN_NONE;
+}
+
+PyObject *py_ppool_shutdown(weft_process_pool *pool, int wait, int cancel_pending) {
+    weft_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = weft_process_pool_shutdown(pool, wait, cancel_pending);
+    Py_END_ALLOW_THREADS
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    Py_RETURN_NONE;
+}
+
+/* True when joined, False on timeout. */
+PyObject *py_ppool_join(weft_process_pool *pool, int64_t timeout_ns) {
+    weft_status st;
+    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_process_pool_join(pool, tmo));
+    return weft_py_bool_status(st);
+}
+
+PyObject *py_ppool_destroy(weft_process_pool *pool) {
+    Py_BEGIN_ALLOW_THREADS
+    weft_process_pool_destroy(pool);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+PyObject *py_ppool_stats(weft_process_pool *pool) {
+    weft_process_pool_stats s;
+    weft_status st = weft_process_pool_stats_get(pool, &s);
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    return Py_BuildValue("{s:i,s:i,s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:O}", "workers", s.workers, "busy", s.busy,
+                         "queued", (long long)s.queued, "completed", (long long)s.completed,
+                         "failed", (long long)s.failed, "cancelled", (long long)s.cancelled,
+                         "timed_out", (long long)s.timed_out, "crashed", (long long)s.crashed,
+                         "replaced", (long long)s.replaced, "broken", s.broken ? Py_True : Py_False);
+}
+
+PyObject *py_ppool_pids(weft_process_pool *pool) {
+    int64_t pids[256];
+    size_t n = 0;
+    weft_status st = weft_process_pool_pids(pool, pids, 256, &n);
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    if (n > 256) n = 256;
+    PyObject *l = PyList_New((Py_ssize_t)n);
+    if (!l) return NULL;
+    for (size_t i = 0; i < n; i++) PyList_SET_ITEM(l, (Py_ssize_t)i, PyLong_FromLongLong(pids[i]));
+    return l;
+}
+
+/* The C twin of `if __name__ == '__main__'` for a spawned Python worker:
+ * weft_main(argv) runs the pool worker and never returns there. */
+PyObject *py_weft_main(PyObject *argv) {
+    PyObject *fast = PySequence_Fast(argv, "argv must be a sequence of str");
+    if (!fast) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    char **av = PyMem_Calloc((size_t)n + 1, sizeof *av);
+    if (!av) { Py_DECREF(fast); return PyErr_NoMemory(); }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        av[i] = (char *)PyUnicode_AsUTF8(PySequence_Fast_GET_ITEM(fast, i));
+        if (!av[i]) { PyMem_Free(av); Py_DECREF(fast); return NULL; }
+    }
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = weft_main((int)n, av);
+    Py_END_ALLOW_THREADS
+    PyMem_Free(av);
+    Py_DECREF(fast);
+    return PyLong_FromLong(rc);
+}
+%}
+
+%init %{
+    if (weft_process_pool_register(WEFT_PY_PTASK_NAME, weft_py_ptask) != WEFT_OK) return NULL;
+%}
+/* ---- pyA: process pool (end) ---- */
+
+/* ---- pyB ---- */
+/* weft.multiprocessing, second part: processes started as programs (spawn,
+ * forkserver server), shared_memory, Listener/Client, named objects opened by
+ * name (pickled across spawn), and waits that Ctrl-C interrupts.
+ *
+ * Interruptible waits (the py_mpx_* waits below): in the main thread a long
+ * wait runs in slices of 50 ms with the GIL released, and between slices the
+ * signal handlers run (PyErr_CheckSignals), so KeyboardInterrupt interrupts a
+ * blocked join, get or acquire as in the stdlib; other threads (which never
+ * run signal handlers) wait in one call. The deadline is fixed once at entry. */
+%{
+#include <weft/process.h>
+#include <time.h>
+
+#define WEFT_PY_SLICE_NS (50 * 1000000LL)
+/* Not a weft_status (those are <= 0): a signal handler raised, the Python
+ * exception is set. */
+#define WEFT_PY_INTERRUPTED 1
+
+static int64_t weft_py_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+#define WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, CALL)                                  \
+    do {                                                                                  \
+        int64_t tmo = 0;                                                                  \
+        (st) = (CALL);                                                                    \
+        if ((st) == WEFT_ETIMEDOUT && (timeout_ns) != 0) {                                \
+            int main_ = _PyOS_IsMainThread();                                             \
+            int64_t end_ = (timeout_ns) < 0 ? -1 : weft_py_now_ns() + (timeout_ns);       \
+            for (;;) {                                                                    \
+                if (!main_) {                                                             \
+                    tmo = (timeout_ns);                                                   \
+                } else {                                                                  \
+                    int64_t left_ = end_ < 0 ? WEFT_PY_SLICE_NS : end_ - weft_py_now_ns(); \
+                    if (left_ < 0) left_ = 0;                                             \
+                    tmo = left_ < WEFT_PY_SLICE_NS ? left_ : WEFT_PY_SLICE_NS;            \
+                }                                                                         \
+                Py_BEGIN_ALLOW_THREADS                                                    \
+                (st) = (CALL);                                                            \
+                Py_END_ALLOW_THREADS                                                      \
+                if ((st) != WEFT_ETIMEDOUT || !main_ || (end_ >= 0 && weft_py_now_ns() >= end_)) \
+                    break;                                                                \
+                if (PyErr_CheckSignals() < 0) { (st) = WEFT_PY_INTERRUPTED; break; }      \
+            }                                                                             \
+        }                                                                                 \
+    } while (0)
+
+/* As weft_py_bool_status, and NULL (exception already set) when interrupted. */
+static PyObject *weft_py_bool_status_intr(weft_status st) {
+    if (st == WEFT_PY_INTERRUPTED) return NULL;
+    return weft_py_bool_status(st);
+}
+
+/* bytes/bytearray/None -> (pointer, length); -1 with TypeError otherwise. */
+static int weft_py_key(PyObject *o, Py_buffer *b, int *have) {
+    *have = 0;
+    if (o == Py_None) return 0;
+    if (PyObject_GetBuffer(o, b, PyBUF_SIMPLE) < 0) return -1;
+    *have = 1;
+    return 0;
+}
+%}
+
+%{
+/* ---- native base of weft.multiprocessing.Lock ---------------------------------- */
+/* `with lock:` on a process-scope lock costs one C call each way (as the
+ * stdlib's SemLock), not a Python method. The Python class Lock derives from
+ * it and adds the name, pickling and repr. */
+typedef struct {
+    PyObject_HEAD
+    weft_lock *lk;
+} WeftPyMpLock;
+
+static PyObject *WeftPyMpLock_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
+    WeftPyMpLock *self = (WeftPyMpLock *)type->tp_alloc(type, 0);
+    if (self) self->lk = NULL;
+    return (PyObject *)self;
+}
+
+static void WeftPyMpLock_dealloc(WeftPyMpLock *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    if (tp->tp_flags & Py_TPFLAGS_HAVE_GC) PyObject_GC_UnTrack(self);
+    weft_lock_destroy(self->lk);
+    self->lk = NULL;
+    tp->tp_free((PyObject *)self);
+}
+
+/* _init(name, open): create a process-scope lock (name None: anonymous) or,
+ * with open, open the named one. */
+static PyObject *WeftPyMpLock_init_(WeftPyMpLock *self, PyObject *args) {
+    const char *name = NULL;
+    int open_ = 0;
+    if (!PyArg_ParseTuple(args, "zi:_init", &name, &open_)) return NULL;
+    if (self->lk) { PyErr_SetString(PyExc_RuntimeError, "lock already initialised"); return NULL; }
+    weft_status st;
+    if (open_) {
+        st = weft_lock_open(&self->lk, name);
+    } else {
+        weft_lock_options o = WEFT_LOCK_OPTIONS_INIT;
+        o.share = weft_py_share(name);
+        st = weft_lock_create(&self->lk, &o);
+    }
+    if (st != WEFT_OK) { self->lk = NULL; weft_py_raise(st); return NULL; }
+    Py_RETURN_NONE;
+}
+
+/* multiprocessing's acquire(block=True, timeout=None): a negative timeout
+ * polls; "blocking" is accepted for threading-style callers. */
+static PyObject *WeftPyMpLock_acquire(WeftPyMpLock *self, PyObject *const *args, Py_ssize_t nargs,
+                                      PyObject *kwnames) {
+    int block = 1;
+    PyObject *timeout = Py_None;
+    if (nargs > 2) { PyErr_SetString(PyExc_TypeError, "acquire() takes at most 2 arguments"); return NULL; }
+    if (nargs >= 1 && (block = PyObject_IsTrue(args[0])) < 0) return NULL;
+    if (nargs >= 2) timeout = args[1];
+    if (kwnames) {
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(kwnames); i++) {
+            PyObject *k = PyTuple_GET_ITEM(kwnames, i), *v = args[nargs + i];
+            if (nargs < 1 && (PyUnicode_CompareWithASCIIString(k, "block") == 0 ||
+                              PyUnicode_CompareWithASCIIString(k, "blocking") == 0)) {
+                if ((block = PyObject_IsTrue(v)) < 0) return NULL;
+            } else if (nargs < 2 && PyUnicode_CompareWithASCIIString(k, "timeout") == 0) {
+                timeout = v;
+            } else {
+                PyErr_Format(PyExc_TypeError, "acquire() got an unexpected keyword argument '%U'", k);
+                return NULL;
+            }
+        }
+    }
+    int64_t ns = WEFT_FOREVER;
+    if (!block) {
+        ns = 0;
+    } else if (timeout != Py_None) {
+        double sec = PyFloat_AsDouble(timeout);
+        if (sec == -1.0 && PyErr_Occurred()) return NULL;
+        if (sec < 0 || isnan(sec)) sec = 0;
+        ns = sec * 1e9 >= 9.2e18 ? WEFT_FOREVER : (int64_t)(sec * 1e9);
+    }
+    weft_status st;
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, ns, weft_lock_acquire(self->lk, tmo));
+    if (st == WEFT_EDEADLK && ns >= 0) {
+        /* This thread holds it: nobody can release it before the deadline. */
+        if (ns > 0) {
+            Py_BEGIN_ALLOW_THREADS
+            (void)weft_sleep_ns(ns);
+            Py_END_ALLOW_THREADS
+        }
+        Py_RETURN_FALSE;
+    }
+    return weft_py_bool_status_intr(st);
+}
+
+static PyObject *WeftPyMpLock_enter(WeftPyMpLock *self, PyObject *unused) {
+    weft_status st;
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, WEFT_FOREVER, weft_lock_acquire(self->lk, tmo));
+    return weft_py_bool_status_intr(st);
+}
+
+static PyObject *WeftPyMpLock_release(WeftPyMpLock *self, PyObject *unused) {
+    weft_status st = weft_lock_release(self->lk);
+    if (st == WEFT_OK) Py_RETURN_NONE;
+    if (st == WEFT_ESTATE) {
+        PyErr_SetString(PyExc_ValueError, "semaphore or lock released too many times");
+        return NULL;
+    }
+    weft_py_raise(st);
+    return NULL;
+}
+
+static PyObject *WeftPyMpLock_exit(WeftPyMpLock *self, PyObject *args) {
+    return WeftPyMpLock_release(self, NULL);
+}
+
+static PyObject *WeftPyMpLock_locked(WeftPyMpLock *self, PyObject *unused) {
+    int r = weft_lock_locked(self->lk);
+    if (r < 0) { weft_py_raise(r); return NULL; }
+    return PyBool_FromLong(r);
+}
+
+static PyObject *WeftPyMpLock_mark_consistent(WeftPyMpLock *self, PyObject *unused) {
+    weft_status st = weft_lock_mark_consistent(self->lk);
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    Py_RETURN_NONE;
+}
+
+static PyObject *WeftPyMpLock_close(WeftPyMpLock *self, PyObject *unused) {
+    weft_lock *lk = self->lk;
+    self->lk = NULL;
+    weft_lock_destroy(lk);
+    Py_RETURN_NONE;
+}
+
+/* The handle as a SWIG pointer (for a Condition over this lock); None once closed. */
+static PyObject *WeftPyMpLock_get_h(WeftPyMpLock *self, void *unused) {
+    if (!self->lk) Py_RETURN_NONE;
+    return SWIG_NewPointerObj(self->lk, SWIGTYPE_p_weft_lock, 0);
+}
+
+static PyMethodDef WeftPyMpLock_methods[] = {
+    {"_init", (PyCFunction)WeftPyMpLock_init_, METH_VARARGS,
+     "_init(name, open): create the process-scope lock (name None: anonymous), or open a named one."},
+    {"acquire", (PyCFunction)(void (*)(void))WeftPyMpLock_acquire, METH_FASTCALL | METH_KEYWORDS,
+     "acquire(block=True, timeout=None) -> bool\n\nTake the lock, waiting up to timeout seconds "
+     "(None: forever) when block. Raises weft.OwnerDeadError, with the lock held, when its holder "
+     "died holding it; in the thread that holds it: False without a wait or after the timeout, "
+     "weft.WeftDeadlockError instead of waiting forever. Ctrl-C interrupts the wait."},
+    {"release", (PyCFunction)WeftPyMpLock_release, METH_NOARGS,
+     "Release the lock; ValueError when it is not held."},
+    {"__enter__", (PyCFunction)WeftPyMpLock_enter, METH_NOARGS, "acquire()"},
+    {"__exit__", (PyCFunction)WeftPyMpLock_exit, METH_VARARGS, "release()"},
+    {"locked", (PyCFunction)WeftPyMpLock_locked, METH_NOARGS, "Whether some thread holds it."},
+    {"mark_consistent", (PyCFunction)WeftPyMpLock_mark_consistent, METH_NOARGS,
+     "After OwnerDeadError and a repair: make the lock normal again (still held)."},
+    {"_close", (PyCFunction)WeftPyMpLock_close, METH_NOARGS,
+     "Destroy this process's handle (a named lock's creator removes the name)."},
+    {NULL, NULL, 0, NULL}
+};
+
+static PyGetSetDef WeftPyMpLock_getset[] = {
+    {"_h", (getter)WeftPyMpLock_get_h, NULL, "The weft_lock handle (None once closed).", NULL},
+    {NULL, NULL, NULL, NULL, NULL}
+};
+
+static PyTypeObject WeftPyMpLock_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "weft._weft.MpLock",
+    .tp_basicsize = sizeof(WeftPyMpLock),
+    .tp_dealloc = (destructor)WeftPyMpLock_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "Native base of weft.multiprocessing.Lock: a process-scope weft_lock.",
+    .tp_methods = WeftPyMpLock_methods,
+    .tp_getset = WeftPyMpLock_getset,
+    .tp_new = WeftPyMpLock_new,
+};
+%}
+
+%init %{
+    if (PyType_Ready(&WeftPyMpLock_Type) < 0) return NULL;
+    Py_INCREF(&WeftPyMpLock_Type);
+    PyModule_AddObject(m, "MpLock", (PyObject *)&WeftPyMpLock_Type);
+%}
+
+%inline %{
+/* ---- interruptible waits on the process-scope objects ---- */
+PyObject *py_mpx_lock_acquire(weft_lock *l, int64_t timeout_ns) {
+    weft_status st;
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_lock_acquire(l, tmo));
+    return weft_py_bool_status_intr(st);
+}
+
+PyObject *py_mpx_rlock_acquire(weft_rlock *l, int64_t timeout_ns) {
+    weft_status st;
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_rlock_acquire(l, tmo));
+    return weft_py_bool_status_intr(st);
+}
+
+PyObject *py_mpx_semaphore_acquire(weft_semaphore *s, int64_t timeout_ns) {
+    weft_status st;
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_semaphore_acquire(s, tmo));
+    return weft_py_bool_status_intr(st);
+}
+
+PyObject *py_mpx_event_wait(weft_event *e, int64_t timeout_ns) {
+    weft_status st;
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_event_wait(e, tmo));
+    return weft_py_bool_status_intr(st);
+}
+
+PyObject *py_mpx_condition_acquire(weft_condition *c, int64_t timeout_ns) {
+    weft_status st;
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_condition_acquire(c, tmo));
+    return weft_py_bool_status_intr(st);
+}
+
+/* A slice that times out comes back with the lock held, so no notify (which
+ * needs the lock) can be missed between slices: as a spurious wake-up. */
+PyObject *py_mpx_condition_wait(weft_condition *c, int64_t timeout_ns) {
+    weft_status st;
+    int main_ = _PyOS_IsMainThread();
+    int64_t end = timeout_ns < 0 ? -1 : weft_py_now_ns() + timeout_ns;
+    for (;;) {
+        int64_t tmo = timeout_ns;
+        if (main_) {
+            int64_t left = end < 0 ? WEFT_PY_SLICE_NS : end - weft_py_now_ns();
+            if (left < 0) left = 0;
+            tmo = left < WEFT_PY_SLICE_NS ? left : WEFT_PY_SLICE_NS;
+        }
+        Py_BEGIN_ALLOW_THREADS
+        st = weft_condition_wait(c, tmo);
+        Py_END_ALLOW_THREADS
+        if (st != WEFT_ETIMEDOUT || !main_ || (end >= 0 && weft_py_now_ns() >= end)) break;
+        if (PyErr_CheckSignals() < 0) return NULL;
+    }
+    return weft_py_bool_status(st);
+}
+
+PyObject *py_mpx_array_acquire(weft_array *a, int64_t timeout_ns) {
+    weft_status st;
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_array_acquire(a, tmo));
+    return weft_py_bool_status_intr(st);
+}
+
+PyObject *py_mpx_queue_put(weft_queue *q, PyObject *obj, int64_t timeout_ns) {
+    Py_buffer b;
+    if (PyObject_GetBuffer(obj, &b, PyBUF_SIMPLE) < 0) return NULL;
+    weft_status st;
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_queue_put_bytes(q, b.buf, (size_t)b.len, tmo));
+    PyBuffer_Release(&b);
+    return weft_py_bool_status_intr(st);
+}
+
+/* bytes, or None when empty at the deadline. The message is copied once,
+ * from the ring straight into the bytes object: a small one through a stack
+ * buffer, a larger one into a bytes object of the size the first try reported
+ * (another consumer may take that message meanwhile: then try again). */
+PyObject *py_mpx_queue_get(weft_queue *q, int64_t timeout_ns) {
+    char small[512];
+    int64_t end = timeout_ns < 0 ? -1 : weft_py_now_ns() + timeout_ns;
+    for (;;) {
+        size_t len = 0;
+        weft_status st = weft_queue_get_bytes(q, small, sizeof small, &len, 0);
+        if (st == WEFT_OK) return PyBytes_FromStringAndSize(small, (Py_ssize_t)len);
+        if (st == WEFT_EMSGSIZE) {
+            PyObject *r = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)len);
+            if (!r) return NULL;
+            size_t got = 0;
+            st = weft_queue_get_bytes(q, PyBytes_AS_STRING(r), len, &got, 0);
+            if (st == WEFT_OK) {
+                if (got != len && _PyBytes_Resize(&r, (Py_ssize_t)got) < 0) return NULL;
+                return r;
+            }
+            Py_DECREF(r);
+            if (st == WEFT_EMSGSIZE) continue; /* a larger one is next now */
+        }
+        if (st != WEFT_ETIMEDOUT) { weft_py_raise(st); return NULL; }
+        /* Empty: wait until a message is there (a peek with cap 0), then take it. */
+        int64_t left = end < 0 ? WEFT_FOREVER : end - weft_py_now_ns();
+        if (end >= 0 && left <= 0) Py_RETURN_NONE;
+        WEFT_PY_TRY_THEN_BLOCK_INTR(st, left, weft_queue_get_bytes(q, NULL, 0, &len, tmo));
+        if (st == WEFT_PY_INTERRUPTED) return NULL;
+        if (st == WEFT_OK) return PyBytes_FromStringAndSize("", 0); /* an empty message, taken */
+        if (st == WEFT_ETIMEDOUT) Py_RETURN_NONE;
+        if (st != WEFT_EMSGSIZE) { weft_py_raise(st); return NULL; }
+    }
+}
+
+PyObject *py_mpx_queue_join(weft_queue *q, int64_t timeout_ns) {
+    weft_status st;
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_queue_join(q, tmo));
+    return weft_py_bool_status_intr(st);
+}
+
+/* bytes, or None at the deadline; a timed-out slice keeps what arrived. */
+PyObject *py_mpx_conn_recv(weft_conn *c, int64_t timeout_ns) {
+    weft_status st;
+    void *data = NULL;
+    size_t len = 0;
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_conn_recv_alloc(c, &data, &len, tmo));
+    if (st == WEFT_PY_INTERRUPTED) return NULL;
+    if (st == WEFT_ETIMEDOUT) Py_RETURN_NONE;
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    PyObject *r = PyBytes_FromStringAndSize((const char *)data, (Py_ssize_t)len);
+    weft_conn_free(data);
+    return r;
+}
+
+PyObject *py_mpx_conn_poll(weft_conn *c, int64_t timeout_ns) {
+    weft_status st;
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_conn_poll(c, tmo));
+    return weft_py_bool_status_intr(st);
+}
+
+/* ---- named objects, opened by name (what a pickled object becomes under spawn) ---- */
+/* kind: 0 lock, 1 rlock, 2 semaphore, 3 event, 4 queue, 5 dict, 6 barrier. */
+PyObject *py_mpx_open(int kind, const char *name) {
+    weft_status st = WEFT_EINVAL;
+    void *h = NULL;
+    swig_type_info *ty = NULL;
+    switch (kind) {
+    case 0: st = weft_lock_open((weft_lock **)&h, name); ty = SWIGTYPE_p_weft_lock; break;
+    case 1: st = weft_rlock_open((weft_rlock **)&h, name); ty = SWIGTYPE_p_weft_rlock; break;
+    case 2: st = weft_semaphore_open((weft_semaphore **)&h, name); ty = SWIGTYPE_p_weft_semaphore; break;
+    case 3: st = weft_event_open((weft_event **)&h, name); ty = SWIGTYPE_p_weft_event; break;
+    case 4: st = weft_queue_open((weft_queue **)&h, name); ty = SWIGTYPE_p_weft_queue; break;
+    case 5: st = weft_dict_open((weft_dict **)&h, name); ty = SWIGTYPE_p_weft_dict; break;
+    case 6: st = weft_barrier_open((weft_barrier **)&h, name); ty = SWIGTYPE_p_weft_barrier; break;
+    default:
+        PyErr_Format(PyExc_ValueError, "py_mpx_open: unknown kind %d", kind);
+        return NULL;
+    }
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    return SWIG_NewPointerObj(h, ty, 0);
+}
+
+/* A named (or anonymous: name None) process-scope semaphore / event. */
+PyObject *py_mpx_semaphore_create(uint32_t value, uint32_t max_value, const char *name) {
+    weft_semaphore_options o = WEFT_SEMAPHORE_OPTIONS_INIT;
+    o.max_value = max_value;
+    o.share = weft_py_share(name);
+    weft_semaphore *s;
+    weft_status st = weft_semaphore_create(&s, value, &o);
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    return SWIG_NewPointerObj(s, SWIGTYPE_p_weft_semaphore, 0);
+}
+
+/* A process-scope barrier; fn (None: no action; the caller keeps it alive)
+ * only for an anonymous one (a named barrier has no action). */
+PyObject *py_mpx_barrier_create(unsigned parties, PyObject *fn, const char *name) {
+    weft_barrier_options o = WEFT_BARRIER_OPTIONS_INIT;
+    if (fn != Py_None) { o.action = weft_py_barrier_action; o.user_data = fn; }
+    o.share = weft_py_share(name);
+    weft_barrier *b;
+    weft_status st = weft_barrier_create(&b, parties, &o);
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    return SWIG_NewPointerObj(b, SWIGTYPE_p_weft_barrier, 0);
+}
+
+PyObject *py_mpx_event_create(const char *name) {
+    weft_event_options o = WEFT_EVENT_OPTIONS_INIT;
+    o.share = weft_py_share(name);
+    weft_event *e;
+    weft_status st = weft_event_create(&e, &o);
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    return SWIG_NewPointerObj(e, SWIGTYPE_p_weft_event, 0);
+}
+
+/* An existing named Value/Array: (handle, address, type, length). */
+PyObject *py_mpx_array_open(const char *name) {
+    weft_array *a;
+    weft_status st = weft_array_open(&a, name);
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    PyObject *h = SWIG_NewPointerObj(a, SWIGTYPE_p_weft_array, 0);
+    if (!h) { weft_array_destroy(a); return NULL; }
+    return Py_BuildValue("(NNIn)", h, PyLong_FromVoidPtr(weft_array_data(a)), weft_array_type(a),
+                         (Py_ssize_t)weft_array_length(a));
+}
+
+/* ---- processes started as programs (spawn, the forkserver) ---- */
+/* Start argv[0..] (a list of str) as a weft process; the inheritable
+ * descriptors of the caller pass to it. */
+PyObject *py_mpx_process_start_program(const char *path, PyObject *seq, int daemon, const char *name) {
+    PyObject *fast = PySequence_Fast(seq, "argv must be a sequence of str");
+    if (!fast) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    char **argv = PyMem_Calloc((size_t)n + 1, sizeof(char *));
+    if (!argv) { Py_DECREF(fast); return PyErr_NoMemory(); }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const char *s = PyUnicode_AsUTF8(PySequence_Fast_GET_ITEM(fast, i));
+        if (!s) { PyMem_Free(argv); Py_DECREF(fast); return NULL; }
+        argv[i] = (char *)s;
+    }
+    weft_process_options o = WEFT_PROCESS_OPTIONS_INIT;
+    o.name = name;
+    o.daemon = daemon;
+    weft_process *p = NULL;
+    weft_status st = weft_process_create(&p, &o);
+    if (st == WEFT_OK) {
+        Py_BEGIN_ALLOW_THREADS
+        st = weft_process_start_program(p, path, argv, NULL, NULL);
+        Py_END_ALLOW_THREADS
+    }
+    PyMem_Free(argv);
+    Py_DECREF(fast);
+    if (st != WEFT_OK) { weft_py_raise(st); weft_process_destroy(p); return NULL; }
+    return SWIG_NewPointerObj(p, SWIGTYPE_p_weft_process, 0);
+}
+
+/* True when the process ended, False at the deadline. */
+PyObject *py_mpx_process_join(weft_process *p, int64_t timeout_ns) {
+    weft_status st;
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_process_join(p, tmo));
+    return weft_py_bool_status_intr(st);
+}
+
+/* The exit code (-N: killed by signal N), or None while running. */
+PyObject *py_mpx_process_exitcode(weft_process *p) {
+    int code = 0;
+    weft_status st = weft_process_exitcode(p, &code);
+    if (st == WEFT_EBUSY) Py_RETURN_NONE;
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    return PyLong_FromLong(code);
+}
+
+/* ---- shared memory segments ---- */
+/* Create (create != 0; name None: anonymous) or open a segment; the name
+ * stays until weft_shm_unlink() (Python's SharedMemory lifetime). Returns
+ * (handle, fd, size, name or None); the fd is weft's (close-on-exec). */
+PyObject *py_mpx_shm(const char *name, size_t size, int create) {
+    weft_shm *s = NULL;
+    weft_status st;
+    if (create) {
+        weft_shm_options o = WEFT_SHM_OPTIONS_INIT;
+        o.lifetime = WEFT_LIFETIME_PERSISTENT;
+        st = weft_shm_create(&s, name, size, &o);
+    } else {
+        st = weft_shm_open(&s, name);
+    }
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    PyObject *h = SWIG_NewPointerObj(s, SWIGTYPE_p_weft_shm, 0);
+    if (!h) { weft_shm_close(s); return NULL; }
+    const char *nm = weft_shm_name(s);
+    return Py_BuildValue("(Nin" "z)", h, weft_shm_fd(s), (Py_ssize_t)weft_shm_size(s), nm);
+}
+
+/* ---- Listener / Client (CPython's wire format and authkey handshake) ---- */
+PyObject *py_mpx_listener_create(const char *address, PyObject *authkey, int backlog) {
+    Py_buffer k;
+    int have;
+    if (weft_py_key(authkey, &k, &have) < 0) return NULL;
+    weft_listener_options o = WEFT_LISTENER_OPTIONS_INIT;
+    o.backlog = backlog;
+    if (have) { o.authkey = k.buf; o.authkey_len = (size_t)k.len; }
+    weft_listener *l = NULL;
+    weft_status st = weft_listener_create(&l, address, &o);
+    if (have) PyBuffer_Release(&k);
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    return SWIG_NewPointerObj(l, SWIGTYPE_p_weft_listener, 0);
+}
+
+/* A connection handle, or None at the deadline. Always with the GIL released
+ * (also for a poll): the authentication handshake inside may wait for a client
+ * that is a Python thread of this process. In the main thread, slices of 50 ms
+ * with signal handlers run between them. */
+PyObject *py_mpx_listener_accept(weft_listener *l, int64_t timeout_ns) {
+    weft_status st;
+    weft_conn *c = NULL;
+    int main_ = _PyOS_IsMainThread();
+    int64_t end = timeout_ns < 0 ? -1 : weft_py_now_ns() + timeout_ns;
+    for (;;) {
+        int64_t tmo = timeout_ns;
+        if (main_) {
+            int64_t left = end < 0 ? WEFT_PY_SLICE_NS : end - weft_py_now_ns();
+            if (left < 0) left = 0;
+            tmo = left < WEFT_PY_SLICE_NS ? left : WEFT_PY_SLICE_NS;
+        }
+        Py_BEGIN_ALLOW_THREADS
+        st = weft_listener_accept(l, &c, tmo);
+        Py_END_ALLOW_THREADS
+        if (st != WEFT_ETIMEDOUT || !main_ || (end >= 0 && weft_py_now_ns() >= end)) break;
+        if (PyErr_CheckSignals() < 0) return NULL;
+    }
+    if (st == WEFT_ETIMEDOUT) Py_RETURN_NONE;
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    return SWIG_NewPointerObj(c, SWIGTYPE_p_weft_conn, 0);
+}
+
+PyObject *py_mpx_client_connect(const char *address, PyObject *authkey, int64_t timeout_ns) {
+    Py_buffer k;
+    int have;
+    if (weft_py_key(authkey, &k, &have) < 0) return NULL;
+    weft_client_options o = WEFT_CLIENT_OPTIONS_INIT;
+    if (have) { o.authkey = k.buf; o.authkey_len = (size_t)k.len; }
+    weft_conn *c = NULL;
+    weft_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = weft_client_connect(&c, address, &o, timeout_ns);
+    Py_END_ALLOW_THREADS
+    if (have) PyBuffer_Release(&k);
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    return SWIG_NewPointerObj(c, SWIGTYPE_p_weft_conn, 0);
+}
+%}
+
+%inline %{
+/* ---- the Manager's dict ---- */
+/* Every entry as a list of (key, bytes), under the dict's lock (a snapshot). */
+PyObject *py_mpx_dict_items(weft_dict *d) {
+    weft_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = weft_dict_lock(d, WEFT_FOREVER);
+    Py_END_ALLOW_THREADS
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    PyObject *out = PyList_New(0);
+    weft_dict_cursor cur = WEFT_DICT_CURSOR_INIT;
+    while (out) {
+        char *key = NULL;
+        void *value = NULL;
+        size_t len = 0;
+        st = weft_dict_next(d, &cur, &key, &value, &len, WEFT_FOREVER);
+        if (st == WEFT_ENOENT) break;
+        if (st != WEFT_OK) { Py_CLEAR(out); weft_py_raise(st); break; }
+        PyObject *item = Py_BuildValue("(sy#)", key, (const char *)value, (Py_ssize_t)len);
+        weft_dict_free(key);
+        weft_dict_free(value);
+        if (!item || PyList_Append(out, item) < 0) Py_CLEAR(out);
+        Py_XDECREF(item);
+    }
+    (void)weft_dict_unlock(d);
+    return out;
+}
+
+/* Take the dict's (recursive) lock for a transaction; True, or False at the deadline. */
+PyObject *py_mpx_dict_lock(weft_dict *d, int64_t timeout_ns) {
+    weft_status st;
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_dict_lock(d, tmo));
+    return weft_py_bool_status_intr(st);
+}
+%}
+
+/* Raw calls the pyB modules use directly. */
+int weft_conn_fd(const weft_conn *c);
+weft_status weft_dict_unlock(weft_dict *d);
+weft_status weft_dict_mark_consistent(weft_dict *d);
+int64_t weft_dict_size(weft_dict *d, int64_t timeout_ns);
+weft_status weft_dict_clear(weft_dict *d, int64_t timeout_ns);
+void weft_process_destroy(weft_process *p);
+weft_status weft_process_terminate(weft_process *p);
+weft_status weft_process_kill(weft_process *p);
+int weft_process_is_alive(weft_process *p);
+int64_t weft_process_pid(const weft_process *p);
+void weft_shm_close(weft_shm *shm);
+weft_status weft_shm_unlink(const char *name);
+const char *weft_listener_address(const weft_listener *l);
+int weft_listener_fd(const weft_listener *l);
+weft_status weft_listener_close(weft_listener *l);
+void weft_listener_destroy(weft_listener *l);
+/* ---- pyB ---- */

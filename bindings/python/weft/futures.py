@@ -1,8 +1,10 @@
-"""Python's ``concurrent.futures`` (thread side), on weft.
+"""Python's ``concurrent.futures``, on weft.
 
 ``import weft.futures as futures``: Future is a weft future (``weft_future``),
-ThreadPoolExecutor a weft thread pool (``weft_pool``); wait() and
-as_completed() wait in C with the GIL released. The exceptions are the
+ThreadPoolExecutor a weft thread pool (``weft_pool``), ProcessPoolExecutor a
+weft supervised process pool (``weft_process_pool``); wait() and
+as_completed() wait in C with the GIL released, on thread and process
+futures alike. The exceptions are the
 stdlib's own classes, so ``except concurrent.futures.CancelledError`` and
 ``except weft.futures.CancelledError`` are the same thing.
 
@@ -13,19 +15,21 @@ accept weft futures only.
 
 import atexit as _atexit
 import concurrent.futures as _cf
+import concurrent.futures.process as _cf_process
 import concurrent.futures.thread as _cf_thread
 import itertools as _itertools
 import logging as _logging
 import os as _os
+import signal as _signal
 import types as _types
 import weakref as _weakref
 
 from . import _weft
-from ._errors import WeftBusyError, WeftClosedError, WeftStateError, WeftTimeoutError
+from ._errors import WeftBrokenError, WeftBusyError, WeftClosedError, WeftStateError, WeftTimeoutError
 
 __all__ = ['FIRST_COMPLETED', 'FIRST_EXCEPTION', 'ALL_COMPLETED', 'CancelledError', 'TimeoutError',
            'InvalidStateError', 'BrokenExecutor', 'Future', 'Executor', 'wait', 'as_completed',
-           'ThreadPoolExecutor']
+           'ThreadPoolExecutor', 'ProcessPoolExecutor', 'BrokenProcessPool', 'WorkerDiedError']
 
 FIRST_COMPLETED = _cf.FIRST_COMPLETED
 FIRST_EXCEPTION = _cf.FIRST_EXCEPTION
@@ -40,6 +44,9 @@ InvalidStateError = _cf.InvalidStateError
 BrokenExecutor = _cf.BrokenExecutor
 #: A thread pool whose initializer failed (the stdlib's class).
 BrokenThreadPool = _cf_thread.BrokenThreadPool
+#: A process pool that cannot run tasks anymore (the stdlib's class): weft's
+#: breaks only when its restart budget runs out (e.g. an initializer that fails).
+BrokenProcessPool = _cf_process.BrokenProcessPool
 #: What wait() returns: (done, not_done) sets.
 DoneAndNotDoneFutures = _cf._base.DoneAndNotDoneFutures
 
@@ -419,6 +426,194 @@ def _make_initializer(initializer, initargs, state):
             state.broken = 'A thread initializer failed, the thread pool is not usable anymore'
         return True
     return run
+
+
+class ProcessPoolExecutor(Executor):
+    """ProcessPoolExecutor(max_workers=None, mp_context=None, initializer=None, initargs=(), *,
+    max_tasks_per_child=None).
+
+    Runs calls in max_workers worker processes (default os.cpu_count()) of a
+    weft supervised process pool; arguments and results are pickled.
+    mp_context is a multiprocessing context (weft's or the stdlib's) or a
+    start method name: 'fork' (default), 'spawn' or 'forkserver'. Each worker
+    runs initializer(*initargs) when it starts (if it raises, the worker
+    exits; the pool breaks, BrokenProcessPool, after max_workers + 2 such
+    deaths within a minute) and is replaced after max_tasks_per_child calls
+    (allowed with fork too).
+
+    Unlike the stdlib's, a worker that dies fails only the call it ran, with
+    WorkerDiedError (a BrokenProcessPool naming the pid and the signal or
+    exit code), and the executor goes on. Futures are weft futures: wait()
+    and as_completed() take them together with thread-pool futures.
+    """
+
+    def __init__(self, max_workers=None, mp_context=None, initializer=None, initargs=(), *,
+                 max_tasks_per_child=None):
+        from . import _ppool
+        self._core = None
+        self._shutdown = False
+        if max_workers is None:
+            max_workers = _os.cpu_count() or 1
+        elif max_workers <= 0:
+            raise ValueError('max_workers must be greater than 0')
+        if initializer is not None and not callable(initializer):
+            raise TypeError('initializer must be a callable')
+        if max_tasks_per_child is not None:
+            if not isinstance(max_tasks_per_child, int):
+                raise TypeError('max_tasks_per_child must be an integer')
+            if max_tasks_per_child <= 0:
+                raise ValueError('max_tasks_per_child must be >= 1')
+        self._max_workers = max_workers
+        self._mp_context = mp_context
+        self._initializer = initializer
+        self._initargs = initargs
+        self._max_tasks_per_child = max_tasks_per_child
+        # An initializer that fails ends its worker; the stdlib breaks the
+        # executor at once, weft once the restart budget is spent: with an
+        # initializer, max_workers + 2 worker deaths within a minute (a
+        # spawned interpreter may take seconds to fail on a loaded machine).
+        budget = dict(max_restarts=max_workers + 1, restart_window=60.0) if initializer is not None else {}
+        self._core = _ppool.Core(max_workers, _start_method_of(mp_context), initializer, initargs,
+                                 max_tasks_per_child or 0, init_errors='log', **budget)
+        _live_executors.add(self)
+
+    def __del__(self):
+        core, self._core = getattr(self, '_core', None), None
+        if core is not None:
+            core.release()
+
+    @property
+    def _broken(self):
+        """The reason the pool broke (its restart budget ran out), or False."""
+        core = self._core
+        if core is None or core.h is None:
+            return False
+        return 'the process pool is broken: its restart budget ran out' if core.stats()['broken'] else False
+
+    @property
+    def _processes(self):
+        """{pid: process-like object} of the live workers (the stdlib's attribute)."""
+        core = self._core
+        if core is None or core.h is None:
+            return {}
+        return {pid: _WorkerProcess(pid) for pid in core.pids()}
+
+    def submit(self, fn, /, *args, **kwargs):
+        """Schedule fn(*args, **kwargs) in a worker process; return its Future.
+
+        RuntimeError after shutdown(); BrokenProcessPool if the pool broke.
+        Arguments that do not pickle fail the returned future (as in the stdlib).
+        """
+        if self._shutdown or self._core is None:
+            raise RuntimeError('cannot schedule new futures after shutdown')
+        if _interpreter_exiting:
+            raise RuntimeError('cannot schedule new futures after interpreter shutdown')
+        try:
+            return self._core.submit_call(fn, args, kwargs)
+        except WeftClosedError:
+            raise RuntimeError('cannot schedule new futures after shutdown') from None
+        except WeftBrokenError as e:
+            raise BrokenProcessPool(str(e)) from None
+
+    def map(self, fn, *iterables, timeout=None, chunksize=1):
+        """Like map(fn, *iterables), the calls running in the workers, chunksize per task.
+
+        Results come in order; a call's exception is raised at its position.
+        TimeoutError from the iterator if a result is not ready timeout
+        seconds after map() was called. A chunk whose worker died is run
+        again one call per task, so only the call that crashed fails.
+        """
+        if chunksize < 1:
+            raise ValueError('chunksize must be >= 1.')
+        if chunksize == 1:
+            return super().map(fn, *iterables, timeout=timeout)
+        if self._shutdown or self._core is None:
+            raise RuntimeError('cannot schedule new futures after shutdown')
+        from .multiprocessing.pool import _outcomes
+        end = None if timeout is None else _weft.weft_monotonic_ns() / 1e9 + timeout
+        core = self._core
+        args = list(zip(*iterables))
+        parts = []
+        for i in range(0, len(args), chunksize):
+            part = args[i:i + chunksize]
+            parts.append((part, core.submit_chunk(fn, part, True)))
+
+        def result_iterator():
+            try:
+                parts.reverse()
+                while parts:
+                    part, fut = parts.pop()
+                    for ok, v in _outcomes(core, fn, True, part, fut, end):
+                        if not ok:
+                            raise v
+                        yield v
+            finally:
+                for _, fut in parts:
+                    fut.cancel()
+        return result_iterator()
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        """Stop accepting calls; cancel pending ones if cancel_futures; with wait,
+        wait for the running ones and the workers' exit."""
+        self._shutdown = True
+        core = self._core
+        if core is not None and core.h is not None:
+            core.shutdown(wait, cancel_futures)
+            if wait:
+                self._core = None
+                core.release()
+
+
+class _WorkerProcess:
+    """A worker of a ProcessPoolExecutor, seen from the pool's process (pid,
+    is_alive, join, terminate, kill); weft's supervisor reaps it."""
+
+    def __init__(self, pid):
+        self.pid = pid
+
+    def is_alive(self):
+        try:
+            _os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def join(self, timeout=None):
+        end = None if timeout is None else _weft.weft_monotonic_ns() + int(timeout * 1e9)
+        while self.is_alive() and (end is None or _weft.weft_monotonic_ns() < end):
+            _weft.weft_sleep_ns(5_000_000)
+
+    def terminate(self):
+        try:
+            _os.kill(self.pid, _signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+    def kill(self):
+        try:
+            _os.kill(self.pid, _signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _start_method_of(mp_context):
+    if mp_context is None:
+        return 'fork'
+    if isinstance(mp_context, str):
+        return mp_context
+    try:
+        return mp_context.get_start_method(allow_none=False)
+    except TypeError:
+        return mp_context.get_start_method()
+
+
+def __getattr__(name):
+    # WorkerDiedError lives with the process pool machinery (weft._ppool),
+    # imported when first asked for.
+    if name == 'WorkerDiedError':
+        from ._ppool import WorkerDiedError
+        return WorkerDiedError
+    raise AttributeError('module %r has no attribute %r' % (__name__, name))
 
 
 def _python_exit():

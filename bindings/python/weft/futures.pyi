@@ -1,4 +1,5 @@
 import concurrent.futures as _cf
+import concurrent.futures.process as _cf_process
 import concurrent.futures.thread as _cf_thread
 from typing import Any, Callable, Generic, Iterable, Iterator, TypeVar
 
@@ -12,6 +13,7 @@ TimeoutError = _cf.TimeoutError
 InvalidStateError = _cf.InvalidStateError
 BrokenExecutor = _cf.BrokenExecutor
 BrokenThreadPool = _cf_thread.BrokenThreadPool
+BrokenProcessPool = _cf_process.BrokenProcessPool
 DoneAndNotDoneFutures = _cf._base.DoneAndNotDoneFutures
 
 class Future(Generic[_T]):
@@ -38,6 +40,18 @@ class Executor:
 class ThreadPoolExecutor(Executor):
     def __init__(self, max_workers: int | None = ..., thread_name_prefix: str = ...,
                  initializer: Callable[..., object] | None = ..., initargs: tuple[Any, ...] = ...) -> None: ...
+
+class ProcessPoolExecutor(Executor):
+    def __init__(self, max_workers: int | None = ..., mp_context: Any = ...,
+                 initializer: Callable[..., object] | None = ..., initargs: tuple[Any, ...] = ..., *,
+                 max_tasks_per_child: int | None = ...) -> None: ...
+
+class WorkerDiedError(BrokenProcessPool):
+    pid: int | None
+    signal: int | None
+    exitcode: int | None
+    code: int
+    name: str
 
 def wait(fs: Iterable[Future[_T]], timeout: float | None = ...,
          return_when: str = ...) -> DoneAndNotDoneFutures[_T]: ...

@@ -24,13 +24,29 @@ A lock whose holder process died is not silently handed over: the next
 the data it protects, then call ``mark_consistent()`` (and later
 ``release()``) on the lock.
 
-Not in this slice: the spawn and forkserver start methods, Manager, Pool,
-Listener/Client, shared_memory and ``Connection`` objects passed in messages.
+Start methods (``get_context``, ``set_start_method``): *fork* (the
+default), *spawn* (a fresh interpreter started with weft's process API, which
+imports ``__main__`` as ``__mp_main__``: keep the ``if __name__ ==
+'__main__':`` guard) and *forkserver* (a server started once forks the
+children); see :mod:`weft.multiprocessing.context`. Under spawn and
+forkserver, objects passed to a child are pickled: named objects (``name=``,
+or any object made by a spawn/forkserver context) are opened by name there.
+
+Also: :mod:`weft.multiprocessing.shared_memory` (``SharedMemory``,
+``ShareableList``), :func:`Manager` (:mod:`weft.multiprocessing.managers`,
+no server process), :mod:`weft.multiprocessing.connection` (``Listener``,
+``Client``, ``wait``; CPython's wire format and authkey handshake).
+
+A blocking call (join, get, acquire, wait, recv) in the main thread is
+interrupted by Ctrl-C (KeyboardInterrupt) as in the stdlib.
+
+Not here: ``Connection`` objects passed in messages.
 """
 
 import atexit as _atexit
 import ctypes as _ctypes
 import itertools as _itertools
+import multiprocessing.context as _std_mp_context
 import os as _os
 import pickle as _pickle
 import queue as _std_queue
@@ -41,8 +57,8 @@ import time as _time
 import traceback as _traceback
 
 from .. import _weft
+from .. import threading as _wthreading
 from .._errors import WeftClosedError as _Closed
-from .._errors import WeftDeadlockError as _Deadlock
 from .._errors import WeftOwnerDeadError as OwnerDeadError
 
 __all__ = ['Process', 'current_process', 'parent_process', 'active_children', 'cpu_count',
@@ -50,14 +66,20 @@ __all__ = ['Process', 'current_process', 'parent_process', 'active_children', 'c
            'Queue', 'JoinableQueue', 'SimpleQueue', 'Pipe', 'Connection', 'Value', 'Array',
            'OwnerDeadError', 'TimeoutError', 'ProcessError', 'get_start_method',
            'RawValue', 'RawArray', 'shared_dict']
+__all__ += ['get_context', 'set_start_method', 'get_all_start_methods', 'Manager',
+            'ForkProcess', 'SpawnProcess', 'ForkServerProcess', 'AuthenticationError',
+            'freeze_support', 'set_executable', 'set_forkserver_preload', 'Barrier',
+            'BrokenBarrierError']
+BrokenBarrierError = _wthreading.BrokenBarrierError
 
 
-class ProcessError(Exception):
-    """Base of multiprocessing's own errors."""
+class ProcessError(_std_mp_context.ProcessError):
+    """Base of multiprocessing's own errors (also a multiprocessing.ProcessError,
+    so code written for the stdlib catches it)."""
 
 
-class TimeoutError(ProcessError):  # noqa: A001 - multiprocessing's name
-    """multiprocessing.TimeoutError."""
+class TimeoutError(ProcessError, _std_mp_context.TimeoutError):  # noqa: A001 - multiprocessing's name
+    """multiprocessing.TimeoutError (also the stdlib's, for ``except`` clauses written for it)."""
 
 
 def _ns(timeout):
@@ -74,9 +96,32 @@ def cpu_count():
     return _weft.weft_cpu_count()
 
 
-def get_start_method(allow_none=False):
-    """Always 'fork': the one start method of this slice."""
-    return 'fork'
+from .context import get_context, get_start_method, set_start_method, get_all_start_methods  # noqa: E402
+
+
+def _arm_parent_death(ppid):
+    """In a daemon child: ask the kernel for SIGKILL when the parent ends, then
+    close the race where it ended first (as weft's C daemon children do)."""
+    try:
+        libc = _ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(_signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if _os.getppid() != ppid:
+        _os.kill(_os.getpid(), _signal.SIGKILL)
+
+
+def _forbid_pickle(obj):
+    from multiprocessing import process as std_process
+    if getattr(std_process.current_process(), '_inheriting', False) or _pickling_for_child:
+        raise RuntimeError('%s objects made without a name can only be shared with fork '
+                           'children; make them from get_context(\'spawn\') (or pass name=) '
+                           'to send them to a spawn or forkserver child' % type(obj).__name__)
+    raise RuntimeError('%s objects should only be shared between processes through '
+                       'inheritance' % type(obj).__name__)
+
+
+_pickling_for_child = False
 
 
 # ---- processes ----------------------------------------------------------------------
@@ -109,7 +154,14 @@ _parent = None
 
 class Process:
     """A process running ``target(*args, **kwargs)`` (or an overridden ``run()``),
-    started by fork."""
+    started by the default start method (get_start_method()); the context's
+    ``Process`` (get_context('spawn').Process, ...) uses that context's method.
+
+    Under spawn and forkserver the Process object (target and arguments
+    included) is pickled to the child."""
+
+    _start_method = None
+    _popen = None
 
     def __init__(self, group=None, target=None, name=None, args=(), kwargs=None, *, daemon=None):
         if group is not None:
@@ -151,8 +203,14 @@ class Process:
                 f.flush()
             except Exception:  # noqa: BLE001 - a closed stream is not our concern
                 pass
+        method = self._start_method or get_start_method()
+        if method != 'fork':
+            self._start_by(method)
+            return
         pid = _os.fork()
         if pid == 0:
+            if self._daemon:
+                _arm_parent_death(self._parent_pid)
             _os._exit(self._bootstrap())
         self._pid = pid
         try:
@@ -160,6 +218,26 @@ class Process:
         except (AttributeError, OSError):
             self._pidfd = -1
         _children.add(self)
+
+    def _start_by(self, method):
+        global _pickling_for_child
+        if method == 'spawn':
+            from .spawn import Popen
+        else:
+            from .forkserver import Popen
+        _pickling_for_child = True
+        try:
+            self._popen = Popen(self)
+        finally:
+            _pickling_for_child = False
+        self._pid = self._popen.pid
+        _children.add(self)
+
+    def __getstate__(self):
+        d = dict(self.__dict__)
+        d['_popen'] = None
+        d['_pidfd'] = -1
+        return d
 
     def _bootstrap(self):
         global _current, _parent
@@ -197,6 +275,13 @@ class Process:
     def _poll(self, timeout):
         """Reap the child if it finished within timeout (None: forever)."""
         if self._exitcode is not None:
+            return
+        if self._popen is not None:
+            code = self._popen.wait(timeout)
+            if code is not None:
+                self._exitcode = code
+                self._popen.close()
+                _children.discard(self)
             return
         if timeout is None:
             _, status = _os.waitpid(self._pid, 0)
@@ -250,6 +335,12 @@ class Process:
 
     def _signal(self, sig):
         self._check_closed()
+        if self._popen is not None:
+            if self._exitcode is None and sig == _signal.SIGTERM:
+                self._popen.terminate()
+            elif self._exitcode is None:
+                self._popen.kill()
+            return
         if self._pid is not None and self._exitcode is None:
             try:
                 _os.kill(self._pid, sig)
@@ -273,6 +364,8 @@ class Process:
             if self._exitcode is None:
                 raise ValueError('Cannot close a process while it is still running. '
                                  'You should first call join() or terminate().')
+        if self._popen is not None:
+            self._popen.close()
         self._closed = True
 
     @property
@@ -314,6 +407,8 @@ class Process:
     def sentinel(self):
         """A file descriptor that becomes readable when the process ends (a pidfd)."""
         self._check_closed()
+        if self._popen is not None:
+            return self._popen.sentinel
         if self._pidfd < 0:
             raise ValueError('process not started')
         return self._pidfd
@@ -348,6 +443,24 @@ class _MainProcess(Process):
         return _os.getpid()
 
     ident = pid
+
+
+class ForkProcess(Process):
+    """A Process started by fork (get_context('fork').Process)."""
+
+    _start_method = 'fork'
+
+
+class SpawnProcess(Process):
+    """A Process started by spawn: a fresh interpreter (get_context('spawn').Process)."""
+
+    _start_method = 'spawn'
+
+
+class ForkServerProcess(Process):
+    """A Process forked by the forkserver (get_context('forkserver').Process)."""
+
+    _start_method = 'forkserver'
 
 
 _main = None
@@ -391,65 +504,34 @@ _atexit.register(lambda: _join_children_at_exit() if _current is None else None)
 
 
 # ---- locks ---------------------------------------------------------------------------
-class Lock:
+class Lock(_weft.MpLock):
     """A process-shared lock (multiprocessing.Lock). With ``name=`` it is a named
     weft lock other processes open with weft_lock_open(). Raises OwnerDeadError
     (lock held) when the previous holder died holding it.
 
     Unlike multiprocessing's (a POSIX semaphore), weft's process-scope lock is
     robust, so it knows its holder: only the thread that took it may release it
-    (another raises weft.WeftPermissionError)."""
+    (another raises weft.WeftPermissionError).
+
+    ``acquire(block=True, timeout=None)``, ``release()``, ``locked()``,
+    ``mark_consistent()`` and ``with lock:`` are native (weft._weft.MpLock).
+    Taking it again in the thread that holds it fails (False) when not
+    blocking, after the timeout when there is one, and raises
+    weft.WeftDeadlockError instead of hanging forever without one."""
 
     def __init__(self, *, name=None):
-        self._h = _weft.py_mp_lock_create(name)
+        self._init(name, 0)
         self.name = name
 
-    def acquire(self, block=True, timeout=None):
-        """Acquire, waiting up to timeout seconds when block; return whether acquired.
-
-        Taking it again in the thread that holds it fails (False) when not
-        blocking, after the timeout when there is one, and raises
-        weft.WeftDeadlockError instead of hanging forever without one."""
-        ns = _ns(timeout) if block else 0
-        try:
-            return _weft.py_mp_lock_acquire(self._h, ns)
-        except _Deadlock:
-            if ns < 0:
-                raise
-            if ns > 0:
-                _time.sleep(ns / 1e9)
-            return False
-
-    def release(self):
-        """Release; ValueError when it is not locked."""
-        try:
-            _weft.weft_lock_release(self._h)
-        except _weft.WeftError as e:
-            if e.name == 'WEFT_ESTATE':
-                raise ValueError('semaphore or lock released too many times') from None
-            raise
-
-    def locked(self):
-        return bool(_weft.weft_lock_locked(self._h))
-
-    def mark_consistent(self):
-        """After OwnerDeadError and a repair: make the lock normal again (still held)."""
-        _weft.weft_lock_mark_consistent(self._h)
-
-    def __enter__(self):
-        return self.acquire()
-
-    def __exit__(self, *exc):
-        self.release()
+    def __reduce__(self):
+        """Named: opened by name in the process that unpickles it (spawn, forkserver)."""
+        if not self.name:
+            _forbid_pickle(self)
+        return (_rebuild, ('Lock', self.name, None))
 
     def close(self):
-        h, self._h = self._h, None
-        if h is not None:
-            _weft.weft_lock_destroy(h)
-
-    def __del__(self):
-        if getattr(self, '_h', None) is not None:
-            self.close()
+        """Release this process's handle (the creator of a named lock removes the name)."""
+        self._close()
 
     def __repr__(self):
         return '<Lock(owner=%s)>' % ('SomeOtherProcess' if self._h and self.locked() else 'None')
@@ -463,8 +545,14 @@ class RLock:
         self._h = _weft.py_mp_rlock_create(name)
         self.name = name
 
+    def __reduce__(self):
+        """Named: opened by name in the process that unpickles it (spawn, forkserver)."""
+        if not self.name:
+            _forbid_pickle(self)
+        return (_rebuild, ('RLock', self.name, None))
+
     def acquire(self, block=True, timeout=None):
-        return _weft.py_mp_rlock_acquire(self._h, _ns(timeout) if block else 0)
+        return _weft.py_mpx_rlock_acquire(self._h, _ns(timeout) if block else 0)
 
     def release(self):
         try:
@@ -501,13 +589,20 @@ class Semaphore:
 
     _bound = 0
 
-    def __init__(self, value=1):
+    def __init__(self, value=1, *, name=None):
         if value < 0:
             raise ValueError('semaphore initial value must be >= 0')
-        self._h = _weft.py_mp_semaphore_create(value, value if self._bound else 0)
+        self._h = _weft.py_mpx_semaphore_create(value, value if self._bound else 0, name)
+        self.name = name
+
+    def __reduce__(self):
+        """Named: opened by name in the process that unpickles it (spawn, forkserver)."""
+        if not self.name:
+            _forbid_pickle(self)
+        return (_rebuild, (type(self).__name__, self.name, None))
 
     def acquire(self, block=True, timeout=None):
-        return _weft.py_semaphore_acquire(self._h, _ns(timeout) if block else 0)
+        return _weft.py_mpx_semaphore_acquire(self._h, _ns(timeout) if block else 0)
 
     def release(self, n=1):
         try:
@@ -545,8 +640,15 @@ class BoundedSemaphore(Semaphore):
 class Event:
     """A process-shared event (multiprocessing.Event)."""
 
-    def __init__(self):
-        self._h = _weft.py_mp_event_create()
+    def __init__(self, *, name=None):
+        self._h = _weft.py_mpx_event_create(name)
+        self.name = name
+
+    def __reduce__(self):
+        """Named: opened by name in the process that unpickles it (spawn, forkserver)."""
+        if not self.name:
+            _forbid_pickle(self)
+        return (_rebuild, ('Event', self.name, None))
 
     def is_set(self):
         return bool(_weft.weft_event_is_set(self._h))
@@ -559,7 +661,7 @@ class Event:
 
     def wait(self, timeout=None):
         """Wait until set, up to timeout seconds; return whether it is set."""
-        return _weft.py_event_wait(self._h, _ns(timeout))
+        return _weft.py_mpx_event_wait(self._h, _ns(timeout))
 
     def close(self):
         h, self._h = self._h, None
@@ -587,7 +689,7 @@ class Condition:
         self._lock = lock
 
     def acquire(self, block=True, timeout=None):
-        return _weft.py_mp_condition_acquire(self._h, _ns(timeout) if block else 0)
+        return _weft.py_mpx_condition_acquire(self._h, _ns(timeout) if block else 0)
 
     def release(self):
         self._lock.release()
@@ -600,7 +702,7 @@ class Condition:
 
     def wait(self, timeout=None):
         """Release the lock, wait for a notify up to timeout seconds, re-take it."""
-        return _weft.py_condition_wait(self._h, _ns(timeout))
+        return _weft.py_mpx_condition_wait(self._h, _ns(timeout))
 
     def wait_for(self, predicate, timeout=None):
         result = predicate()
@@ -634,6 +736,31 @@ class Condition:
             self.close()
 
 
+class Barrier(_wthreading.Barrier):
+    """A process-shared barrier (multiprocessing.Barrier): parties threads of any
+    processes wait for each other; the last to arrive runs action (an anonymous
+    barrier only: a named one, ``name=``, has none) before the others go on.
+    BrokenBarrierError (threading's) when it is broken, reset or times out."""
+
+    def __init__(self, parties, action=None, timeout=None, *, name=None):
+        if parties < 1:
+            raise ValueError('parties must be > 0')
+        if action is not None and name:
+            raise ValueError('a named barrier has no action')
+        self._action = action
+        self._timeout = timeout
+        self._action_errors = {}
+        self._runner = self._run_action if action is not None else None
+        self._h = _weft.py_mpx_barrier_create(parties, self._runner, name)
+        self.name = name
+
+    def __reduce__(self):
+        """Named: opened by name in the process that unpickles it (spawn, forkserver)."""
+        if not self.name:
+            _forbid_pickle(self)
+        return (_rebuild, ('Barrier', self.name, self._timeout))
+
+
 # ---- queues --------------------------------------------------------------------------
 class Queue:
     """A process-shared FIFO of picklable objects (multiprocessing.Queue).
@@ -649,6 +776,12 @@ class Queue:
         self._maxsize = maxsize
         self.name = name
 
+    def __reduce__(self):
+        """Named: opened by name in the process that unpickles it (spawn, forkserver)."""
+        if not self.name:
+            _forbid_pickle(self)
+        return (_rebuild, (type(self).__name__, self.name, self._maxsize))
+
     def _check(self):
         if self._h is None:
             raise ValueError('Queue %r is closed' % self)
@@ -661,7 +794,7 @@ class Queue:
     def put_bytes(self, data, block=True, timeout=None):
         """Put raw bytes (what a C peer gets with weft_queue_get_bytes)."""
         self._check()
-        if not _weft.py_mp_queue_put(self._h, data, _ns(timeout) if block else 0):
+        if not _weft.py_mpx_queue_put(self._h, data, _ns(timeout) if block else 0):
             raise _std_queue.Full
 
     def get(self, block=True, timeout=None):
@@ -670,7 +803,7 @@ class Queue:
 
     def get_bytes(self, block=True, timeout=None):
         self._check()
-        data = _weft.py_mp_queue_get(self._h, _ns(timeout) if block else 0)
+        data = _weft.py_mpx_queue_get(self._h, _ns(timeout) if block else 0)
         if data is None:
             raise _std_queue.Empty
         return data
@@ -726,14 +859,20 @@ class JoinableQueue(Queue):
         """Wait until every item put was marked done (weft extension: timeout,
         returning whether that happened)."""
         self._check()
-        return _weft.py_queue_join(self._h, _ns(timeout))
+        return _weft.py_mpx_queue_join(self._h, _ns(timeout))
 
 
 class SimpleQueue:
     """An unbounded process-shared FIFO with get/put/empty/close."""
 
-    def __init__(self):
-        self._q = Queue()
+    def __init__(self, *, name=None):
+        self._q = Queue(name=name)
+
+    def __reduce__(self):
+        """Named: opened by name in the process that unpickles it (spawn, forkserver)."""
+        if not self._q.name:
+            _forbid_pickle(self)
+        return (_rebuild, ('SimpleQueue', self._q.name, None))
 
     def put(self, obj):
         self._q.put(obj)
@@ -798,7 +937,7 @@ class Connection:
         """The next message; EOFError when the other end closed and nothing is left."""
         self._check('r')
         try:
-            data = _weft.py_mp_conn_recv(self._h, -1)
+            data = _weft.py_mpx_conn_recv(self._h, -1)
         except _Closed:
             raise EOFError from None
         if maxlength is not None and len(data) > maxlength:
@@ -812,7 +951,7 @@ class Connection:
         """Whether a message (or end of file) is ready, waiting up to timeout
         seconds (None: forever)."""
         self._check('r')
-        return _weft.py_mp_conn_poll(self._h, _ns(timeout))
+        return _weft.py_mpx_conn_poll(self._h, _ns(timeout))
 
     def fileno(self):
         self._check(None)
@@ -876,7 +1015,7 @@ class _ArrayLock:
         self._owner = owner
 
     def acquire(self, block=True, timeout=None):
-        return _weft.py_mp_array_acquire(self._owner._h, _ns(timeout) if block else 0)
+        return _weft.py_mpx_array_acquire(self._owner._h, _ns(timeout) if block else 0)
 
     def release(self):
         try:
@@ -897,13 +1036,23 @@ class _ArrayLock:
 
 
 class _Shared:
-    def __init__(self, wtype, ctype, length, lock):
+    def __init__(self, wtype, ctype, length, lock, name=None):
         if lock not in (True, False, None):
             raise TypeError('lock must be True or False (an outside lock is not supported)')
-        self._h, addr = _weft.py_mp_array_create(wtype, length, None)
+        self._h, addr = _weft.py_mp_array_create(wtype, length, name)
+        self._setup(ctype, length, addr, name)
+
+    def _setup(self, ctype, length, addr, name):
         self._ctype = ctype
+        self.name = name
         self._lock = _ArrayLock(self)
         self._obj = (ctype * length).from_address(addr) if length else (ctype * 0)()
+
+    def __reduce__(self):
+        """Named: opened by name in the process that unpickles it (spawn, forkserver)."""
+        if not self.name:
+            _forbid_pickle(self)
+        return (_rebuild, (type(self).__name__, self.name, self._ctype))
 
     def get_lock(self):
         return self._lock
@@ -935,9 +1084,9 @@ class _Shared:
 
 
 class _Value(_Shared):
-    def __init__(self, typecode_or_type, *args, lock=True):
+    def __init__(self, typecode_or_type, *args, lock=True, name=None):
         wtype, ctype = _resolve(typecode_or_type)
-        super().__init__(wtype, ctype, 1, lock)
+        super().__init__(wtype, ctype, 1, lock, name)
         if args:
             self.value = args[0]
 
@@ -954,7 +1103,7 @@ class _Value(_Shared):
 
 
 class _Array(_Shared):
-    def __init__(self, typecode_or_type, size_or_initializer, lock=True):
+    def __init__(self, typecode_or_type, size_or_initializer, lock=True, name=None):
         wtype, ctype = _resolve(typecode_or_type)
         if isinstance(size_or_initializer, int):
             init, length = None, size_or_initializer
@@ -963,7 +1112,7 @@ class _Array(_Shared):
             length = len(init)
         if length < 0:
             raise ValueError('array size must be >= 0')
-        super().__init__(wtype, ctype, length, lock)
+        super().__init__(wtype, ctype, length, lock, name)
         if init is not None:
             self._obj[:] = init
 
@@ -993,22 +1142,97 @@ class _Array(_Shared):
         return '<SynchronizedArray wrapper for %r>' % (list(self._obj),)
 
 
-def Value(typecode_or_type, *args, lock=True):
-    """A shared value (its own process-shared lock: get_lock())."""
-    return _Value(typecode_or_type, *args, lock=lock)
+def Value(typecode_or_type, *args, lock=True, name=None):
+    """A shared value (its own process-shared lock: get_lock()); name= (weft
+    extension) makes it a named weft_array that C opens with weft_array_open()."""
+    return _Value(typecode_or_type, *args, lock=lock, name=name)
 
 
-def Array(typecode_or_type, size_or_initializer, *, lock=True):
-    """A shared array of a size or initialized from a sequence (get_lock())."""
-    return _Array(typecode_or_type, size_or_initializer, lock=lock)
+def Array(typecode_or_type, size_or_initializer, *, lock=True, name=None):
+    """A shared array of a size or initialized from a sequence (get_lock());
+    name= as for Value."""
+    return _Array(typecode_or_type, size_or_initializer, lock=lock, name=name)
 
 
-def RawValue(typecode_or_type, *args):
-    return _Value(typecode_or_type, *args, lock=False)
+def RawValue(typecode_or_type, *args, name=None):
+    """A shared value without a lock, as the stdlib's: the ctypes object itself
+    (``.value`` is a C attribute), living in a weft shared array; name= as for Value."""
+    wtype, ctype = _resolve(typecode_or_type)
+    h, addr = _weft.py_mp_array_create(wtype, 1, name)
+    obj = _raw_class(ctype).from_address(addr)
+    obj._h = h
+    obj.name = name
+    if args:
+        obj.value = args[0]
+    return obj
+
+
+_raw_classes = {}
+
+
+def _raw_class(ctype):
+    """ctype's subclass whose instances own the weft_array their bytes live in."""
+    cls = _raw_classes.get(ctype)
+    if cls is None:
+        def close(self):
+            """Release this process's handle (the bytes go away with the last one)."""
+            h = self.__dict__.pop('_h', None)
+            if h is not None:
+                _weft.weft_array_destroy(h)
+
+        def __reduce__(self):  # noqa: N807
+            if not self.name:
+                _forbid_pickle(self)
+            return (_rebuild_raw, (self.name, ctype))
+
+        cls = type('Raw_' + ctype.__name__, (ctype,), {
+            '__doc__': 'A %s in shared memory (RawValue).' % ctype.__name__,
+            '__module__': __name__, 'close': close, '__del__': close, '__reduce__': __reduce__,
+            'get_obj': lambda self: self})
+        _raw_classes[ctype] = cls
+    return cls
+
+
+def _rebuild_raw(name, ctype):
+    """Unpickle a named RawValue: open it by name in this process."""
+    h, addr, _wtype, _length = _weft.py_mpx_array_open(name)
+    obj = _raw_class(ctype).from_address(addr)
+    obj._h = h
+    obj.name = name
+    return obj
 
 
 def RawArray(typecode_or_type, size_or_initializer):
+    """A shared array whose lock you need not use."""
     return _Array(typecode_or_type, size_or_initializer, lock=False)
+
+
+_OPEN_KINDS = {'Lock': 0, 'RLock': 1, 'Semaphore': 2, 'BoundedSemaphore': 2, 'Event': 3,
+               'Queue': 4, 'JoinableQueue': 4, 'shared_dict': 5, 'Barrier': 6}
+
+
+def _rebuild(kind, name, extra):
+    """Unpickle a named object: open it by name in this process."""
+    cls = globals()[kind]
+    obj = cls.__new__(cls)
+    if kind in ('_Value', '_Array'):
+        h, addr, _wtype, length = _weft.py_mpx_array_open(name)
+        obj._h = h
+        obj._setup(extra, length, addr, name)
+        return obj
+    if kind == 'SimpleQueue':
+        obj._q = _rebuild('Queue', name, 0)
+        return obj
+    if kind == 'Lock':
+        obj._init(name, 1)
+    else:
+        obj._h = _weft.py_mpx_open(_OPEN_KINDS[kind], name)
+    obj.name = name
+    if kind in ('Queue', 'JoinableQueue'):
+        obj._maxsize = extra
+    if kind == 'Barrier':
+        obj._action, obj._timeout, obj._action_errors, obj._runner = None, extra, {}, None
+    return obj
 
 
 # ---- named shared dict ---------------------------------------------------------------
@@ -1022,6 +1246,12 @@ class shared_dict:  # noqa: N801 - a factory-like name, as the docs call it
     def __init__(self, name=None):
         self._h = _weft.py_mp_dict_create(name, 1)
         self.name = name
+
+    def __reduce__(self):
+        """Named: opened by name in the process that unpickles it (spawn, forkserver)."""
+        if not self.name:
+            _forbid_pickle(self)
+        return (_rebuild, ('shared_dict', self.name, None))
 
     def _check(self):
         if self._h is None:
@@ -1073,3 +1303,44 @@ class shared_dict:  # noqa: N801 - a factory-like name, as the docs call it
     def __del__(self):
         if getattr(self, '_h', None) is not None:
             self.close()
+
+
+class AuthenticationError(ProcessError, _std_mp_context.AuthenticationError):
+    """multiprocessing.AuthenticationError: a Listener/Client key did not match
+    (also the stdlib's)."""
+
+
+def Manager():
+    """A started SyncManager (weft.multiprocessing.managers): its dict() is a weft
+    shared dict, its Lock(), Queue(), ... weft process-scope objects; no server
+    process. Use it as a context manager, as the stdlib's."""
+    from .managers import SyncManager
+    m = SyncManager()
+    m.start()
+    return m
+
+
+def freeze_support():
+    """Nothing to do (frozen Windows programs only)."""
+
+
+def set_executable(executable):
+    """The interpreter spawn children and the forkserver run."""
+    from . import spawn
+    spawn.set_executable(executable)
+
+
+def set_forkserver_preload(module_names):
+    """Modules the forkserver imports when it starts."""
+    from . import forkserver
+    forkserver.set_forkserver_preload(module_names)
+
+
+def Pool(processes=None, initializer=None, initargs=(), maxtasksperchild=None):
+    """A process pool (weft.multiprocessing.pool.Pool) of the default start method;
+    a crashed worker fails only its own task and the pool goes on."""
+    from .pool import Pool as _Pool
+    return _Pool(processes, initializer, initargs, maxtasksperchild, context=get_context())
+
+
+__all__ += ['Pool']

@@ -1,0 +1,399 @@
+"""weft's process pools for Python: weft.multiprocessing.Pool and
+weft.futures.ProcessPoolExecutor. Results and exceptions cross processes; a
+worker that dies (SIGKILL, os._exit, a segfault) fails only its own task with
+WorkerDiedError naming its pid and how it died, and the pool goes on; each
+start method runs functions of this (__main__) module. Every wait is finite.
+"""
+
+import concurrent.futures as std_futures
+import ctypes
+import os
+import signal
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import weft  # noqa: E402
+import weft.futures as wf  # noqa: E402
+import weft.multiprocessing as mp  # noqa: E402
+from weft.multiprocessing.pool import Pool, WorkerDiedError  # noqa: E402
+from _runner import check_fresh_build  # noqa: E402
+
+WAIT = 20.0  # seconds: the bound on every wait that should succeed
+UNDER_TSAN = 'tsan' in os.environ.get('LD_PRELOAD', '') or 'TSAN_OPTIONS' in os.environ
+
+
+def square(x):
+    return x * x
+
+
+def add(a, b):
+    return a + b
+
+
+def boom(x):
+    raise KeyError('no key %r' % (x,))
+
+
+def die_on_13(x):
+    if x == 13:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return x * x
+
+
+def exit_on(x):
+    if x == 3:
+        os._exit(7)
+    return x
+
+
+def segfault():
+    ctypes.string_at(0)
+
+
+def sleep_and_return(t, v):
+    time.sleep(t)
+    return v
+
+
+def slow_square(x):
+    time.sleep(0.5)
+    return x * x
+
+
+def getpid(_=None):
+    return os.getpid()
+
+
+def kwargs_echo(*args, **kwargs):
+    return args, kwargs
+
+
+_init_value = None
+
+
+def init_set(v):
+    global _init_value
+    _init_value = v
+
+
+def init_get():
+    return _init_value
+
+
+def init_fail():
+    raise ValueError('the initializer fails on purpose')
+
+
+class Unpicklable:
+    def __reduce__(self):
+        raise TypeError('Unpicklable refuses to be pickled')
+
+
+def return_unpicklable():
+    return Unpicklable()
+
+
+class CustomError(Exception):
+    def __init__(self, a, b):
+        super().__init__(a, b)
+        self.a, self.b = a, b
+
+
+def raise_custom():
+    raise CustomError(1, 'two')
+
+
+class PoolTest(unittest.TestCase):
+    method = 'fork'
+
+    def setUp(self):
+        self.pool = Pool(2, context=self.method)
+
+    def tearDown(self):
+        self.pool.terminate()
+        self.assertTrue(self.pool.join(WAIT))
+
+    def test_apply_map_starmap_return_the_values(self):
+        self.assertEqual(self.pool.apply(square, (7,)), 49)
+        self.assertEqual(self.pool.apply(kwargs_echo, (1, 2), {'k': 3}), ((1, 2), {'k': 3}))
+        self.assertEqual(self.pool.map(square, range(100)), [x * x for x in range(100)])
+        self.assertEqual(self.pool.map(square, range(10), chunksize=3), [x * x for x in range(10)])
+        self.assertEqual(self.pool.starmap(add, [(1, 2), (3, 4)]), [3, 7])
+        self.assertEqual(self.pool.map(square, []), [])
+
+    def test_the_task_exception_comes_back_with_its_type_and_traceback(self):
+        with self.assertRaises(KeyError) as cm:
+            self.pool.apply(boom, (5,))
+        self.assertIn("no key 5", str(cm.exception))
+        self.assertIn('boom', str(cm.exception.__cause__))  # the remote traceback
+        with self.assertRaises(CustomError) as cm:
+            self.pool.apply(raise_custom)
+        self.assertEqual((cm.exception.a, cm.exception.b), (1, 'two'))
+
+    def test_map_raises_the_first_failure(self):
+        with self.assertRaises(KeyError):
+            self.pool.map(boom, range(5))
+
+    def test_apply_async_runs_callback_or_error_callback_before_get_returns(self):
+        got, errors = [], []
+        r = self.pool.apply_async(square, (6,), callback=got.append, error_callback=errors.append)
+        self.assertEqual(r.get(WAIT), 36)
+        self.assertEqual(got, [36])
+        r = self.pool.apply_async(boom, (1,), callback=got.append, error_callback=errors.append)
+        r.wait(WAIT)
+        self.assertTrue(r.ready())
+        self.assertFalse(r.successful())
+        self.assertEqual(len(errors), 1)
+        self.assertIsInstance(errors[0], KeyError)
+        with self.assertRaises(KeyError):
+            r.get(WAIT)
+
+    def test_get_times_out_with_multiprocessing_timeout_error(self):
+        r = self.pool.apply_async(sleep_and_return, (1.0, 'late'))
+        with self.assertRaises(mp.TimeoutError):
+            r.get(0.05)
+        self.assertFalse(r.ready())
+        with self.assertRaises(ValueError):
+            r.successful()
+        self.assertEqual(r.get(WAIT), 'late')
+        self.assertTrue(r.successful())
+
+    def test_map_async_calls_back_with_the_list(self):
+        got = []
+        r = self.pool.map_async(square, range(20), callback=got.append)
+        self.assertEqual(r.get(WAIT), [x * x for x in range(20)])
+        self.assertEqual(got, [[x * x for x in range(20)]])
+        errs = []
+        r = self.pool.starmap_async(boom, [(1,)], error_callback=errs.append)
+        with self.assertRaises(KeyError):
+            r.get(WAIT)
+        self.assertIsInstance(errs[0], KeyError)
+
+    def test_imap_and_imap_unordered(self):
+        self.assertEqual(list(self.pool.imap(square, range(30), chunksize=4)), [x * x for x in range(30)])
+        self.assertEqual(sorted(self.pool.imap_unordered(square, range(30), chunksize=4)),
+                         [x * x for x in range(30)])
+        it = self.pool.imap(slow_square, [3])
+        with self.assertRaises(mp.TimeoutError):
+            it.next(timeout=0.01)
+
+    def test_a_worker_killed_in_a_map_fails_only_its_item_and_the_pool_serves_on(self):
+        it = self.pool.imap(die_on_13, range(30), chunksize=5)
+        out = []
+        for _ in range(30):
+            try:
+                out.append(next(it))
+            except WorkerDiedError as e:
+                out.append(e)
+        self.assertRaises(StopIteration, next, it)
+        for i, v in enumerate(out):
+            if i == 13:
+                self.assertIsInstance(v, WorkerDiedError)
+                self.assertIn('signal 9 (SIGKILL)', str(v))
+                self.assertEqual(v.signal, 9)
+                self.assertIsNone(v.exitcode)
+                self.assertGreater(v.pid, 0)
+                self.assertIn('worker %d' % v.pid, str(v))
+            else:
+                self.assertEqual(v, i * i)
+        with self.assertRaises(WorkerDiedError):  # map raises it; the pool is fine
+            self.pool.map(die_on_13, range(20), chunksize=4)
+        self.assertEqual(self.pool.apply(square, (3,)), 9)
+        stats = self.pool.stats()
+        self.assertGreaterEqual(stats['crashed'], 2)
+        self.assertFalse(stats['broken'])
+        self.assertEqual(stats['workers'], 2)
+
+    def test_exit_and_segfault_are_reported_with_code_and_signal(self):
+        with self.assertRaises(WorkerDiedError) as cm:
+            self.pool.apply(exit_on, (3,))
+        self.assertEqual(cm.exception.exitcode, 7)
+        self.assertIn('exited with code 7', str(cm.exception))
+        with self.assertRaises(WorkerDiedError) as cm:
+            self.pool.apply(segfault)
+        self.assertEqual(cm.exception.signal, signal.SIGSEGV)
+        self.assertEqual(self.pool.apply(square, (4,)), 16)
+
+    def test_unpicklable_arguments_and_results_give_clear_errors(self):
+        with self.assertRaises(TypeError) as cm:
+            self.pool.apply(square, (Unpicklable(),))
+        self.assertIn('refuses', str(cm.exception))
+        self.assertTrue(any('could not be pickled' in n for n in getattr(cm.exception, '__notes__', [])))
+        with self.assertRaises(TypeError) as cm:  # the pickling error, raised in the worker
+            self.pool.apply(return_unpicklable)
+        self.assertIn('refuses', str(cm.exception))
+        self.assertTrue(any('could not be pickled' in n for n in cm.exception.__notes__))
+        with self.assertRaises(Exception) as cm:  # pickle finds a lambda by name only
+            self.pool.apply(lambda: 1)
+        self.assertIn('lambda', str(cm.exception))
+        self.assertEqual(self.pool.apply(square, (2,)), 4)
+
+    def test_close_join_and_the_state_checks(self):
+        r = self.pool.apply_async(sleep_and_return, (0.2, 'done'))
+        self.pool.close()
+        with self.assertRaises(ValueError):
+            self.pool.apply_async(square, (1,))
+        with self.assertRaises(ValueError):
+            self.pool.map(square, [1])
+        self.assertTrue(self.pool.join(WAIT))
+        self.assertEqual(r.get(0), 'done')
+
+    def test_join_while_running_raises(self):
+        with self.assertRaises(ValueError):
+            self.pool.join()
+
+    def test_terminate_kills_running_tasks(self):
+        r = self.pool.apply_async(sleep_and_return, (30, 'never'))
+        time.sleep(0.2)
+        t0 = time.monotonic()
+        self.pool.terminate()
+        self.assertTrue(self.pool.join(WAIT))
+        self.assertLess(time.monotonic() - t0, 10)
+        with self.assertRaises(std_futures.CancelledError):
+            r.get(WAIT)
+
+    def test_initializer_and_maxtasksperchild(self):
+        with Pool(1, init_set, ('hello',), maxtasksperchild=2, context=self.method) as p:
+            self.assertEqual(p.apply(init_get), 'hello')
+            pids = [p.apply(getpid) for _ in range(4)]
+            self.assertEqual(len(set(pids)), 3)  # replaced after every 2 tasks
+            self.assertEqual(p.apply(init_get), 'hello')
+
+    def test_the_with_statement_terminates(self):
+        with Pool(1, context=self.method) as p:
+            self.assertEqual(p.apply(square, (5,)), 25)
+        with self.assertRaises(ValueError):
+            p.apply(square, (1,))
+
+    def test_bad_arguments(self):
+        self.assertRaises(ValueError, Pool, 0)
+        self.assertRaises(ValueError, Pool, 1, maxtasksperchild=0)
+        self.assertRaises(TypeError, Pool, 1, initializer=3)
+        self.assertRaises(ValueError, Pool, 1, context='nonsense')
+        with self.assertRaises(ValueError):
+            self.pool.map(square, [1, 2], chunksize=0)
+
+    def test_task_timeout_kills_and_replaces_the_worker(self):
+        with Pool(1, context=self.method, task_timeout=0.3) as p:
+            with self.assertRaises(TimeoutError):
+                p.apply(sleep_and_return, (20, 'late'))
+            self.assertEqual(p.apply(square, (9,)), 81)
+
+
+class PoolSpawnTest(PoolTest):
+    method = 'spawn'
+
+
+class PoolForkserverTest(PoolTest):
+    method = 'forkserver'
+
+
+class ContextTest(unittest.TestCase):
+    def test_module_pool_and_context_pool(self):
+        with mp.Pool(1) as p:
+            self.assertEqual(p.apply(square, (3,)), 9)
+        for method in ('fork', 'spawn', 'forkserver'):
+            with mp.get_context(method).Pool(1) as p:
+                self.assertEqual(p.map(square, range(4)), [0, 1, 4, 9])
+        import multiprocessing as std_mp
+        with Pool(1, context=std_mp.get_context('fork')) as p:
+            self.assertEqual(p.apply(square, (2,)), 4)
+
+
+class ExecutorTest(unittest.TestCase):
+    method = 'fork'
+
+    def setUp(self):
+        self.ex = wf.ProcessPoolExecutor(2, mp_context=self.method)
+
+    def tearDown(self):
+        self.ex.shutdown(wait=True)
+
+    def test_submit_map_and_exceptions(self):
+        self.assertEqual(self.ex.submit(add, 2, b=3).result(WAIT), 5)
+        self.assertEqual(list(self.ex.map(square, range(10))), [x * x for x in range(10)])
+        self.assertEqual(list(self.ex.map(add, range(10), range(10), chunksize=3)),
+                         [2 * x for x in range(10)])
+        f = self.ex.submit(boom, 1)
+        self.assertIsInstance(f.exception(WAIT), KeyError)
+        with self.assertRaises(KeyError):
+            f.result()
+
+    def test_a_dead_worker_fails_its_future_with_a_broken_process_pool_subclass(self):
+        f = self.ex.submit(die_on_13, 13)
+        with self.assertRaises(std_futures.process.BrokenProcessPool) as cm:
+            f.result(WAIT)
+        self.assertIsInstance(cm.exception, WorkerDiedError)
+        self.assertIsInstance(cm.exception, weft.WeftWorkerDiedError)
+        self.assertEqual(self.ex.submit(square, 5).result(WAIT), 25)
+        self.assertEqual(list(self.ex.map(square, range(5), chunksize=2)), [0, 1, 4, 9, 16])
+
+    def test_wait_and_as_completed_mix_thread_and_process_futures(self):
+        with wf.ThreadPoolExecutor(1) as tex:
+            fs = [self.ex.submit(square, 3), tex.submit(square, 4), self.ex.submit(boom, 0)]
+            done, not_done = wf.wait(fs, WAIT)
+            self.assertEqual(len(done), 3)
+            self.assertEqual(sorted(f.result() for f in fs[:2]), [9, 16])
+            self.assertEqual(len(list(wf.as_completed(fs, WAIT))), 3)
+            slow = self.ex.submit(sleep_and_return, 2, 0)
+            bad = self.ex.submit(boom, 1)
+            done, _ = wf.wait([slow, bad], WAIT, return_when=wf.FIRST_EXCEPTION)
+            self.assertEqual(done, {bad})
+
+    def test_cancel_a_queued_future_and_shutdown_cancel_futures(self):
+        blockers = [self.ex.submit(sleep_and_return, 0.5, i) for i in range(2)]
+        queued = [self.ex.submit(square, i) for i in range(5)]
+        self.assertTrue(queued[0].cancel())
+        self.assertTrue(queued[0].cancelled())
+        with self.assertRaises(std_futures.CancelledError):
+            queued[0].result()
+        time.sleep(0.1)
+        self.assertFalse(blockers[0].cancel())  # running: left alone
+        self.ex.shutdown(wait=True, cancel_futures=True)
+        self.assertEqual([b.result() for b in blockers], [0, 1])
+        self.assertTrue(all(f.cancelled() for f in queued[1:]))
+        with self.assertRaises(RuntimeError):
+            self.ex.submit(square, 1)
+
+    def test_done_callbacks_run(self):
+        got = threading.Event()
+        seen = []
+        f = self.ex.submit(square, 8)
+        f.add_done_callback(lambda fut: (seen.append(fut.result()), got.set()))
+        self.assertTrue(got.wait(WAIT))
+        self.assertEqual(seen, [64])
+
+    def test_a_failing_initializer_breaks_the_pool(self):
+        ex = wf.ProcessPoolExecutor(1, mp_context=self.method, initializer=init_fail)
+        try:
+            with self.assertRaises(std_futures.BrokenExecutor):
+                ex.submit(square, 1).result(WAIT)
+            deadline = time.monotonic() + WAIT
+            while not ex._broken and time.monotonic() < deadline:
+                time.sleep(0.01)
+            self.assertTrue(ex._broken)
+            with self.assertRaises(std_futures.BrokenExecutor):
+                ex.submit(square, 1)
+        finally:
+            ex.shutdown(wait=True)
+
+    def test_bad_arguments(self):
+        self.assertRaises(ValueError, wf.ProcessPoolExecutor, 0)
+        self.assertRaises(ValueError, wf.ProcessPoolExecutor, 1, max_tasks_per_child=0)
+        self.assertRaises(TypeError, wf.ProcessPoolExecutor, 1, max_tasks_per_child='x')
+        self.assertRaises(TypeError, wf.ProcessPoolExecutor, 1, initializer=3)
+        with self.assertRaises(ValueError):
+            self.ex.map(square, [1], chunksize=0)
+
+
+class ExecutorSpawnTest(ExecutorTest):
+    method = 'spawn'
+
+
+if __name__ == '__main__':
+    check_fresh_build()
+    unittest.main(verbosity=2 if '-v' in sys.argv else 1, argv=[sys.argv[0]])

@@ -1,0 +1,611 @@
+"""Process pools that run Python callables: the machinery under
+:class:`weft.multiprocessing.Pool` and :class:`weft.futures.ProcessPoolExecutor`.
+
+A task is a weft process-pool task (``weft_process_pool_submit``) whose
+argument bytes are ``b'C' + pickle((fn, args, kwargs))`` (one call; for a
+plain function ``b'F'`` + its pickled reference, kept by both sides, +
+``pickle((args, kwargs))``) or ``b'M' + pickle((fn, star, items))`` (a
+chunk of a map); the C trampoline
+``weft.python.call`` (bindings/python/weft_python.i) hands them to
+:func:`run_task` in the worker, which answers ``b'R' + pickle(value)`` or
+``b'E' + pickle(exception)``. The exception travels with its traceback text
+and comes back as the task's own exception type, its ``__cause__`` the
+remote traceback (as concurrent.futures does).
+
+A worker that dies (SIGKILL, a segfault, ``os._exit``) fails only the task it
+ran, with :class:`WorkerDiedError` naming its pid and the signal or exit
+code; the pool starts a replacement and goes on serving. A crashed chunk of
+a map is run again one item per task, so only the item that crashed fails.
+
+Start methods: ``fork`` (the workers are forked by the pool's supervisor
+thread, with Python's fork protocol around each fork), ``spawn`` and
+``forkserver`` (a fresh interpreter runs this module's :func:`_spawn_main`,
+which imports the parent's ``__main__`` as ``__mp_main__`` with
+``multiprocessing.spawn.prepare()``, so functions defined under the
+``if __name__ == '__main__'`` guard's module work, as in the stdlib).
+"""
+
+import atexit as _atexit
+import base64 as _base64
+import concurrent.futures as _cf
+import os as _os
+import pickle as _pickle
+import re as _re
+import sys as _sys
+import traceback as _traceback
+import types as _types
+from concurrent.futures.process import BrokenProcessPool, _ExceptionWithTraceback
+
+from . import _weft
+from . import futures as _futures
+from ._errors import WeftError, WeftWorkerDiedError
+
+__all__ = ['WorkerDiedError', 'TransferError', 'BrokenProcessPool', 'run_task']
+
+_dumps = _pickle.dumps
+_loads = _pickle.loads
+_HIGHEST = _pickle.HIGHEST_PROTOCOL
+_FOREVER = -1
+
+# WEFT_PROCESS_POOL_START_FORK, _SPAWN, _FORKSERVER (process_pool.h)
+START_METHODS = {'fork': 1, 'spawn': 2, 'forkserver': 3}
+
+
+class WorkerDiedError(WeftWorkerDiedError, BrokenProcessPool):
+    """The worker process running the task died (killed by a signal, crashed,
+    or left with ``os._exit``): only this task failed, the pool goes on.
+
+    ``str()`` is weft's message (``"worker 1234 was killed by signal 9
+    (SIGKILL) while it ran the task"``); ``pid`` is the worker's pid,
+    ``signal`` the signal that ended it (or None) and ``exitcode`` its exit
+    code (or None). It is a :class:`concurrent.futures.process.BrokenProcessPool`
+    too, so ``except BrokenProcessPool`` clauses written for the stdlib still
+    catch it (but unlike the stdlib's, weft's pool is not broken).
+    """
+
+    def __init__(self, message=''):
+        super().__init__(message)
+        self.code = _weft.WEFT_EWORKERDIED
+        self.name = 'WEFT_EWORKERDIED'
+        m = _re.search(r'worker (\d+)', message)
+        self.pid = int(m.group(1)) if m else None
+        m = _re.search(r'signal (\d+)', message)
+        self.signal = int(m.group(1)) if m else None
+        m = _re.search(r'exited with code (\d+)', message)
+        self.exitcode = int(m.group(1)) if m else None
+
+
+class TransferError(BrokenProcessPool):
+    """A task could not be unpickled in its worker, or its result in the pool's
+    process (e.g. a function the worker cannot import). ``__cause__`` is the
+    original error. A BrokenProcessPool, as the stdlib reports these, though
+    weft's pool is not broken: only this task failed."""
+
+
+class _RemoteError(Exception):
+    """An exception that could not be pickled, as text (type, message, traceback)."""
+
+
+# ---- the worker side -------------------------------------------------------------
+
+def _exc_bytes(exc):
+    """b'E' + the pickled exception with its traceback; its text if it does not pickle."""
+    tb = exc.__traceback__
+    try:
+        return b'E' + _dumps(_ExceptionWithTraceback(exc, tb), _HIGHEST)
+    except BaseException as e:  # noqa: B902 - the exception itself does not pickle
+        text = ''.join(_traceback.format_exception(type(exc), exc, tb))
+        err = _RemoteError('%s: %s (the exception could not be pickled: %s: %s)' % (
+            type(exc).__qualname__, exc, type(e).__name__, e))
+        return b'E' + _dumps(_rebuilt(err, text), _HIGHEST)
+
+
+class _rebuilt:
+    """Pickles as an exception whose __cause__ is the remote traceback text."""
+
+    def __init__(self, exc, text):
+        self.exc = exc
+        self.tb = '\n"""\n%s"""' % text
+
+    def __reduce__(self):
+        from concurrent.futures.process import _rebuild_exc
+        return _rebuild_exc, (self.exc, self.tb)
+
+
+def _result_error(exc, value):
+    """The error that pickling value raised, with a note saying so."""
+    _note(exc, 'weft: the result of type %s could not be pickled' % (type(value).__qualname__,))
+    return exc
+
+
+def _flush():
+    # A worker leaves with _exit: what a task printed must not wait in a buffer.
+    for f in (_sys.stdout, _sys.stderr):
+        try:
+            f.flush()
+        except Exception:  # noqa: BLE001 - a closed or odd stream
+            pass
+
+
+_worker_fns = {}  # pickled function reference -> the function (b'F' tasks)
+
+
+def _unpickle_task(kind, view):
+    if kind == 70:  # b'F': u32 length, the function's pickle, pickle((args, kwargs))
+        n = int.from_bytes(view[1:5], 'little')
+        key = bytes(view[5:5 + n])
+        fn = _worker_fns.get(key)
+        if fn is None:
+            fn = _loads(key)
+            if len(_worker_fns) >= 512:
+                _worker_fns.clear()
+            _worker_fns[key] = fn
+        args, kwargs = _loads(view[5 + n:])
+        return fn, args, kwargs
+    return _loads(view[1:])
+
+
+def run_task(view):
+    """Run one task in a worker: view holds the bytes the pool's process made.
+
+    Returns b'R' + pickle(result) or b'E' + pickle(exception). Never raises.
+    """
+    kind = view[0]
+    if kind == 73:  # b"I": a spawn worker's initializer (it ends the worker if it fails)
+        _loads(view[1:])()
+        return b''
+    try:
+        payload = _unpickle_task(kind, view)
+    except BaseException as e:  # noqa: B902 - e.g. a function this worker cannot find
+        err = TransferError('the task could not be unpickled in worker %d: %s: %s'
+                            % (_os.getpid(), type(e).__name__, e))
+        err.__cause__ = e
+        return _exc_bytes(err)
+    if kind != 77:  # b'C' or b'F': one call
+        fn, args, kwargs = payload
+        payload = None
+        try:
+            r = fn(*args, **kwargs)
+        except BaseException as e:  # noqa: B902 - carried to the caller
+            return _exc_bytes(e)
+        finally:
+            fn = args = kwargs = None
+            _flush()
+        try:
+            return b'R' + _dumps(r, _HIGHEST)
+        except BaseException as e:  # noqa: B902
+            return _exc_bytes(_result_error(e, r))
+    # b'M': a chunk of a map; each item has its own outcome. The common case,
+    # every call returned, answers b'R' + pickle([value, ...]); otherwise
+    # b'P' + pickle([(ok, value or exception), ...]).
+    fn, star, items = payload
+    payload = None
+    try:
+        if star:
+            values = [fn(*x) for x in items]
+        else:
+            values = list(map(fn, items))
+    except BaseException:  # noqa: B902 - run again item by item, keeping each outcome
+        values = None
+    _flush()
+    if values is not None:
+        try:
+            return b'R' + _dumps(values, _HIGHEST)
+        except BaseException:  # noqa: B902 - find the items that do not pickle below
+            out = [(True, v) for v in values]
+    else:
+        out = []
+        append = out.append
+        for x in items:
+            try:
+                append((True, fn(*x) if star else fn(x)))
+            except BaseException as e:  # noqa: B902
+                append((False, _ExceptionWithTraceback(e, e.__traceback__)))
+    try:
+        return b'P' + _dumps(out, _HIGHEST)
+    except BaseException:  # noqa: B902 - find the items that do not pickle
+        safe = []
+        for ok, v in out:
+            try:
+                _dumps(v, _HIGHEST)
+                safe.append((ok, v))
+            except BaseException as e:  # noqa: B902
+                safe.append((False, _ExceptionWithTraceback(
+                    _result_error(e, v.exc if isinstance(v, _ExceptionWithTraceback) else v), None)))
+        return b'P' + _dumps(safe, _HIGHEST)
+
+
+_weft.py_ppool_set_runner(run_task)
+
+
+def _spawn_main():
+    """Entry of a spawn worker: ``python -c <code> <prep> <weft's arguments>``.
+
+    prep is base64 of pickle(multiprocessing.spawn.get_preparation_data()):
+    the parent's sys.path, working directory and main module, which
+    multiprocessing.spawn.prepare() imports as ``__mp_main__`` (so functions
+    defined there unpickle). Then weft_main() serves the pool and exits.
+    """
+    argv = [_sys.executable] + _sys.argv[2:]  # prepare() sets sys.argv to the parent's
+    prep = _loads(_base64.b64decode(_sys.argv[1]))
+    if prep:
+        import multiprocessing.process as _mp_process
+        import multiprocessing.spawn as _mp_spawn
+        # As the stdlib's spawn child: while the main module is imported, a
+        # pool or process it starts without the __main__ guard raises.
+        _mp_process.current_process()._inheriting = True
+        try:
+            _mp_spawn.prepare(prep)
+        finally:
+            del _mp_process.current_process()._inheriting
+    rc = _weft.py_weft_main(argv)
+    _os._exit(rc)
+
+
+def _check_not_importing_main():
+    import multiprocessing.process as _mp_process
+    if getattr(_mp_process.current_process(), '_inheriting', False):
+        raise RuntimeError(
+            'An attempt has been made to start a process pool before the current process has finished '
+            'its bootstrapping phase: this spawn worker is importing the main module, which starts a pool '
+            'at import. Guard the main module\'s work with\n\n    if __name__ == \'__main__\':\n        ...\n')
+
+
+def _spawn_argv():
+    """Program and the arguments before weft's of a spawned Python worker."""
+    import multiprocessing.spawn as _mp_spawn
+    prep = _mp_spawn.get_preparation_data('weft-pool-worker')
+    if 'authkey' in prep:  # an AuthenticationString refuses pickling outside a spawn
+        prep['authkey'] = bytes(prep['authkey'])
+    here = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+    code = ('import sys; sys.path.insert(0, %r); from weft._ppool import _spawn_main; _spawn_main()' % here)
+    blob = _base64.b64encode(_dumps(prep, _HIGHEST)).decode('ascii')
+    exe = _sys.executable
+    try:  # multiprocessing.set_executable() (weft.multiprocessing.spawn)
+        from .multiprocessing import spawn as _spawn
+        exe = _spawn.get_executable()
+        if isinstance(exe, (list, tuple)):
+            exe = exe[0]
+    except (ImportError, AttributeError):
+        pass
+    return exe, ['-c', code, blob]
+
+
+# ---- the pool's side -------------------------------------------------------------
+
+_outcome = _weft.py_ppool_outcome
+_future_wait = _weft.py_future_wait
+_get_state = _weft.weft_future_get_state
+_DONE = _weft.WEFT_FUTURE_DONE
+_RUNNING = _weft.WEFT_FUTURE_RUNNING
+_CANCELLED = _weft.WEFT_FUTURE_CANCELLED
+
+
+def _weft_exception(code, name, message):
+    if code == _weft.WEFT_EWORKERDIED:
+        return WorkerDiedError(message)
+    if code == _weft.WEFT_ECANCELLED:
+        return _cf.CancelledError(message)
+    if code == _weft.WEFT_EBROKEN:
+        e = BrokenProcessPool(message)
+        e.code, e.name = code, name
+        return e
+    cls = _weft._error_classes.get(code, WeftError)
+    e = cls(message)
+    e.code, e.name = code, name
+    return e
+
+
+def decode(outer, inner):
+    """(True, value) or (False, exception) of a finished task."""
+    o = _outcome(outer, inner)
+    if o is None:
+        raise _cf.InvalidStateError('the task is not finished')
+    kind, payload = o
+    if kind == 0:
+        try:
+            value = _loads(memoryview(payload)[1:])
+        except BaseException as e:  # noqa: B902 - the result does not unpickle here
+            err = TransferError('the result could not be unpickled: %s: %s' % (type(e).__name__, e))
+            err.__cause__ = e
+            return False, err
+        tag = payload[:1]
+        if tag == b'P':
+            return True, Outcomes(value)
+        return tag == b'R', value
+    if kind == 2:
+        return False, _cf.CancelledError()
+    return False, _weft_exception(*payload)
+
+
+class Outcomes(list):
+    """A chunk's [(ok, value or exception), ...] when some call of it failed
+    (a chunk whose calls all returned is the plain list of their values)."""
+
+    __slots__ = ()
+
+
+class ProcessFuture(_futures.Future):
+    """The Future of a task run in a worker process (weft.futures.Future).
+
+    Its result is unpickled, once, in the first thread that asks for it.
+    cancel() cancels a task that has not started (a running one is left
+    alone, as concurrent.futures does).
+    """
+
+    __slots__ = ('_inner', '_decoded')
+
+    def __del__(self, _destroy=_weft.weft_future_destroy):
+        inner, self._inner = getattr(self, '_inner', None), None
+        if inner is not None:
+            _destroy(inner)
+        _futures.Future.__del__(self)
+
+    def _decode(self):
+        if not self._decoded:
+            ok, v = decode(self._h, self._inner)
+            if ok:
+                self._result = v
+            else:
+                self._exception = v
+            self._decoded = True
+        return self._exception is None
+
+    def __repr__(self):
+        st = _get_state(self._h)
+        if st >= _DONE and st != _CANCELLED:
+            self._decode()
+            if self._exception is None:
+                return '<%s at %#x state=finished returned %s>' % (
+                    self.__class__.__name__, id(self), self._result.__class__.__name__)
+            return '<%s at %#x state=finished raised %s>' % (
+                self.__class__.__name__, id(self), self._exception.__class__.__name__)
+        return _futures.Future.__repr__(self)
+
+    def running(self):
+        """Return True if a worker runs the call now."""
+        return _get_state(self._h) < _DONE and _get_state(self._inner) == _RUNNING
+
+    def cancel(self):
+        """Cancel the call if no worker took it yet; return whether it is cancelled."""
+        if _weft.py_ppool_cancel(self._inner):
+            return True
+        return _get_state(self._h) == _CANCELLED
+
+    def result(self, timeout=None):
+        """Return the call's value, waiting up to timeout seconds (see Future.result)."""
+        h = self._h
+        st = _get_state(h)
+        if st < _DONE:
+            if not _future_wait(h, _futures._wait_ns(timeout)):
+                raise _cf.TimeoutError()
+            st = _get_state(h)
+        if st == _CANCELLED:
+            raise _cf.CancelledError()
+        if self._decode():
+            return self._result
+        try:
+            raise self._exception
+        finally:
+            self = None
+
+    def exception(self, timeout=None):
+        """Return the call's exception (None if it returned), waiting up to timeout seconds."""
+        h = self._h
+        if _get_state(h) < _DONE and not _future_wait(h, _futures._wait_ns(timeout)):
+            raise _cf.TimeoutError()
+        if _get_state(h) == _CANCELLED:
+            raise _cf.CancelledError()
+        self._decode()
+        return self._exception
+
+    def set_running_or_notify_cancel(self):
+        raise RuntimeError('the pool runs this future')
+
+    def set_result(self, result):
+        raise RuntimeError('the pool finishes this future')
+
+    def set_exception(self, exception):
+        raise RuntimeError('the pool finishes this future')
+
+
+def failed_future(exc):
+    """A finished weft Future that raises exc (e.g. arguments that do not pickle)."""
+    f = _futures.Future()
+    f.set_exception(exc)
+    return f
+
+
+_BY_NAME = (_types.FunctionType, _types.BuiltinFunctionType)
+_fn_bytes = {}    # function -> its pickle (a reference by module and name)
+_live = {}        # id(handle) -> pools not yet destroyed, for the exit handler
+_orphans = []     # pools collected while their tasks still ran: destroyed once finished
+
+
+def _reap_orphans():
+    for h in list(_orphans):
+        try:
+            done = _weft.py_ppool_join(h, 0)
+        except WeftError:
+            done = True
+        if done:
+            _orphans.remove(h)
+            _weft.py_ppool_destroy(h)
+
+
+class Core:
+    """One weft process pool running Python callables (used by Pool and ProcessPoolExecutor)."""
+
+    def __init__(self, workers, start_method='fork', initializer=None, initargs=(), max_tasks=0,
+                 task_timeout=None, max_restarts=0, restart_window=None, init_errors='log', at_exit='wait'):
+        if start_method is None:
+            start_method = 'fork'
+        if start_method not in START_METHODS:
+            raise ValueError('cannot find context for %r' % (start_method,))
+        self.start_method = start_method
+        _reap_orphans()
+        init = None
+        if initializer is not None:
+            init = _Initializer(initializer, tuple(initargs), init_errors == 'log')
+        program = argv = init_blob = None
+        method = start_method
+        if start_method != 'fork':
+            _check_not_importing_main()
+            # weft's forkserver is process-wide and re-executes the program,
+            # which a Python program cannot serve: forkserver pools start
+            # their workers as spawn does (fresh interpreters that import the
+            # main module as __mp_main__: what forkserver gives your code too).
+            method = 'spawn'
+            program, argv = _spawn_argv()
+            if init is not None:
+                init_blob = b'I' + _dumps(init, _HIGHEST)
+            init = None
+        self._init = init  # the fork workers' copy lives as long as the pool
+        ns = 0 if task_timeout is None else _weft.py_timeout_ns(task_timeout)
+        window = 0 if restart_window is None else _weft.py_timeout_ns(restart_window)
+        self.h = _weft.py_ppool_create(workers, START_METHODS[method], max_tasks or 0, ns,
+                                       max_restarts, window, init, init_blob, program, argv)
+        _live[id(self.h)] = (self.h, at_exit == 'wait')
+
+    def submit(self, data):
+        """Submit runner bytes; return a ProcessFuture."""
+        outer, inner = _weft.py_ppool_submit(self.h, data)
+        f = ProcessFuture.__new__(ProcessFuture)
+        f._h = outer
+        f._inner = inner
+        f._result = f._exception = f._work = f._pool_state = None
+        f._decoded = False
+        return f
+
+    def submit_call(self, fn, args, kwargs):
+        try:
+            if type(fn) in _BY_NAME:
+                # A plain function pickles as its module and name: keep those
+                # bytes (pickling a global imports its module each time), and
+                # the worker keeps the function it found under them.
+                fnb = _fn_bytes.get(fn)
+                if fnb is None:
+                    fnb = _dumps(fn, _HIGHEST)
+                    if len(_fn_bytes) >= 512:
+                        _fn_bytes.clear()
+                    _fn_bytes[fn] = fnb
+                data = b''.join((b'F', len(fnb).to_bytes(4, 'little'), fnb, _dumps((args, kwargs), _HIGHEST)))
+            else:
+                data = b'C' + _dumps((fn, args, kwargs), _HIGHEST)
+        except Exception as e:  # noqa: BLE001 - reported on the future, as the stdlib does
+            _note(e, 'weft: the call %r could not be pickled for the worker process' % (fn,))
+            return failed_future(e)
+        return self.submit(data)
+
+    def submit_chunk(self, fn, items, star):
+        try:
+            data = b'M' + _dumps((fn, star, items), _HIGHEST)
+        except Exception as e:  # noqa: BLE001
+            _note(e, 'weft: the arguments of %r could not be pickled for the worker process' % (fn,))
+            return failed_future(e)
+        return self.submit(data)
+
+    def close(self):
+        if self.h is not None:
+            _weft.py_ppool_close(self.h)
+
+    def terminate(self):
+        if self.h is not None:
+            _weft.py_ppool_terminate(self.h)
+
+    def shutdown(self, wait, cancel):
+        if self.h is not None:
+            _weft.py_ppool_shutdown(self.h, 1 if wait else 0, 1 if cancel else 0)
+
+    def join(self, timeout=None):
+        if self.h is None:
+            return True
+        ns = _FOREVER if timeout is None else _weft.py_timeout_ns(max(0, timeout))
+        return _weft.py_ppool_join(self.h, ns)
+
+    def stats(self):
+        return _weft.py_ppool_stats(self.h)
+
+    def pids(self):
+        return _weft.py_ppool_pids(self.h)
+
+    def release(self):
+        """Forget the pool: destroy it now if it finished, else once it has."""
+        h, self.h = self.h, None
+        if h is None:
+            return
+        _live.pop(id(h), None)
+        try:
+            _weft.py_ppool_close(h)
+            done = _weft.py_ppool_join(h, 0)
+        except WeftError:
+            done = True
+        if done:
+            _weft.py_ppool_destroy(h)
+        else:
+            _orphans.append(h)
+
+
+def _note(exc, text):
+    try:
+        exc.add_note(text)
+    except AttributeError:  # Python < 3.11
+        pass
+
+
+class _Initializer:
+    """Runs initializer(*initargs) once in each worker; a failure ends the worker.
+
+    Pickled for spawn and forkserver workers; called through C for fork ones.
+    """
+
+    def __init__(self, fn, args, log):
+        self.fn = fn
+        self.args = args
+        self.log = log
+
+    def __call__(self):
+        try:
+            self.fn(*self.args)
+        except BaseException:  # noqa: B902 - the stdlib logs it and the worker is lost
+            if self.log:  # concurrent.futures' way
+                import logging
+                logging.getLogger('concurrent.futures').critical('Exception in initializer:', exc_info=True)
+            else:  # multiprocessing's way: the worker's traceback on stderr
+                _sys.stderr.write('weft: the process pool initializer raised; the worker exits\n')
+                _traceback.print_exc()
+            # Leave as a multiprocessing child does: flush its queues' feeder
+            # threads (a QueueHandler's records), then the streams.
+            mp_util = _sys.modules.get('multiprocessing.util')
+            if mp_util is not None:
+                try:
+                    mp_util._exit_function()
+                except BaseException:  # noqa: B902
+                    pass
+            try:
+                _sys.stderr.flush()
+            except Exception:  # noqa: BLE001
+                pass
+            _os._exit(1)
+
+
+def _at_exit():
+    # As the stdlib at exit: executors finish what was submitted, Pools are
+    # terminated (multiprocessing's finalizer does that).
+    for h, wait in list(_live.values()):
+        try:
+            if wait:
+                _weft.py_ppool_shutdown(h, 1, 0)
+            else:
+                _weft.py_ppool_terminate(h)
+                _weft.py_ppool_join(h, -1)
+        except WeftError:
+            pass
+    for h in list(_orphans):
+        try:
+            _weft.py_ppool_shutdown(h, 1, 0)
+        except WeftError:
+            pass
+
+
+_atexit.register(_at_exit)

@@ -1,0 +1,505 @@
+"""weft.multiprocessing.pool: Python's ``multiprocessing.Pool``, on weft's supervised process pool.
+
+``Pool(processes, initializer, initargs, maxtasksperchild, context)`` with
+apply, apply_async (callback, error_callback), map, map_async, imap,
+imap_unordered, starmap, starmap_async, close, terminate, join and the
+with-statement (which terminates on exit, as the stdlib's does).
+
+Where weft is better than the stdlib: a worker that dies (SIGKILL, a
+segfault, ``os._exit``) fails only its own task, with
+:class:`WorkerDiedError` naming the worker's pid and the signal or exit
+code, and the pool starts a replacement and goes on serving (the stdlib's
+Pool waits forever for the lost result). In a map, a chunk whose worker died
+is run again one item per task, so only the item that crashed fails and the
+other results are intact (``imap`` yields them; ``map`` raises the first
+failure, as the stdlib does). Every item of a chunk has its own outcome: an
+exception in one does not fail its neighbours.
+
+Start methods (``context``: a context object from ``get_context()``, the
+stdlib's, or a name): ``'fork'`` (default), ``'spawn'`` and
+``'forkserver'``. Under spawn and forkserver, functions defined in the main
+module work when it guards its work with ``if __name__ == '__main__':``
+(each worker imports it as ``__mp_main__``, as the stdlib's do). A
+forkserver pool starts its workers as a spawn pool does (fresh interpreters:
+weft's C forkserver re-executes the program, which a Python program cannot
+serve); what your code sees is the same, only starting a worker costs more.
+
+Differences from the stdlib: the iterable of imap/imap_unordered is read
+whole when the call is made; results of a failed-then-retried chunk come
+from a second run of its items (map functions should have no side effects).
+"""
+
+import os as _os
+import threading as _threading
+import types as _types
+import warnings as _warnings
+
+from .. import _ppool
+from .. import futures as _futures
+from .._errors import WeftClosedError
+from .._ppool import BrokenProcessPool, WorkerDiedError
+from . import TimeoutError  # noqa: A004 - multiprocessing's name
+
+__all__ = ['Pool', 'ThreadPool', 'AsyncResult', 'ApplyResult', 'MapResult', 'IMapIterator',
+           'IMapUnorderedIterator', 'WorkerDiedError', 'BrokenProcessPool', 'RUN', 'CLOSE', 'TERMINATE']
+
+RUN = 0
+CLOSE = 1
+TERMINATE = 2
+
+_wait_ns = _futures._wait_ns
+
+
+def _start_method(context):
+    if context is None:
+        return 'fork'
+    if isinstance(context, str):
+        return context
+    get = getattr(context, 'get_start_method', None)
+    if get is None:
+        raise TypeError('context must be a multiprocessing context or a start method name')
+    try:
+        return get(allow_none=False)
+    except TypeError:
+        return get()
+
+
+class AsyncResult:
+    """The result of apply_async() (multiprocessing.pool.AsyncResult).
+
+    A callback (with the value) or error_callback (with the exception) runs
+    once when the task ends, in the pool's supervisor thread, before get()
+    and wait() return; keep it short.
+    """
+
+    def __init__(self, future, callback=None, error_callback=None):
+        self._f = future
+        self._callback = callback
+        self._error_callback = error_callback
+        self._event = None
+        if callback is not None or error_callback is not None:
+            self._event = _threading.Event()
+            future.add_done_callback(self._run_callbacks)
+
+    def _run_callbacks(self, f):
+        try:
+            try:
+                exc = f.exception()
+            except BaseException as e:  # noqa: B902 - cancelled
+                exc = e
+            if exc is None:
+                if self._callback is not None:
+                    self._callback(f.result())
+            elif self._error_callback is not None:
+                self._error_callback(exc)
+        finally:
+            self._callback = self._error_callback = None
+            self._event.set()
+
+    def ready(self):
+        """Return whether the call finished."""
+        if self._event is not None:
+            return self._event.is_set()
+        return self._f.done()
+
+    def successful(self):
+        """Return whether the call returned without raising; ValueError if not ready."""
+        if not self.ready():
+            raise ValueError('{0!r} not ready'.format(self))
+        try:
+            return self._f.exception() is None
+        except BaseException:  # noqa: B902 - cancelled
+            return False
+
+    def wait(self, timeout=None):
+        """Wait until the call finished, or timeout seconds passed."""
+        if self._event is not None:
+            self._event.wait(timeout)
+            return
+        _futures.wait([self._f], timeout)
+
+    def get(self, timeout=None):
+        """Return the call's value (raise its exception); multiprocessing.TimeoutError
+        if it is not ready within timeout seconds."""
+        if self._event is not None:
+            if not self._event.wait(timeout):
+                raise TimeoutError
+            timeout = 0
+        try:
+            return self._f.result(timeout)
+        except _futures.TimeoutError:
+            if not self._f.done():
+                raise TimeoutError from None
+            raise
+
+    __class_getitem__ = classmethod(_types.GenericAlias)
+
+
+ApplyResult = AsyncResult
+
+
+def _pairs(v):
+    return v if type(v) is _ppool.Outcomes else [(True, x) for x in v]
+
+
+def _chunk_values(core, func, star, items, fut, end):
+    """A chunk's values when every call returned, else None (then use _outcomes)."""
+    timeout = None if end is None else max(0.0, end - _monotonic())
+    try:
+        v = fut.result(timeout)
+    except _futures.TimeoutError:
+        if not fut.done():
+            raise
+        return None
+    except BaseException:  # noqa: B902
+        return None
+    return None if type(v) is _ppool.Outcomes else v
+
+
+def _outcomes(core, func, star, items, fut, end):
+    """[(ok, value), ...] of a chunk, retrying a crashed chunk one item per task."""
+    timeout = None if end is None else max(0.0, end - _monotonic())
+    try:
+        return _pairs(fut.result(timeout))
+    except WorkerDiedError as e:
+        if len(items) == 1:
+            return [(False, e)]
+    except _futures.TimeoutError:
+        if not fut.done():
+            raise
+        return [(False, fut.exception())] * len(items)
+    except BaseException as e:  # noqa: B902 - the whole chunk failed (pickling, cancel, broken)
+        return [(False, e)] * len(items)
+    singles = [core.submit_chunk(func, [x], star) for x in items]
+    out = []
+    for s in singles:
+        timeout = None if end is None else max(0.0, end - _monotonic())
+        try:
+            out.extend(_pairs(s.result(timeout)))
+        except _futures.TimeoutError:
+            if not s.done():
+                raise
+            out.append((False, s.exception()))
+        except BaseException as e:  # noqa: B902
+            out.append((False, e))
+    return out
+
+
+def _monotonic():
+    return _ppool._weft.weft_monotonic_ns() / 1e9
+
+
+class _Chunks:
+    """The chunks of one map call, submitted at once."""
+
+    def __init__(self, pool, func, iterable, chunksize, star):
+        items = iterable if isinstance(iterable, list) else list(iterable)
+        if chunksize is None:
+            chunksize, extra = divmod(len(items), pool._processes * 4)
+            if extra:
+                chunksize += 1
+        if chunksize < 1:
+            if len(items) == 0:
+                chunksize = 1
+            else:
+                raise ValueError('Chunksize must be 1+, not {0:n}'.format(chunksize))
+        core = pool._core
+        self.core = core
+        self.func = func
+        self.star = star
+        self.n = len(items)
+        self.parts = []
+        for i in range(0, len(items), chunksize):
+            part = items[i:i + chunksize]
+            self.parts.append((part, core.submit_chunk(func, part, star)))
+
+    def outcomes(self, k, end=None):
+        part, fut = self.parts[k]
+        return _outcomes(self.core, self.func, self.star, part, fut, end)
+
+    def values(self, end=None):
+        """Every value in order; raises the first failure."""
+        out = []
+        for k, (part, fut) in enumerate(self.parts):
+            values = _chunk_values(self.core, self.func, self.star, part, fut, end)
+            if values is not None:
+                out.extend(values)
+                continue
+            for ok, v in self.outcomes(k, end):
+                if not ok:
+                    raise v
+                out.append(v)
+        return out
+
+
+class MapResult(AsyncResult):
+    """The result of map_async() / starmap_async(): get() returns the list."""
+
+    def __init__(self, chunks, callback, error_callback):
+        self._chunks = chunks
+        self._callback = callback
+        self._error_callback = error_callback
+        self._event = _threading.Event()
+        self._value = None
+        self._error = None
+        t = _threading.Thread(target=self._collect, name='weft-pool-map', daemon=True)
+        t.start()
+
+    def _collect(self):
+        try:
+            try:
+                self._value = self._chunks.values()
+            except BaseException as e:  # noqa: B902 - delivered by get()
+                self._error = e
+            self._chunks = None
+            if self._error is None:
+                if self._callback is not None:
+                    self._callback(self._value)
+            elif self._error_callback is not None:
+                self._error_callback(self._error)
+        finally:
+            self._callback = self._error_callback = None
+            self._event.set()
+
+    def ready(self):
+        """Return whether every call finished (or one failed)."""
+        return self._event.is_set()
+
+    def successful(self):
+        """Return whether every call returned; ValueError if not ready."""
+        if not self.ready():
+            raise ValueError('{0!r} not ready'.format(self))
+        return self._error is None
+
+    def wait(self, timeout=None):
+        """Wait until the map finished, or timeout seconds passed."""
+        self._event.wait(timeout)
+
+    def get(self, timeout=None):
+        """Return the list of results (raise the first failure); TimeoutError if not ready in time."""
+        if not self._event.wait(timeout):
+            raise TimeoutError
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+class IMapIterator:
+    """The iterator of imap(): results in order; next(timeout) as in the stdlib.
+
+    A failed call raises its exception at its position; iterating on yields
+    the following results.
+    """
+
+    def __init__(self, chunks):
+        self._chunks = chunks
+        self._k = 0
+        self._buf = []
+        self._i = 0
+
+    def __iter__(self):
+        return self
+
+    def _fill(self, timeout):
+        end = None if timeout is None else _monotonic() + timeout
+        try:
+            self._buf = self._chunks.outcomes(self._k, end)
+        except _futures.TimeoutError:
+            raise TimeoutError from None
+        self._k += 1
+        self._i = 0
+
+    def next(self, timeout=None):
+        """The next result, waiting up to timeout seconds (multiprocessing.TimeoutError)."""
+        while self._i >= len(self._buf):
+            if self._chunks is None or self._k >= len(self._chunks.parts):
+                self._chunks = None
+                raise StopIteration
+            self._fill(timeout)
+        ok, v = self._buf[self._i]
+        self._buf[self._i] = None
+        self._i += 1
+        if ok:
+            return v
+        raise v
+
+    __next__ = next
+
+
+class IMapUnorderedIterator(IMapIterator):
+    """The iterator of imap_unordered(): results as their chunks finish."""
+
+    def __init__(self, chunks):
+        super().__init__(chunks)
+        self._left = {fut: k for k, (part, fut) in enumerate(chunks.parts)}
+
+    def next(self, timeout=None):
+        """The next result to finish, waiting up to timeout seconds."""
+        while self._i >= len(self._buf):
+            if not self._left:
+                self._chunks = None
+                raise StopIteration
+            done, _ = _futures.wait(list(self._left), timeout, _futures.FIRST_COMPLETED)
+            if not done:
+                raise TimeoutError
+            fut = next(iter(done))
+            k = self._left.pop(fut)
+            self._buf = self._chunks.outcomes(k)
+            self._i = 0
+        ok, v = self._buf[self._i]
+        self._buf[self._i] = None
+        self._i += 1
+        if ok:
+            return v
+        raise v
+
+    __next__ = next
+
+
+class Pool:
+    """Pool(processes=None, initializer=None, initargs=(), maxtasksperchild=None, context=None).
+
+    A pool of worker processes (multiprocessing.Pool) on weft's supervised
+    process pool: ``processes`` workers (default os.cpu_count()), each
+    running ``initializer(*initargs)`` when it starts and replaced after
+    ``maxtasksperchild`` tasks (None: never). A worker that dies fails only
+    its task (WorkerDiedError) and is replaced; the pool goes on.
+    ``task_timeout`` (seconds, a weft extension) kills and replaces the worker
+    of a task that runs longer; the task fails with weft.WeftTimeoutError.
+    """
+
+    _wrap_exception = True
+
+    def __init__(self, processes=None, initializer=None, initargs=(), maxtasksperchild=None,
+                 context=None, *, task_timeout=None):
+        self._state = RUN
+        self._core = None
+        if processes is None:
+            processes = _os.cpu_count() or 1
+        if processes < 1:
+            raise ValueError('Number of processes must be at least 1')
+        if maxtasksperchild is not None:
+            if not isinstance(maxtasksperchild, int) or maxtasksperchild <= 0:
+                raise ValueError('maxtasksperchild must be a positive int or None')
+        if initializer is not None and not callable(initializer):
+            raise TypeError('initializer must be a callable')
+        self._processes = processes
+        self._ctx = context
+        # At exit a Pool is terminated, as multiprocessing's finalizer does.
+        self._core = _ppool.Core(processes, _start_method(context), initializer, initargs,
+                                 maxtasksperchild or 0, task_timeout=task_timeout, init_errors='print',
+                                 at_exit='terminate')
+
+    def __repr__(self):
+        state = {RUN: 'RUN', CLOSE: 'CLOSE', TERMINATE: 'TERMINATE'}.get(self._state, self._state)
+        return '<%s.%s state=%s pool_size=%d>' % (self.__class__.__module__, self.__class__.__qualname__,
+                                                   state, self._processes)
+
+    def __reduce__(self):
+        raise NotImplementedError('pool objects cannot be passed between processes or pickled')
+
+    def __del__(self, _warn=_warnings.warn, RUN=RUN):
+        core = getattr(self, '_core', None)
+        if core is None:
+            return
+        if self._state == RUN:
+            _warn('unclosed running multiprocessing pool %r' % (self,), ResourceWarning, source=self)
+        core.release()
+        self._core = None
+
+    def _check_running(self):
+        if self._state != RUN:
+            raise ValueError('Pool not running')
+
+    # ---- single calls ----
+    def apply(self, func, args=(), kwds={}):  # noqa: B006 - the stdlib's signature
+        """Call func(*args, **kwds) in a worker and return its value (raise its exception)."""
+        self._check_running()
+        return self._core.submit_call(func, tuple(args), dict(kwds)).result()
+
+    def apply_async(self, func, args=(), kwds={}, callback=None, error_callback=None):  # noqa: B006
+        """Call func(*args, **kwds) in a worker; return an AsyncResult."""
+        self._check_running()
+        try:
+            f = self._core.submit_call(func, tuple(args), dict(kwds))
+        except WeftClosedError:
+            raise ValueError('Pool not running') from None
+        return AsyncResult(f, callback, error_callback)
+
+    # ---- maps ----
+    def _chunks(self, func, iterable, chunksize, star):
+        self._check_running()
+        try:
+            return _Chunks(self, func, iterable, chunksize, star)
+        except WeftClosedError:
+            raise ValueError('Pool not running') from None
+
+    def map(self, func, iterable, chunksize=None):
+        """[func(x) for x in iterable], computed by the workers in chunks; raises the first failure."""
+        return self._chunks(func, iterable, chunksize, False).values()
+
+    def starmap(self, func, iterable, chunksize=None):
+        """[func(*args) for args in iterable], computed by the workers."""
+        return self._chunks(func, iterable, chunksize, True).values()
+
+    def map_async(self, func, iterable, chunksize=None, callback=None, error_callback=None):
+        """map() without waiting: return a MapResult."""
+        return MapResult(self._chunks(func, iterable, chunksize, False), callback, error_callback)
+
+    def starmap_async(self, func, iterable, chunksize=None, callback=None, error_callback=None):
+        """starmap() without waiting: return a MapResult."""
+        return MapResult(self._chunks(func, iterable, chunksize, True), callback, error_callback)
+
+    def imap(self, func, iterable, chunksize=1):
+        """An iterator over func(x) for x in iterable, in order."""
+        return IMapIterator(self._chunks(func, iterable, chunksize, False))
+
+    def imap_unordered(self, func, iterable, chunksize=1):
+        """An iterator over func(x) for x in iterable, in the order they finish."""
+        return IMapUnorderedIterator(self._chunks(func, iterable, chunksize, False))
+
+    # ---- life ----
+    def close(self):
+        """Accept no more tasks; the queued ones still run."""
+        if self._state == RUN:
+            self._state = CLOSE
+            self._core.close()
+
+    def terminate(self):
+        """Cancel queued tasks and kill the workers now (their tasks fail with CancelledError)."""
+        self._state = TERMINATE
+        if self._core is not None:
+            self._core.terminate()
+
+    def join(self, timeout=None):
+        """Wait until the workers exited (after close() or terminate()).
+
+        timeout (a weft extension): return False if they have not by then.
+        """
+        if self._state == RUN:
+            raise ValueError('Pool is still running')
+        if self._state not in (CLOSE, TERMINATE):
+            raise ValueError('In unknown state')
+        return self._core.join(timeout)
+
+    def stats(self):
+        """weft's counters (a weft extension): workers, busy, queued, completed, failed,
+        cancelled, timed_out, crashed, replaced, broken."""
+        return self._core.stats()
+
+    def worker_pids(self):
+        """The pids of the live workers (a weft extension)."""
+        return self._core.pids()
+
+    def __enter__(self):
+        self._check_running()
+        return self
+
+    def __exit__(self, exc_type, exc_val, exc_tb):
+        self.terminate()
+
+
+def ThreadPool(processes=None, initializer=None, initargs=()):
+    """multiprocessing.pool.ThreadPool: the stdlib's (threads need no weft process pool)."""
+    from multiprocessing.pool import ThreadPool as _TP
+    return _TP(processes, initializer, initargs)
