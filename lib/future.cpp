@@ -1,7 +1,9 @@
 // Future: Python's concurrent.futures.Future, wait() and as_completed().
 //
-// One allocation per future. `word` holds the state (bits 0..2) and SLEEPERS
-// (bit 3: a thread may sleep on this word in weft_future_wait/result). Every
+// One 64-byte cell per future (cell_cache.hpp: cached for reuse). `word` holds the state (bits 0..2),
+// SLEEPERS (bit 3: a thread may sleep on this word in weft_future_wait/result)
+// and CANCEL_REQ (bit 4: weft_future_cancel() asked a running task to stop;
+// it survives the move into the final state). Every
 // move into a final state (DONE, FAILED, CANCELLED) happens under `lock` (a
 // WordLock), together with detaching the callback list and the waiter list;
 // PENDING -> RUNNING is a lock-free compare-and-swap that a finisher under the
@@ -38,6 +40,7 @@
 #include <weft/future.h>
 
 #include "internal/boundary.hpp"
+#include "internal/cell_cache.hpp"
 #include "internal/deadline.hpp"
 #include "internal/futex.hpp"
 #include "internal/handle.hpp"
@@ -75,7 +78,7 @@ struct CallbackNode {
     CallbackNode *next;
 };
 
-constexpr std::uint32_t kStateMask = 7, kSleepers = 8;
+constexpr std::uint32_t kStateMask = 7, kSleepers = 8, kCancelReq = 16;
 constexpr std::uint32_t PENDING = WEFT_FUTURE_PENDING, RUNNING = WEFT_FUTURE_RUNNING, DONE = WEFT_FUTURE_DONE,
                         FAILED = WEFT_FUTURE_FAILED, CANCELLED = WEFT_FUTURE_CANCELLED;
 
@@ -104,22 +107,31 @@ bool help(WaitHook *hook) noexcept { return hook && hook->run_one(hook->ctx); }
 }  // namespace
 }  // namespace weft::detail
 
+// One cache line: 64 bytes (checked below), so a million queued futures
+// touch as few fresh pages as possible.
 struct weft_future : weft::detail::Handle<weft::detail::Magic::future> {
-    std::atomic<std::uint32_t> word{weft::detail::PENDING};
+    std::atomic<std::uint32_t> word{weft::detail::PENDING};  // state | SLEEPERS | CANCEL_REQ
     std::atomic<std::uint32_t> refs{1};
-    std::atomic<std::uint32_t> cancel_req{0};
     weft::detail::WordLock lock;
-    // Written under `lock` before the move into the final state; immutable after.
-    void *value = nullptr;
-    weft_free_fn value_free = nullptr;
-    weft_status err_code = WEFT_OK;
-    char *err_msg = nullptr;
+    // Written under `lock` before the move into the final state; immutable
+    // after. DONE uses `value`/`value_free`, FAILED `err_msg`/`err_code`.
+    union {
+        struct {
+            void *value;
+            weft_free_fn value_free;
+        } ok;
+        struct {
+            char *err_msg;  // NULL when the message was empty
+            weft_status err_code;
+        } err;
+    } out{};
     // Under `lock` until detached by the finisher.
     weft_future_callback cb0 = nullptr;  // the first callback, no allocation
     void *ud0 = nullptr;
-    weft::detail::CallbackNode *cb_head = nullptr, *cb_tail = nullptr;
+    weft::detail::CallbackNode *cb_head = nullptr;  // the others, in order
     weft::detail::Waiter *waiters = nullptr;
 };
+static_assert(sizeof(weft_future) <= weft::detail::cells::kCellSize, "a future is one cell (cell_cache.hpp)");
 
 struct weft_as_completed : weft::detail::Handle<weft::detail::Magic::as_completed> {
     std::size_t n = 0;
@@ -158,7 +170,9 @@ bool finish_locked(weft_future *f, std::uint32_t target, unsigned allowed, std::
     for (;;) {
         seen = w & kStateMask;
         if (!(allowed & bit(seen))) return false;
-        if (f->word.compare_exchange_weak(w, target, std::memory_order_acq_rel, std::memory_order_relaxed)) break;
+        if (f->word.compare_exchange_weak(w, target | (w & kCancelReq), std::memory_order_acq_rel,
+                                          std::memory_order_relaxed))
+            break;
     }
     d.sleepers = (w & kSleepers) != 0;
     d.failed = target == FAILED;
@@ -166,7 +180,7 @@ bool finish_locked(weft_future *f, std::uint32_t target, unsigned allowed, std::
     d.ud0 = f->ud0;
     d.cbs = f->cb_head;
     f->cb0 = nullptr;
-    f->cb_head = f->cb_tail = nullptr;
+    f->cb_head = nullptr;
     d.waiters = f->waiters;
     f->waiters = nullptr;
     for (Waiter *n = d.waiters; n; n = n->next) n->linked = false;
@@ -266,10 +280,12 @@ void free_future(weft_future *f) noexcept {
         f->lock.unlock();
         if (moved) complete(f, d);
     }
-    if ((f->word.load(std::memory_order_acquire) & kStateMask) == DONE && f->value_free) f->value_free(f->value);
-    std::free(f->err_msg);
+    std::uint32_t st = f->word.load(std::memory_order_acquire) & kStateMask;
+    if (st == DONE && f->out.ok.value_free) f->out.ok.value_free(f->out.ok.value);
+    if (st == FAILED) std::free(f->out.err.err_msg);
     f->poison();
-    delete f;
+    f->~weft_future();
+    cells::release(f);
 }
 
 weft_status wait_one(weft_future *f, std::int64_t timeout_ns) noexcept {
@@ -363,8 +379,9 @@ extern "C" {
 WEFT_API weft_status weft_future_create(weft_future **out) noexcept {
     if (!out) return null_arg("weft_future_create", "out");
     *out = nullptr;
-    weft_future *f = new (std::nothrow) weft_future;
-    if (!f) return fail(WEFT_ENOMEM, "weft_future_create: out of memory");
+    void *mem = cells::alloc();  // 64 bytes, cached for reuse (cell_cache.hpp)
+    if (!mem) return fail(WEFT_ENOMEM, "weft_future_create: out of memory");
+    weft_future *f = new (mem) weft_future;
     *out = f;
     return WEFT_OK;
 }
@@ -413,8 +430,8 @@ WEFT_API weft_status weft_future_set_result(weft_future *f, void *value, weft_fr
         return fail(WEFT_ESTATE, "weft_future_set_result: the future (%p) is finished already",
                     static_cast<void *>(f));
     }
-    f->value = value;  // only this thread can finish it now (we hold the lock)
-    f->value_free = value_free;
+    f->out.ok.value = value;  // only this thread can finish it now (we hold the lock)
+    f->out.ok.value_free = value_free;
     (void)finish_locked(f, DONE, bit(PENDING) | bit(RUNNING), seen, d);
     f->lock.unlock();
     complete(f, d);
@@ -439,8 +456,8 @@ WEFT_API weft_status weft_future_set_error(weft_future *f, weft_status code, con
         return fail(WEFT_ESTATE, "weft_future_set_error: the future (%p) is finished already",
                     static_cast<void *>(f));
     }
-    f->err_code = code;
-    f->err_msg = copy;
+    f->out.err.err_code = code;
+    f->out.err.err_msg = copy;
     (void)finish_locked(f, FAILED, bit(PENDING) | bit(RUNNING), seen, d);
     f->lock.unlock();
     complete(f, d);
@@ -472,11 +489,12 @@ WEFT_API weft_status weft_future_result(weft_future *f, void **value, int64_t ti
     if (s != WEFT_OK) return s;
     switch (f->word.load(std::memory_order_acquire) & kStateMask) {
     case DONE:
-        *value = f->value;
+        *value = f->out.ok.value;
         return WEFT_OK;
     case FAILED:
-        if (f->err_msg) return fail(f->err_code, "%s", f->err_msg);
-        return fail(f->err_code, "the task failed with %s (%d)", weft_status_name(f->err_code), f->err_code);
+        if (f->out.err.err_msg) return fail(f->out.err.err_code, "%s", f->out.err.err_msg);
+        return fail(f->out.err.err_code, "the task failed with %s (%d)", weft_status_name(f->out.err.err_code),
+                    f->out.err.err_code);
     default:
         return fail(WEFT_ECANCELLED, "weft_future_result: the future (%p) was cancelled", static_cast<void *>(f));
     }
@@ -488,8 +506,8 @@ WEFT_API weft_status weft_future_error(const weft_future *f, weft_status *code, 
     if (!message) return null_arg("weft_future_error", "message");
     if ((f->word.load(std::memory_order_acquire) & kStateMask) != FAILED)
         return fail(WEFT_ESTATE, "weft_future_error: the future (%p) is not FAILED", static_cast<const void *>(f));
-    *code = f->err_code;
-    *message = f->err_msg ? f->err_msg : "";
+    *code = f->out.err.err_code;
+    *message = f->out.err.err_msg ? f->out.err.err_msg : "";
     return WEFT_OK;
 }
 
@@ -499,13 +517,13 @@ WEFT_API weft_status weft_future_cancel(weft_future *f) noexcept {
     std::uint32_t seen;
     f->lock.lock_forever();
     if (finish_locked(f, CANCELLED, bit(PENDING), seen, d)) {
-        f->cancel_req.store(1, std::memory_order_release);
+        f->word.fetch_or(kCancelReq, std::memory_order_release);
         f->lock.unlock();
         complete(f, d);
         return WEFT_OK;
     }
     if (seen == RUNNING) {  // cannot finish while we hold the lock
-        f->cancel_req.store(1, std::memory_order_release);
+        f->word.fetch_or(kCancelReq, std::memory_order_release);
         f->lock.unlock();
         return WEFT_EBUSY;
     }
@@ -517,10 +535,8 @@ WEFT_API weft_status weft_future_cancel(weft_future *f) noexcept {
 
 WEFT_API int weft_future_cancel_requested(const weft_future *f) noexcept {
     WEFT_CHECK_HANDLE("weft_future_cancel_requested", f);
-    return f->cancel_req.load(std::memory_order_acquire) != 0 ||
-                   (f->word.load(std::memory_order_acquire) & kStateMask) == CANCELLED
-               ? 1
-               : 0;
+    std::uint32_t w = f->word.load(std::memory_order_acquire);
+    return (w & kCancelReq) != 0 || (w & kStateMask) == CANCELLED ? 1 : 0;
 }
 
 WEFT_API weft_status weft_future_add_done_callback(weft_future *f, weft_future_callback cb, void *user_data) noexcept {
@@ -549,11 +565,9 @@ WEFT_API weft_status weft_future_add_done_callback(weft_future *f, weft_future_c
         cb(f, user_data);
         return WEFT_OK;
     }
-    if (f->cb_tail)
-        f->cb_tail->next = node;
-    else
-        f->cb_head = node;
-    f->cb_tail = node;
+    CallbackNode **link = &f->cb_head;  // append: callbacks run in the order added
+    while (*link) link = &(*link)->next;
+    *link = node;
     f->lock.unlock();
     return WEFT_OK;
 }

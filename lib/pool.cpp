@@ -1,11 +1,28 @@
-// Thread pool: an intrusive FIFO of task nodes under one WordLock, and task
-// nodes recycled through a free list under the same lock, so the steady state
-// allocates nothing but the futures callers ask for. An idle worker puts its
-// own parking slot on an idle stack (under the lock) and spins, yields, then
-// sleeps on the slot's futex word; a submit pops one idle slot and signals
-// exactly that worker, with a system call only if it is really asleep. So a
-// burst of submits wakes each idle worker once, and busy workers are never
-// woken at all.
+// Thread pool: a two-lock queue (Michael & Scott) of task nodes, so
+// submitters and workers never take the same lock. Submitters serialise on
+// `tail_lock` and append; workers serialise on `head_lock` and take from the
+// front; the two meet only at the node between them (a release store of
+// `next` and an acquire load of it). Nodes are 64-byte, cache-line aligned
+// slots in 64 KiB blocks that the pool keeps until it is destroyed, when they
+// go back to a process-wide cache (cell_cache.hpp): a submitter takes them from its own spare list, refilled in one exchange from the
+// `returned` stack that workers push used nodes onto (in batches), so the
+// steady state allocates nothing but the futures callers ask for, and no
+// system call happens under either queue lock. Futures are cells of that
+// cache too: a burst of a million queued tasks faults its memory in once per
+// process, not once per pool.
+//
+// Wake-ups: an idle worker puts its own parking slot on the idle stack
+// (under `idle_lock`), re-checks the queue, and sleeps on the slot's futex
+// word. A submit, after its append, costs one fence and one load of the idle
+// stack while every worker is busy; only when a worker is parked does it pop
+// that one slot and signal exactly that worker (a system call only if it is
+// really asleep). So a burst of submits wakes each idle worker once, and
+// busy workers are never woken at all.
+//
+// Per-worker state (tasks running, completed, failed; the future it runs, so
+// terminate can ask it to stop) is written by its worker alone and read by
+// weft_pool_stats_get() and weft_pool_terminate(): no shared counter is
+// written per task except the queue's own `pushed` and `popped`.
 //
 // A worker waiting for a future (apply, map, or weft_future_wait inside a task)
 // runs queued tasks of its pool meanwhile, through the thread's WaitHook, so
@@ -17,6 +34,7 @@
 #include <cstring>
 #include <new>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <weft/pool.h>
@@ -24,6 +42,7 @@
 #include <weft/thread.h>
 
 #include "internal/boundary.hpp"
+#include "internal/cell_cache.hpp"
 #include "internal/event_count.hpp"
 #include "internal/handle.hpp"
 #include "internal/task.hpp"
@@ -35,17 +54,27 @@ namespace {
 
 struct MapJob;
 
-struct Task {
-    Task *next = nullptr;
+// What one queued task carries (a map chunk when `job` is set: then `arg`
+// holds the chunk index and the node holds a job reference).
+struct TaskData {
     weft_task_fn fn = nullptr;
     void *arg = nullptr;
     weft_future *future = nullptr;  // the pool's reference, or null
     weft_pool_callback callback = nullptr;
     weft_pool_error_callback error_callback = nullptr;
     void *user_data = nullptr;
-    MapJob *job = nullptr;  // a map chunk when set (the node holds a job reference)
-    size_t chunk = 0;
+    MapJob *job = nullptr;
+
+    size_t chunk() const noexcept { return reinterpret_cast<std::uintptr_t>(arg); }
 };
+
+// A queue node: one cache line, so a worker reading one node never pulls the
+// line the submitter is writing the next one in.
+struct alignas(64) Node {
+    std::atomic<Node *> next{nullptr};
+    TaskData d;
+};
+static_assert(sizeof(Node) == 64, "a queue node is one cache line");
 
 // One map call: chunks write results straight into the caller's array. The
 // job lives on the heap with a reference per queued chunk node plus the
@@ -102,17 +131,13 @@ struct MapJob {
     }
 };
 
-}  // namespace
-}  // namespace weft::detail
-
-using namespace weft::detail;
-
-namespace weft::detail {
-namespace {
-
 // An idle worker's parking spot.
 struct IdleSlot {
     static constexpr std::uint32_t kSpinning = 0, kSleeping = 1, kSignaled = 2;
+    // Checks of the slot before sleeping: a signal that arrives meanwhile
+    // costs the submitter a store instead of a futex wake (tens of us on a
+    // VM). Measured (W4, 2 vCPUs): 1000 beat 64, 300 and 3000 in both rows.
+    static constexpr int kSpins = 1000;
     std::atomic<std::uint32_t> state{kSpinning};
     IdleSlot *next = nullptr;
 
@@ -120,15 +145,11 @@ struct IdleSlot {
         if (state.exchange(kSignaled, std::memory_order_acq_rel) == kSleeping) futex::wake(&state, 1);
     }
 
-    // Spin, yield, then sleep until signalled.
-    void park() noexcept {
-        for (int i = 0; i < 200; i++) {
+    // Spin a little, then sleep until signalled.
+    void park(int spins) noexcept {
+        for (int i = 0; i < spins; i++) {
             if (state.load(std::memory_order_acquire) == kSignaled) return;
             futex::cpu_relax();
-        }
-        for (int i = 0; i < 4; i++) {
-            sched_yield();
-            if (state.load(std::memory_order_acquire) == kSignaled) return;
         }
         std::uint32_t expect = kSpinning;
         if (!state.compare_exchange_strong(expect, kSleeping, std::memory_order_acq_rel)) return;  // signalled
@@ -136,144 +157,294 @@ struct IdleSlot {
     }
 };
 
-// A worker's own record. Its counters are written only by the worker (plain
-// increments, no lock) and summed by weft_pool_stats_get().
-struct WorkerCtx {
+// A worker's own record. Everything but `readers` is written only by the
+// worker (plain increments, no lock) and read by weft_pool_stats_get() and
+// weft_pool_terminate().
+struct alignas(64) WorkerCtx {
     weft_pool *pool;
     int index;
     std::atomic<std::int64_t> completed{0}, failed{0};
+    std::atomic<int> active{0};                      // tasks it runs now (nested ones too)
+    std::atomic<weft_future *> running{nullptr};      // the future of its outermost task
+    std::atomic<int> readers{0};                     // terminate looking at `running`
+    Node *spent = nullptr, *spent_tail = nullptr;    // used nodes not yet returned
+    int spent_count = 0;
+
+    WorkerCtx(weft_pool *p, int i) noexcept : pool(p), index(i) {}
 
     static void bump(std::atomic<std::int64_t> &c) noexcept {
         c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
+    static void add(std::atomic<int> &c, int d) noexcept {
+        c.store(c.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
     }
 };
 
 }  // namespace
 }  // namespace weft::detail
 
+using namespace weft::detail;
+
 struct weft_pool : Handle<Magic::pool> {
-    WordLock lock;
-    Task *head = nullptr, *tail = nullptr, *free_list = nullptr;
-    std::int64_t queued = 0;
+    // Used nodes go back to the submit side in batches of this many.
+    static constexpr int kReturnBatch = 32;
+    // Checks of the queue by the one spinning idle worker before it parks
+    // (about 10-50 us of `pause`). Measured on the 2-vCPU machines we run on
+    // (W4, 3 runnable threads on 2 cores): 1000 beat 100 and 5000, and
+    // sched_yield() in the loop did not help.
+    static constexpr int kIdleSpins = 1000;
+
+    // ---- submit side ----
+    alignas(64) WordLock tail_lock;  // serialises submitters
+    Node *tail = nullptr;            // the last node (the dummy when empty)
+    Node *spare = nullptr;           // free nodes of the submit side
+    std::vector<void *> blocks;      // node blocks (cells::block_alloc), given back at destroy
+    std::atomic<std::int64_t> pushed{0};  // written under tail_lock
+    std::atomic<bool> closed{false};      // set under tail_lock
     size_t max_queued = 0;
-    bool closed = false;
-    int target_workers = 0, live_workers = 0, running = 0;
-    IdleSlot *idle = nullptr;  // stack of parked workers
+    // ---- worker side ----
+    alignas(64) WordLock head_lock;       // serialises takers
+    Node *head = nullptr;                 // the dummy: the first task is head->next
+    std::atomic<std::int64_t> popped{0};  // written under head_lock
+    // ---- meeting points ----
+    alignas(64) std::atomic<Node *> returned{nullptr};  // used nodes; workers push, the submit side takes all
+    alignas(64) WordLock idle_lock;
+    std::atomic<IdleSlot *> idle{nullptr};  // stack of parked workers; changed under idle_lock
+    EventCount space;                       // a bounded pool's submitters wait here for room
+    std::atomic<int> spinner{0};            // an idle worker spinning for work (at most one)
+    // ---- control, under `lock` ----
+    alignas(64) WordLock lock;
+    std::atomic<int> target_workers{0}, live_workers{0};  // written under the lock
     std::int64_t retired_completed = 0, retired_failed = 0;  // of workers that exited
     std::atomic<std::int64_t> cancelled{0};
-    std::vector<WorkerCtx *> contexts;  // live workers, for statistics
-    EventCount space;  // a bounded pool's submitters wait here for room
+    std::vector<WorkerCtx *> contexts;  // live workers, for statistics and terminate
     std::atomic<std::uint32_t> exit_seq{0};
     std::vector<weft_thread *> threads;
-    std::vector<weft_future *> running_futures;  // one slot per worker index (terminate asks them to stop)
     std::string prefix;
     weft_pool_init_fn initializer = nullptr;
     void *initializer_data = nullptr;
     int next_worker_number = 0;
 
     ~weft_pool() {
-        for (Task *t = free_list; t;) {
-            Task *n = t->next;
-            delete t;
-            t = n;
-        }
+        for (void *b : blocks) cells::block_release(b);  // Node is trivially destructible
     }
 
-    // ---- queue, under the lock ----
-    Task *new_node_locked() {
-        if (Task *t = free_list) {
-            free_list = t->next;
-            *t = Task{};
-            return t;
+    // ---- nodes ----
+    // Submit side (tail_lock held, or before any worker exists): a free node.
+    // Nodes come in blocks from the process-wide cache (cell_cache.hpp),
+    // carved in order, and go back to it when the pool is destroyed.
+    Node *take_node_locked() {
+        Node *n = spare;
+        if (!n) n = returned.exchange(nullptr, std::memory_order_acquire);
+        if (!n) n = new_block_locked();
+        spare = n->next.load(std::memory_order_relaxed);
+        return n;
+    }
+    Node *new_block_locked() {
+        static_assert(std::is_trivially_destructible_v<Node>, "blocks are given back without destructors");
+        constexpr size_t k = cells::kBlockBytes / sizeof(Node);
+        blocks.reserve(blocks.size() + 1);
+        void *mem = cells::block_alloc();
+        if (!mem) throw std::bad_alloc();
+        blocks.push_back(mem);  // reserved: cannot throw
+        Node *b = static_cast<Node *>(mem);
+        for (size_t i = 0; i < k; i++) new (&b[i]) Node;
+        for (size_t i = 0; i + 1 < k; i++) b[i].next.store(&b[i + 1], std::memory_order_relaxed);
+        return b;
+    }
+    // Give the nodes first..last back to the submit side.
+    void return_nodes(Node *first, Node *last) noexcept {
+        Node *top = returned.load(std::memory_order_relaxed);
+        do {
+            last->next.store(top, std::memory_order_relaxed);
+        } while (!returned.compare_exchange_weak(top, first, std::memory_order_release, std::memory_order_relaxed));
+    }
+    // A used node: kept by its worker until a batch is full (w may be null).
+    void spend(Node *n, WorkerCtx *w) noexcept {
+        if (!w) {
+            return_nodes(n, n);
+            return;
         }
-        return new Task;
+        n->next.store(w->spent, std::memory_order_relaxed);
+        if (!w->spent) w->spent_tail = n;
+        w->spent = n;
+        if (++w->spent_count >= kReturnBatch) flush_spent(w);
     }
-    void recycle_locked(Task *t) noexcept {
-        t->next = free_list;
-        free_list = t;
+    void flush_spent(WorkerCtx *w) noexcept {
+        if (!w->spent) return;
+        return_nodes(w->spent, w->spent_tail);
+        w->spent = w->spent_tail = nullptr;
+        w->spent_count = 0;
     }
-    void push_locked(Task *t) noexcept {
-        t->next = nullptr;
-        if (tail)
-            tail->next = t;
-        else
-            head = t;
-        tail = t;
-        queued++;
+
+    // ---- the queue ----
+    bool has_work() const noexcept {
+        return pushed.load(std::memory_order_acquire) != popped.load(std::memory_order_acquire);
     }
-    Task *pop_locked() noexcept {
-        Task *t = head;
-        if (!t) return nullptr;
-        head = t->next;
-        if (!head) tail = nullptr;
-        queued--;
+
+    // Take the first task. A `tracked` task (a worker's outermost) becomes the
+    // worker's running future under head_lock, so terminate, which drains the
+    // queue under that lock first, sees every task either queued or running.
+    bool pop(TaskData &out, WorkerCtx *w, bool tracked) noexcept {
+        head_lock.lock_forever();
+        Node *h = head;
+        Node *n = h->next.load(std::memory_order_acquire);
+        if (!n) {
+            head_lock.unlock();
+            return false;
+        }
+        out = n->d;
+        head = n;  // n is the new dummy; its data is copied out
+        popped.store(popped.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+        if (w) {
+            WorkerCtx::add(w->active, 1);
+            if (tracked && out.future) w->running.store(out.future, std::memory_order_relaxed);
+        }
+        head_lock.unlock();
+        spend(h, w);
         if (max_queued) space.notify_all();
-        return t;
+        // More queued, a worker parked and none spinning: wake one, so what
+        // a spinner let the submitter queue without a wake-up never waits
+        // behind this (maybe long) task.
+        if (idle.load(std::memory_order_relaxed) && has_work() && !spinner.load(std::memory_order_relaxed)) wake_one();
+        return true;
     }
 
-    // Enqueue a filled-in node (fill() runs under the lock on a fresh node).
+    // Enqueue one task (fill() writes it into a fresh node, under tail_lock).
     template <class Fill>
     weft_status enqueue(const char *func, Deadline &d, Fill &&fill) {
-        lock.lock_forever();
+        tail_lock.lock_forever();
         for (;;) {
-            if (closed) {
-                lock.unlock();
+            if (closed.load(std::memory_order_relaxed)) {
+                tail_lock.unlock();
                 return fail(WEFT_ECLOSED, "%s: the pool is closed", func);
             }
-            if (max_queued == 0 || static_cast<size_t>(queued) < max_queued) break;
+            if (max_queued == 0 || !full()) break;
             if (d.poll()) {
-                lock.unlock();
+                tail_lock.unlock();
                 return fail(WEFT_ETIMEDOUT, "%s: %zu tasks are queued already (max_queued)", func, max_queued);
             }
-            // Announced under the lock, so a pop that makes room after this
-            // point moves the epoch and the wait returns at once.
+            // Announce, then look again: a pop that makes room after the
+            // announcement moves the epoch and the wait returns at once.
             std::uint32_t key = space.prepare_wait();
-            lock.unlock();
-            futex::WaitResult r = space.wait(key, d.abs());
-            lock.lock_forever();
-            if ((r == futex::WaitResult::timed_out || d.expired()) && !closed && static_cast<size_t>(queued) >= max_queued) {
-                lock.unlock();
+            tail_lock.unlock();
+            futex::WaitResult r = futex::WaitResult::woken;
+            if (full() && !closed.load(std::memory_order_acquire))
+                r = space.wait(key, d.abs());
+            else
+                space.cancel_wait(key);
+            tail_lock.lock_forever();
+            if ((r == futex::WaitResult::timed_out || d.expired()) && !closed.load(std::memory_order_relaxed) &&
+                full()) {
+                tail_lock.unlock();
                 return fail(WEFT_ETIMEDOUT, "%s: %zu tasks are queued already (max_queued)", func, max_queued);
             }
         }
-        Task *t;
+        Node *n;
         try {
-            t = new_node_locked();
+            n = take_node_locked();
         } catch (...) {
-            lock.unlock();
+            tail_lock.unlock();
             throw;
         }
-        fill(t);
-        push_locked(t);
-        IdleSlot *w = idle;
-        if (w) idle = w->next;
-        lock.unlock();
-        if (w) w->signal();
+        n->next.store(nullptr, std::memory_order_relaxed);
+        n->d = TaskData{};
+        fill(n->d);
+        tail->next.store(n, std::memory_order_release);  // published: a worker may take it now
+        tail = n;
+        pushed.store(pushed.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+        tail_lock.unlock();
+        // Pairs with the fence in idle_wait(): either that worker sees our
+        // task, or we see its slot.
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        if (idle.load(std::memory_order_relaxed) && !spinner.load(std::memory_order_relaxed)) wake_one();
         return WEFT_OK;
     }
 
-    // Under the lock: take every parked worker off the idle stack (to signal
-    // after unlocking: shutdown, resize).
-    IdleSlot *take_idle_locked() noexcept {
-        IdleSlot *all = idle;
-        idle = nullptr;
-        return all;
+    bool full() const noexcept {
+        return pushed.load(std::memory_order_relaxed) - popped.load(std::memory_order_acquire) >=
+               static_cast<std::int64_t>(max_queued);
     }
-    static void signal_all(IdleSlot *w) noexcept {
+
+    // ---- idle workers ----
+    void wake_one() noexcept {
+        idle_lock.lock_forever();
+        IdleSlot *w = idle.load(std::memory_order_relaxed);
+        if (w) idle.store(w->next, std::memory_order_relaxed);
+        idle_lock.unlock();
+        if (w) w->signal();
+    }
+    // Take every parked worker off the idle stack and signal it (shutdown,
+    // resize). Callers change what workers check (closed, target) first.
+    void wake_all() noexcept {
+        idle_lock.lock_forever();
+        IdleSlot *w = idle.load(std::memory_order_relaxed);
+        idle.store(nullptr, std::memory_order_relaxed);
+        idle_lock.unlock();
         while (w) {
             IdleSlot *next = w->next;  // read before signal: the worker may reuse its slot at once
             w->signal();
             w = next;
         }
     }
+    bool should_stop() const noexcept {
+        return closed.load(std::memory_order_acquire) ||
+               live_workers.load(std::memory_order_relaxed) > target_workers.load(std::memory_order_relaxed);
+    }
+    // Park until a submit, shutdown or resize signals this worker, unless
+    // there is work or a reason to stop already.
+    void idle_wait(WorkerCtx *w) noexcept {
+        // One idle worker at a time spins for the next submit before it
+        // parks: a steady submitter then never pays a wake-up, and a second
+        // spinner would only take the CPU from the submitter.
+        if (spinner.load(std::memory_order_relaxed) == 0 && !spinner.exchange(1, std::memory_order_acquire)) {
+            bool found = false;
+            for (int i = 0; i < kIdleSpins && !found; i++) {
+                futex::cpu_relax();
+                found = has_work() || should_stop();
+            }
+            spinner.store(0, std::memory_order_relaxed);
+            std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with enqueue(): see its task, or be seen
+            if (found || has_work()) return;
+        }
+        flush_spent(w);  // the submit side may need them while we sleep
+        IdleSlot slot;
+        idle_lock.lock_forever();
+        slot.next = idle.load(std::memory_order_relaxed);
+        const bool first = slot.next == nullptr;  // only the first parked worker spins in park()
+        idle.store(&slot, std::memory_order_relaxed);
+        idle_lock.unlock();
+        std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with enqueue()
+        if (has_work() || should_stop()) {
+            idle_lock.lock_forever();
+            bool removed = false;
+            for (IdleSlot *prev = nullptr, *s = idle.load(std::memory_order_relaxed); s; prev = s, s = s->next) {
+                if (s != &slot) continue;
+                if (prev)
+                    prev->next = s->next;
+                else
+                    idle.store(s->next, std::memory_order_relaxed);
+                removed = true;
+                break;
+            }
+            idle_lock.unlock();
+            if (removed) return;
+            // Popped by a submitter: its signal is on the way; take it.
+        }
+        slot.park(first ? IdleSlot::kSpins : 0);
+    }
 
     // ---- running tasks ----
-    void run(Task *t, WorkerCtx *w, bool tracked) noexcept;
-    void cancel_task(Task *t) noexcept;
+    void run(TaskData &t, WorkerCtx *w, bool tracked) noexcept;
+    void cancel_task(TaskData &t) noexcept;
     bool run_one_pending(WorkerCtx *w) noexcept;
     static void *worker_main(void *arg);
     weft_status start_worker_locked();
     weft_status wait_workers(Deadline &d);
+    void init_queue() {
+        head = tail = take_node_locked();
+        head->next.store(nullptr, std::memory_order_relaxed);
+    }
 };
 
 namespace weft::detail {
@@ -290,28 +461,29 @@ bool help_one(void *ctx) noexcept {
 }  // namespace
 }  // namespace weft::detail
 
-void weft_pool::cancel_task(Task *t) noexcept {
-    if (t->job) {
-        t->job->cancel(t->chunk);
-        t->job->release();
+void weft_pool::cancel_task(TaskData &t) noexcept {
+    if (t.job) {
+        t.job->cancel(t.chunk());
+        t.job->release();
         return;
     }
-    if (t->future) {
-        weft_future_cancel(t->future);
-        weft_future_destroy(t->future);
+    if (t.future) {
+        weft_future_cancel(t.future);
+        weft_future_destroy(t.future);
     }
-    if (t->error_callback) t->error_callback(WEFT_ECANCELLED, "the task was cancelled before it ran", t->user_data);
+    if (t.error_callback) t.error_callback(WEFT_ECANCELLED, "the task was cancelled before it ran", t.user_data);
 }
 
 // Run one task on worker `w`. A `tracked` task's future is the worker's
 // running slot: the worker loop clears the slot and drops the pool's
 // reference; an untracked (nested) task drops it here.
-void weft_pool::run(Task *t, WorkerCtx *w, bool tracked) noexcept {
-    if (MapJob *job = t->job) {
+void weft_pool::run(TaskData &t, WorkerCtx *w, bool tracked) noexcept {
+    if (MapJob *job = t.job) {
+        const size_t c = t.chunk();
         int expect = 0;
-        bool mine = job->chunk_state[t->chunk].compare_exchange_strong(expect, 1, std::memory_order_acq_rel);
+        bool mine = job->chunk_state[c].compare_exchange_strong(expect, 1, std::memory_order_acq_rel);
         if (mine) {  // else cancelled by the caller's deadline, already ended
-            for (size_t i = job->begin(t->chunk); i < job->end(t->chunk); i++) {
+            for (size_t i = job->begin(c); i < job->end(c); i++) {
                 TaskScope scope(nullptr);
                 void *r = job->fn(job->args[i]);
                 if (scope.failed()) {
@@ -325,30 +497,30 @@ void weft_pool::run(Task *t, WorkerCtx *w, bool tracked) noexcept {
                     job->results[i] = r;
                 }
             }
-            job->chunk_state[t->chunk].store(2, std::memory_order_release);
+            job->chunk_state[c].store(2, std::memory_order_release);
             WorkerCtx::bump(w->completed);
-            job->ended(t->chunk);
+            job->ended(c);
         }
         job->release();
         return;
     }
-    weft_future *f = t->future;
+    weft_future *f = t.future;
     if (f && weft_future_set_running(f) != WEFT_OK) {  // cancelled while queued
         cancelled.fetch_add(1, std::memory_order_relaxed);
-        if (t->error_callback) t->error_callback(WEFT_ECANCELLED, "the task was cancelled before it ran", t->user_data);
+        if (t.error_callback) t.error_callback(WEFT_ECANCELLED, "the task was cancelled before it ran", t.user_data);
         if (!tracked) weft_future_destroy(f);
         return;
     }
     bool ok;
     {
         TaskScope scope(f);
-        void *r = t->fn(t->arg);
+        void *r = t.fn(t.arg);
         scope.finish(r, nullptr);
         ok = !scope.failed();
         if (ok) {
-            if (t->callback) t->callback(r, t->user_data);
-        } else if (t->error_callback) {
-            t->error_callback(scope.code(), scope.message() ? scope.message() : "", t->user_data);
+            if (t.callback) t.callback(r, t.user_data);
+        } else if (t.error_callback) {
+            t.error_callback(scope.code(), scope.message() ? scope.message() : "", t.user_data);
         }
     }
     WorkerCtx::bump(w->completed);
@@ -357,17 +529,10 @@ void weft_pool::run(Task *t, WorkerCtx *w, bool tracked) noexcept {
 }
 
 bool weft_pool::run_one_pending(WorkerCtx *w) noexcept {
-    lock.lock_forever();
-    Task *t = pop_locked();
-    if (t) running++;
-    lock.unlock();
-    if (!t) return false;
-    Task copy = *t;
-    run(&copy, w, false);  // nested inside a waiting task: not the worker's slot
-    lock.lock_forever();
-    running--;
-    recycle_locked(t);
-    lock.unlock();
+    TaskData t;
+    if (!pop(t, w, false)) return false;
+    run(t, w, false);  // nested inside a waiting task: not the worker's slot
+    WorkerCtx::add(w->active, -1);
     return true;
 }
 
@@ -378,68 +543,62 @@ void *weft_pool::worker_main(void *arg) {
     WaitHook hook{help_one, ctx};
     WaitHookScope hook_scope(&hook);
     if (p->initializer) p->initializer(p->initializer_data);
-    Task *done = nullptr;
-    weft_future *done_future = nullptr;  // the pool's reference, dropped once the slot is clear
-    const auto slot_index = static_cast<size_t>(ctx->index);
-    p->lock.lock_forever();
     for (;;) {
-        if (done) {
-            p->running--;
-            p->running_futures[slot_index] = nullptr;
-            p->recycle_locked(done);
-            done = nullptr;
-        }
-        if (p->live_workers > p->target_workers) break;  // resized down
-        if (Task *t = p->pop_locked()) {
-            p->running++;
-            p->running_futures[slot_index] = t->future;
-            p->lock.unlock();
-            if (done_future) weft_future_destroy(done_future);
+        TaskData t;
+        if (p->pop(t, ctx, true)) {
             p->run(t, ctx, true);
-            done = t;
-            done_future = t->future;
-            p->lock.lock_forever();
+            WorkerCtx::add(ctx->active, -1);
+            if (t.future && !t.job) {
+                // Clear the slot, then wait out a terminate that may be
+                // looking at it, then drop the pool's reference.
+                ctx->running.exchange(nullptr, std::memory_order_seq_cst);
+                while (ctx->readers.load(std::memory_order_seq_cst)) sched_yield();
+                weft_future_destroy(t.future);
+            }
             continue;
         }
-        if (p->closed) break;
-        IdleSlot slot;
-        slot.next = p->idle;
-        p->idle = &slot;
-        p->lock.unlock();
-        if (done_future) weft_future_destroy(done_future);
-        done_future = nullptr;
-        slot.park();  // returns once popped off the idle stack and signalled
-        p->lock.lock_forever();
+        if (p->closed.load(std::memory_order_acquire)) {
+            if (p->has_work()) continue;
+            p->lock.lock_forever();
+            break;  // closed and drained: no submit can come any more
+        }
+        if (p->live_workers.load(std::memory_order_relaxed) > p->target_workers.load(std::memory_order_relaxed)) {
+            p->lock.lock_forever();  // resized down: exactly live - target workers leave
+            if (p->live_workers.load(std::memory_order_relaxed) > p->target_workers.load(std::memory_order_relaxed))
+                break;
+            p->lock.unlock();
+            continue;
+        }
+        p->idle_wait(ctx);
     }
-    p->live_workers--;
+    // Leave, with the lock held.
+    p->flush_spent(ctx);
+    p->live_workers.fetch_sub(1, std::memory_order_relaxed);
     p->retired_completed += ctx->completed.load(std::memory_order_relaxed);
     p->retired_failed += ctx->failed.load(std::memory_order_relaxed);
     p->contexts.erase(std::find(p->contexts.begin(), p->contexts.end(), ctx));
     p->exit_seq.fetch_add(1, std::memory_order_release);
     p->lock.unlock();
     futex::wake_all(&p->exit_seq);
-    if (done_future) weft_future_destroy(done_future);
     tl_worker = nullptr;
     delete ctx;
     return nullptr;
 }
 
 weft_status weft_pool::start_worker_locked() {
-    auto *ctx = new WorkerCtx{this, next_worker_number};
+    auto *ctx = new WorkerCtx(this, next_worker_number);
     char name[64];
     std::snprintf(name, sizeof name, "%s-%d", prefix.c_str(), next_worker_number);
     weft_thread_options o = WEFT_THREAD_OPTIONS_INIT;
     o.name = name;
     o.daemon = 1;
-    if (running_futures.size() <= static_cast<size_t>(next_worker_number))
-        running_futures.resize(static_cast<size_t>(next_worker_number) + 1, nullptr);
     threads.reserve(threads.size() + 1);
     contexts.reserve(contexts.size() + 1);
     weft_thread *t;
-    live_workers++;  // before start: the worker may run and check at once
+    live_workers.fetch_add(1, std::memory_order_relaxed);  // before start: the worker may run and check at once
     weft_status s = weft_thread_spawn(&t, worker_main, ctx, &o);
     if (s != WEFT_OK) {
-        live_workers--;
+        live_workers.fetch_sub(1, std::memory_order_relaxed);
         delete ctx;
         return s;
     }
@@ -451,7 +610,7 @@ weft_status weft_pool::start_worker_locked() {
 
 weft_status weft_pool::wait_workers(Deadline &d) {
     lock.lock_forever();
-    while (live_workers > 0) {
+    while (live_workers.load(std::memory_order_relaxed) > 0) {
         if (d.poll()) break;
         std::uint32_t s = exit_seq.load(std::memory_order_relaxed);
         lock.unlock();
@@ -459,7 +618,7 @@ weft_status weft_pool::wait_workers(Deadline &d) {
         lock.lock_forever();
         if (r == futex::WaitResult::timed_out || d.expired()) break;
     }
-    bool done = live_workers == 0;
+    bool done = live_workers.load(std::memory_order_relaxed) == 0;
     std::vector<weft_thread *> ts;
     if (done) ts.swap(threads);
     lock.unlock();
@@ -489,14 +648,15 @@ WEFT_API weft_status weft_pool_create(weft_pool **out, const weft_pool_options *
     if (o.workers < 0) return fail(WEFT_EINVAL, "weft_pool_create: opts->workers is %d; use 0 (CPU count) or more", o.workers);
     return guarded("weft_pool_create", [&]() -> weft_status {
         auto *p = new weft_pool;
-        p->target_workers = o.workers ? o.workers : weft_cpu_count();
+        p->target_workers.store(o.workers ? o.workers : weft_cpu_count(), std::memory_order_relaxed);
         p->prefix = o.name_prefix ? o.name_prefix : "weft-pool";
         p->initializer = o.initializer;
         p->initializer_data = o.initializer_data;
         p->max_queued = o.max_queued;
+        p->init_queue();  // before any worker: no lock needed
         p->lock.lock_forever();
         weft_status s = WEFT_OK;
-        for (int i = 0; i < p->target_workers && s == WEFT_OK; i++) {
+        for (int i = 0; i < p->target_workers.load(std::memory_order_relaxed) && s == WEFT_OK; i++) {
             try {
                 s = p->start_worker_locked();
             } catch (...) {
@@ -519,30 +679,21 @@ WEFT_API weft_status weft_pool_shutdown(weft_pool *pool, int wait, int cancel_pe
     WEFT_CHECK_HANDLE("weft_pool_shutdown", pool);
     if (wait && tl_worker && tl_worker->pool == pool)
         return fail(WEFT_EDEADLK, "weft_pool_shutdown: waiting from one of the pool's own tasks would deadlock");
-    Task *list = nullptr;
-    pool->lock.lock_forever();
-    pool->closed = true;
-    if (cancel_pending) {
-        list = pool->head;
-        pool->head = pool->tail = nullptr;
-        pool->queued = 0;
-    }
-    IdleSlot *idle = pool->take_idle_locked();
-    pool->lock.unlock();
-    weft_pool::signal_all(idle);
+    pool->tail_lock.lock_forever();
+    pool->closed.store(true, std::memory_order_release);  // after every accepted append
+    pool->tail_lock.unlock();
+    pool->wake_all();
     pool->space.notify_all();
-    std::int64_t n = 0;
-    while (list) {
-        Task *next = list->next;
-        pool->cancel_task(list);
-        delete list;
-        list = next;
-        n++;
-    }
-    if (n) {
-        pool->lock.lock_forever();
-        pool->cancelled += n;
-        pool->lock.unlock();
+    if (cancel_pending) {
+        // One at a time, so callbacks run outside the queue lock; a worker
+        // may take some meanwhile: each task runs or is cancelled, once.
+        TaskData t;
+        std::int64_t n = 0;
+        while (pool->pop(t, nullptr, false)) {
+            pool->cancel_task(t);
+            n++;
+        }
+        pool->cancelled.fetch_add(n, std::memory_order_relaxed);
     }
     if (!wait) return WEFT_OK;
     Deadline d = Deadline::forever();
@@ -569,9 +720,9 @@ WEFT_API weft_status weft_pool_execute(weft_pool *pool, weft_task_fn fn, void *a
     WEFT_CHECK_TIMEOUT("weft_pool_execute", timeout_ns);
     Deadline d(timeout_ns);
     return guarded("weft_pool_execute", [&] {
-        return pool->enqueue("weft_pool_execute", d, [&](Task *t) {
-            t->fn = fn;
-            t->arg = arg;
+        return pool->enqueue("weft_pool_execute", d, [&](TaskData &t) {
+            t.fn = fn;
+            t.arg = arg;
         });
     });
 }
@@ -591,13 +742,13 @@ WEFT_API weft_status weft_pool_apply_async(weft_pool *pool, weft_task_fn fn, voi
     }
     Deadline d(timeout_ns);
     weft_status s = guarded("weft_pool_apply_async", [&] {
-        return pool->enqueue("weft_pool_apply_async", d, [&](Task *t) {
-            t->fn = fn;
-            t->arg = arg;
-            t->future = f;
-            t->callback = callback;
-            t->error_callback = error_callback;
-            t->user_data = user_data;
+        return pool->enqueue("weft_pool_apply_async", d, [&](TaskData &t) {
+            t.fn = fn;
+            t.arg = arg;
+            t.future = f;
+            t.callback = callback;
+            t.error_callback = error_callback;
+            t.user_data = user_data;
         });
     });
     if (s != WEFT_OK) {
@@ -652,9 +803,9 @@ weft_status run_map(const char *func, weft_pool *pool, weft_task_fn fn, void *co
     for (; submitted < chunks; submitted++) {
         size_t c = submitted;
         try {
-            s = pool->enqueue(func, d, [&](Task *t) {
-                t->job = job;
-                t->chunk = c;
+            s = pool->enqueue(func, d, [&](TaskData &t) {
+                t.job = job;
+                t.arg = reinterpret_cast<void *>(static_cast<std::uintptr_t>(c));
             });
         } catch (...) {
             s = fail(WEFT_ENOMEM, "%s: out of memory", func);
@@ -739,9 +890,7 @@ WEFT_API weft_status weft_pool_join(weft_pool *pool, int64_t timeout_ns) noexcep
     WEFT_CHECK_TIMEOUT("weft_pool_join", timeout_ns);
     if (tl_worker && tl_worker->pool == pool)
         return fail(WEFT_EDEADLK, "weft_pool_join: joining from one of the pool's own tasks would deadlock");
-    pool->lock.lock_forever();
-    bool open = !pool->closed;
-    pool->lock.unlock();
+    bool open = !pool->closed.load(std::memory_order_acquire);
     if (open) return fail(WEFT_ESTATE, "weft_pool_join: the pool is still open; call weft_pool_close first");
     Deadline d(timeout_ns);
     return guarded("weft_pool_join", [&] { return pool->wait_workers(d); });
@@ -751,9 +900,15 @@ WEFT_API weft_status weft_pool_terminate(weft_pool *pool) noexcept {
     WEFT_CHECK_HANDLE("weft_pool_terminate", pool);
     weft_status s = weft_pool_shutdown(pool, 0, 1);
     if (s != WEFT_OK) return s;
-    pool->lock.lock_forever();
-    for (weft_future *f : pool->running_futures)
-        if (f) weft_future_cancel(f);  // RUNNING: only raises the cancel request
+    pool->lock.lock_forever();  // keeps the contexts alive
+    for (WorkerCtx *w : pool->contexts) {
+        // Announce, then look: the worker clears its slot and then waits
+        // for readers before it drops the future (see worker_main).
+        w->readers.fetch_add(1, std::memory_order_seq_cst);
+        if (weft_future *f = w->running.load(std::memory_order_seq_cst))
+            weft_future_cancel(f);  // RUNNING: only raises the cancel request
+        w->readers.fetch_sub(1, std::memory_order_release);
+    }
     pool->lock.unlock();
     return WEFT_OK;
 }
@@ -763,21 +918,22 @@ WEFT_API weft_status weft_pool_resize(weft_pool *pool, int workers) noexcept {
     if (workers < 1) return fail(WEFT_EINVAL, "weft_pool_resize: workers is %d; must be at least 1", workers);
     return guarded("weft_pool_resize", [&]() -> weft_status {
         pool->lock.lock_forever();
-        if (pool->closed) {
+        if (pool->closed.load(std::memory_order_acquire)) {
             pool->lock.unlock();
             return fail(WEFT_ECLOSED, "weft_pool_resize: the pool is closed");
         }
-        pool->target_workers = workers;
+        pool->target_workers.store(workers, std::memory_order_relaxed);
         weft_status s = WEFT_OK;
         try {
-            while (pool->live_workers < workers && s == WEFT_OK) s = pool->start_worker_locked();
+            while (pool->live_workers.load(std::memory_order_relaxed) < workers && s == WEFT_OK)
+                s = pool->start_worker_locked();
         } catch (...) {
             pool->lock.unlock();
             throw;
         }
-        IdleSlot *idle = pool->live_workers > workers ? pool->take_idle_locked() : nullptr;
+        bool shrink = pool->live_workers.load(std::memory_order_relaxed) > workers;
         pool->lock.unlock();
-        weft_pool::signal_all(idle);
+        if (shrink) pool->wake_all();  // parked extra workers wake and leave
         return s;
     });
 }
@@ -787,12 +943,14 @@ WEFT_API weft_status weft_pool_stats_get(const weft_pool *pool, weft_pool_stats 
     if (!stats) return null_arg("weft_pool_stats_get", "stats");
     auto *p = const_cast<weft_pool *>(pool);
     p->lock.lock_forever();
-    stats->workers = p->live_workers;
-    stats->running = p->running;
-    stats->queued = p->queued;
+    stats->workers = p->live_workers.load(std::memory_order_relaxed);
+    stats->running = 0;
+    std::int64_t queued = p->pushed.load(std::memory_order_acquire) - p->popped.load(std::memory_order_acquire);
+    stats->queued = queued > 0 ? queued : 0;
     stats->completed = p->retired_completed;
     stats->failed = p->retired_failed;
     for (const WorkerCtx *w : p->contexts) {
+        stats->running += w->active.load(std::memory_order_relaxed);
         stats->completed += w->completed.load(std::memory_order_relaxed);
         stats->failed += w->failed.load(std::memory_order_relaxed);
     }

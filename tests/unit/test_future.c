@@ -353,6 +353,29 @@ static void test_future_cancel_of_a_pending_future_cancels_it(void **state) {
     assert_int_equal(freed_now(), 0);
 }
 
+/* The request stays visible after the task ends, failed or done, and the
+ * error it ends with is kept whole. */
+static void test_future_cancel_request_outlives_the_end_of_the_task(void **state) {
+    weft_future *f;
+    weft_status code = WEFT_OK;
+    const char *msg = NULL;
+    void *v = &code;
+    (void)state;
+    WT_OK(weft_future_create(&f));
+    WT_OK(weft_future_set_running(f));
+    WT_EXPECT(WEFT_EBUSY, weft_future_cancel(f));
+    WT_OK(weft_future_set_error(f, WEFT_EFAILED, "stopped on request"));
+    assert_int_equal(weft_future_get_state(f), WEFT_FUTURE_FAILED);
+    assert_int_equal(weft_future_cancel_requested(f), 1);
+    WT_OK(weft_future_error(f, &code, &msg));
+    assert_int_equal(code, WEFT_EFAILED);
+    assert_string_equal(msg, "stopped on request");
+    WT_EXPECT(WEFT_EFAILED, weft_future_result(f, &v, 0));
+    assert_null(v);
+    WT_EXPECT(WEFT_ESTATE, weft_future_set_result(f, NULL, NULL));
+    weft_future_destroy(f);
+}
+
 static void test_future_cancel_of_a_running_future_only_requests_it(void **state) {
     weft_future *f;
     int a = 1;

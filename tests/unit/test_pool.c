@@ -418,6 +418,93 @@ static void test_pool_tasks_that_wait_on_their_own_pool_do_not_deadlock(void **s
     weft_pool_destroy(outer);
 }
 
+static weft_event *go;
+static void *wait_for_go(void *arg) {
+    (void)arg;
+    return ARG(weft_event_wait(go, 5 * WEFT_SEC) == WEFT_OK ? 1 : 0);
+}
+static void *set_go(void *arg) {
+    (void)arg;
+    weft_event_set(go);
+    return NULL;
+}
+
+/* A task blocked on something a later task does: the later one must reach the
+ * other worker even when it was queued while that worker was parked or
+ * spinning (no submit may be stranded behind a running task). */
+static void test_pool_task_queued_behind_a_blocked_task_still_runs(void **state) {
+    enum { ROUNDS = 20, QUICK = 50 };
+    weft_pool *p = make(2, 0);
+    (void)state;
+    for (int r = 0; r < ROUNDS; r++) {
+        weft_future *blocked, *setter, *quick[QUICK];
+        void *v = NULL;
+        WT_OK(weft_event_create(&go, NULL));
+        wt_sleep_ms(r % 3); /* let the workers park, or not */
+        WT_OK(weft_pool_submit(p, wait_for_go, NULL, &blocked, WEFT_FOREVER));
+        for (int i = 0; i < QUICK; i++) WT_OK(weft_pool_submit(p, square, ARG(i), &quick[i], WEFT_FOREVER));
+        WT_OK(weft_pool_submit(p, set_go, NULL, &setter, WEFT_FOREVER));
+        WT_OK(weft_future_result(blocked, &v, 10 * WEFT_SEC));
+        assert_int_equal(NUM(v), 1);
+        for (int i = 0; i < QUICK; i++) {
+            WT_OK(weft_future_result(quick[i], &v, 10 * WEFT_SEC));
+            assert_int_equal(NUM(v), i * i);
+            weft_future_destroy(quick[i]);
+        }
+        WT_OK(weft_future_wait(setter, 10 * WEFT_SEC));
+        weft_future_destroy(blocked);
+        weft_future_destroy(setter);
+        weft_event_destroy(go);
+    }
+    weft_pool_destroy(p);
+}
+
+/* Many submitters and many short tasks through a small pool: every task runs
+ * once and the statistics add up. */
+struct burst {
+    weft_pool *pool;
+    int n;
+    weft_status st;
+};
+static int burst_count;
+static void *bump_burst(void *arg) {
+    (void)arg;
+    __atomic_add_fetch(&burst_count, 1, __ATOMIC_RELAXED);
+    return NULL;
+}
+static void *submit_burst(void *arg) {
+    struct burst *b = arg;
+    for (int i = 0; i < b->n && b->st == WEFT_OK; i++) b->st = weft_pool_execute(b->pool, bump_burst, NULL, WEFT_FOREVER);
+    return NULL;
+}
+static void test_pool_many_submitters_lose_no_task(void **state) {
+    enum { SUBMITTERS = 4, N = 20000 };
+    weft_pool *p = make(3, 0);
+    weft_thread *t[SUBMITTERS];
+    struct burst b[SUBMITTERS];
+    weft_pool_stats st;
+    (void)state;
+    burst_count = 0;
+    for (int i = 0; i < SUBMITTERS; i++) {
+        b[i].pool = p;
+        b[i].n = N;
+        b[i].st = WEFT_OK;
+        WT_OK(weft_thread_spawn(&t[i], submit_burst, &b[i], NULL));
+    }
+    for (int i = 0; i < SUBMITTERS; i++) {
+        WT_OK(weft_thread_join(t[i], NULL, 30 * WEFT_SEC));
+        weft_thread_destroy(t[i]);
+        assert_int_equal(b[i].st, WEFT_OK);
+    }
+    WT_OK(weft_pool_shutdown(p, 1, 0));
+    assert_int_equal(__atomic_load_n(&burst_count, __ATOMIC_RELAXED), SUBMITTERS * N);
+    WT_OK(weft_pool_stats_get(p, &st));
+    assert_int_equal(st.completed, SUBMITTERS * N);
+    assert_int_equal(st.queued, 0);
+    assert_int_equal(st.running, 0);
+    weft_pool_destroy(p);
+}
+
 static void test_pool_rejects_bad_input(void **state) {
     weft_pool_options o = WEFT_POOL_OPTIONS_INIT;
     weft_pool *p = ARG(1);
@@ -469,6 +556,8 @@ int main(void) {
         cmocka_unit_test(test_pool_resizes_at_run_time),
         cmocka_unit_test(test_pool_runs_the_initializer_in_each_named_worker),
         cmocka_unit_test(test_pool_tasks_that_wait_on_their_own_pool_do_not_deadlock),
+        cmocka_unit_test(test_pool_task_queued_behind_a_blocked_task_still_runs),
+        cmocka_unit_test(test_pool_many_submitters_lose_no_task),
         cmocka_unit_test(test_pool_rejects_bad_input),
     };
     return cmocka_run_group_tests_name("pool", tests, NULL, NULL);
