@@ -49,7 +49,9 @@ static PyObject *weft_py_error_class(weft_status st) {
 }
 
 /* Raise the exception for st (< 0), with weft's message when it is about st. */
+#define WEFT_PY_INTERRUPTED 1
 static void weft_py_raise(weft_status st) {
+    if (st == WEFT_PY_INTERRUPTED) return; /* a signal handler raised: its exception is set */
     const weft_error *e = weft_last_error();
     const char *msg = (e && e->code == st && e->message[0]) ? e->message : weft_strerror(st);
     PyObject *cls = weft_py_error_class(st);
@@ -129,6 +131,53 @@ static PyObject *weft_py_bool_status(weft_status st) {
     return NULL;
 }
 
+/* Interruptible waits: in the main thread a long wait runs in slices of 50 ms
+ * with the GIL released, and between slices the signal handlers run
+ * (PyErr_CheckSignals), so Ctrl-C interrupts a blocked acquire, get, join or
+ * result as in the stdlib; other threads (which never run signal handlers)
+ * wait in one call. The deadline is fixed once at entry. */
+#define WEFT_PY_SLICE_NS (50 * 1000000LL)
+/* WEFT_PY_INTERRUPTED (defined above weft_py_raise) is not a weft_status
+ * (those are <= 0): a signal handler raised, the Python exception is set. */
+
+static int64_t weft_py_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+#define WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, CALL)                                  \
+    do {                                                                                  \
+        int64_t tmo = 0;                                                                  \
+        (st) = (CALL);                                                                    \
+        if ((st) == WEFT_ETIMEDOUT && (timeout_ns) != 0) {                                \
+            int main_ = _PyOS_IsMainThread();                                             \
+            int64_t end_ = (timeout_ns) < 0 ? -1 : weft_py_now_ns() + (timeout_ns);       \
+            for (;;) {                                                                    \
+                if (!main_) {                                                             \
+                    tmo = (timeout_ns);                                                   \
+                } else {                                                                  \
+                    int64_t left_ = end_ < 0 ? WEFT_PY_SLICE_NS : end_ - weft_py_now_ns(); \
+                    if (left_ < 0) left_ = 0;                                             \
+                    tmo = left_ < WEFT_PY_SLICE_NS ? left_ : WEFT_PY_SLICE_NS;            \
+                }                                                                         \
+                Py_BEGIN_ALLOW_THREADS                                                    \
+                (st) = (CALL);                                                            \
+                Py_END_ALLOW_THREADS                                                      \
+                if ((st) != WEFT_ETIMEDOUT || !main_ || (end_ >= 0 && weft_py_now_ns() >= end_)) \
+                    break;                                                                \
+                if (PyErr_CheckSignals() < 0) { (st) = WEFT_PY_INTERRUPTED; break; }      \
+            }                                                                             \
+        }                                                                                 \
+    } while (0)
+
+/* As weft_py_bool_status, and NULL (exception already set) when interrupted. */
+static PyObject *weft_py_bool_status_intr(weft_status st) {
+    if (st == WEFT_PY_INTERRUPTED) return NULL;
+    return weft_py_bool_status(st);
+}
+
+
 /* ---- native Lock --------------------------------------------------------------- */
 typedef struct {
     PyObject_HEAD
@@ -197,13 +246,13 @@ static PyObject *WeftPyLock_acquire(WeftPyLock *self, PyObject *const *args, Py_
     int64_t ns = WEFT_FOREVER;
     if ((nargs || kwnames) && weft_py_acquire_args(args, nargs, kwnames, &ns) < 0) return NULL;
     weft_status st;
-    WEFT_PY_TRY_THEN_BLOCK(st, ns, weft_lock_acquire(self->lk, tmo));
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, ns, weft_lock_acquire(self->lk, tmo));
     return weft_py_bool_status(st);
 }
 
 static PyObject *WeftPyLock_enter(WeftPyLock *self, PyObject *unused) {
     weft_status st;
-    WEFT_PY_TRY_THEN_BLOCK(st, WEFT_FOREVER, weft_lock_acquire(self->lk, tmo));
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, WEFT_FOREVER, weft_lock_acquire(self->lk, tmo));
     return weft_py_bool_status(st);
 }
 
@@ -299,13 +348,13 @@ static PyObject *WeftPyRLock_acquire(WeftPyRLock *self, PyObject *const *args, P
     int64_t ns = WEFT_FOREVER;
     if ((nargs || kwnames) && weft_py_acquire_args(args, nargs, kwnames, &ns) < 0) return NULL;
     weft_status st;
-    WEFT_PY_TRY_THEN_BLOCK(st, ns, weft_rlock_acquire(self->lk, tmo));
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, ns, weft_rlock_acquire(self->lk, tmo));
     return weft_py_bool_status(st);
 }
 
 static PyObject *WeftPyRLock_enter(WeftPyRLock *self, PyObject *unused) {
     weft_status st;
-    WEFT_PY_TRY_THEN_BLOCK(st, WEFT_FOREVER, weft_rlock_acquire(self->lk, tmo));
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, WEFT_FOREVER, weft_rlock_acquire(self->lk, tmo));
     return weft_py_bool_status(st);
 }
 
@@ -585,19 +634,19 @@ PyObject *py_semaphore_create(uint32_t value, uint32_t max_value) {
 /* Semaphore/Event/Future: True when it happened, False on timeout. */
 PyObject *py_semaphore_acquire(weft_semaphore *s, int64_t timeout_ns) {
     weft_status st;
-    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_semaphore_acquire(s, tmo));
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_semaphore_acquire(s, tmo));
     return weft_py_bool_status(st);
 }
 
 PyObject *py_event_wait(weft_event *e, int64_t timeout_ns) {
     weft_status st;
-    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_event_wait(e, tmo));
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_event_wait(e, tmo));
     return weft_py_bool_status(st);
 }
 
 PyObject *py_future_wait(weft_future *f, int64_t timeout_ns) {
     weft_status st;
-    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_future_wait(f, tmo));
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_future_wait(f, tmo));
     return weft_py_bool_status(st);
 }
 
@@ -672,7 +721,7 @@ PyObject *py_thread_spawn(PyObject *fn, const char *name, int daemon, size_t sta
 /* True when joined, False on timeout. */
 PyObject *py_thread_join(weft_thread *t, int64_t timeout_ns) {
     weft_status st;
-    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_thread_join(t, NULL, tmo));
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_thread_join(t, NULL, tmo));
     return weft_py_bool_status(st);
 }
 
@@ -695,7 +744,7 @@ PyObject *py_queue_create(int kind, size_t capacity) {
 PyObject *py_queue_put(weft_queue *q, PyObject *obj, int64_t timeout_ns) {
     weft_status st;
     Py_INCREF(obj);
-    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_queue_put(q, obj, tmo));
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_queue_put(q, obj, tmo));
     if (st != WEFT_OK) Py_DECREF(obj);
     return weft_py_bool_status(st);
 }
@@ -703,7 +752,7 @@ PyObject *py_queue_put(weft_queue *q, PyObject *obj, int64_t timeout_ns) {
 PyObject *py_queue_put_priority(weft_queue *q, PyObject *obj, int64_t priority, int64_t timeout_ns) {
     weft_status st;
     Py_INCREF(obj);
-    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_queue_put_priority(q, obj, priority, tmo));
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_queue_put_priority(q, obj, priority, tmo));
     if (st != WEFT_OK) Py_DECREF(obj);
     return weft_py_bool_status(st);
 }
@@ -712,14 +761,14 @@ PyObject *py_queue_put_priority(weft_queue *q, PyObject *obj, int64_t priority, 
 PyObject *py_queue_get(weft_queue *q, int64_t timeout_ns) {
     weft_status st;
     void *item = NULL;
-    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_queue_get(q, &item, tmo));
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_queue_get(q, &item, tmo));
     if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
     return (PyObject *)item;
 }
 
 PyObject *py_queue_join(weft_queue *q, int64_t timeout_ns) {
     weft_status st;
-    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_queue_join(q, tmo));
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_queue_join(q, tmo));
     return weft_py_bool_status(st);
 }
 
@@ -777,7 +826,7 @@ PyObject *py_future_wait_many(PyObject *seq, int mode, int64_t timeout_ns) {
     if (!fs) return NULL;
     weft_status st;
     size_t done = 0;
-    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_future_wait_many(fs, (size_t)n, mode, tmo, &done));
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_future_wait_many(fs, (size_t)n, mode, tmo, &done));
     PyMem_Free(fs);
     return weft_py_bool_status(st);
 }
@@ -798,7 +847,7 @@ PyObject *py_as_completed_create(PyObject *seq) {
 PyObject *py_as_completed_next(weft_as_completed *it, int64_t timeout_ns) {
     weft_status st;
     weft_future *f = NULL;
-    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_as_completed_next(it, &f, tmo));
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_as_completed_next(it, &f, tmo));
     if (st == WEFT_ECLOSED) Py_RETURN_NONE;
     if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
     return PyLong_FromVoidPtr(f);
@@ -835,7 +884,7 @@ PyObject *py_pool_submit(weft_pool *pool, PyObject *obj, int64_t timeout_ns) {
     weft_future *f = NULL;
     weft_status st;
     Py_INCREF(obj); /* dropped by weft_py_task_done */
-    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_pool_submit(pool, weft_py_task, obj, &f, tmo));
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_pool_submit(pool, weft_py_task, obj, &f, tmo));
     if (st != WEFT_OK) { Py_DECREF(obj); weft_py_raise(st); return NULL; }
     PyObject *h = SWIG_NewPointerObj(f, SWIGTYPE_p_weft_future, 0);
     if (!h) { weft_future_destroy(f); return NULL; }
@@ -900,7 +949,7 @@ PyObject *py_mp_lock_create(const char *name) {
 
 PyObject *py_mp_lock_acquire(weft_lock *l, int64_t timeout_ns) {
     weft_status st;
-    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_lock_acquire(l, tmo));
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_lock_acquire(l, tmo));
     return weft_py_bool_status(st);
 }
 
@@ -915,7 +964,7 @@ PyObject *py_mp_rlock_create(const char *name) {
 
 PyObject *py_mp_rlock_acquire(weft_rlock *l, int64_t timeout_ns) {
     weft_status st;
-    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_rlock_acquire(l, tmo));
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_rlock_acquire(l, tmo));
     return weft_py_bool_status(st);
 }
 
@@ -952,7 +1001,7 @@ PyObject *py_mp_condition_create(weft_lock *lock, weft_rlock *rlock) {
 
 PyObject *py_mp_condition_acquire(weft_condition *c, int64_t timeout_ns) {
     weft_status st;
-    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_condition_acquire(c, tmo));
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_condition_acquire(c, tmo));
     return weft_py_bool_status(st);
 }
 
@@ -973,7 +1022,7 @@ PyObject *py_mp_queue_put(weft_queue *q, PyObject *obj, int64_t timeout_ns) {
     Py_buffer b;
     if (PyObject_GetBuffer(obj, &b, PyBUF_SIMPLE) < 0) return NULL;
     weft_status st;
-    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_queue_put_bytes(q, b.buf, (size_t)b.len, tmo));
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_queue_put_bytes(q, b.buf, (size_t)b.len, tmo));
     PyBuffer_Release(&b);
     return weft_py_bool_status(st);
 }
@@ -983,7 +1032,7 @@ PyObject *py_mp_queue_get(weft_queue *q, int64_t timeout_ns) {
     weft_status st;
     void *data = NULL;
     size_t len = 0;
-    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_queue_get_bytes_alloc(q, &data, &len, tmo));
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_queue_get_bytes_alloc(q, &data, &len, tmo));
     if (st == WEFT_ETIMEDOUT) Py_RETURN_NONE;
     if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
     PyObject *r = PyBytes_FromStringAndSize((const char *)data, (Py_ssize_t)len);
@@ -1005,7 +1054,7 @@ PyObject *py_mp_array_create(uint32_t type, size_t length, const char *name) {
 
 PyObject *py_mp_array_acquire(weft_array *a, int64_t timeout_ns) {
     weft_status st;
-    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_array_acquire(a, tmo));
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_array_acquire(a, tmo));
     return weft_py_bool_status(st);
 }
 
@@ -1024,7 +1073,7 @@ PyObject *py_mp_conn_send(weft_conn *c, PyObject *obj, int64_t timeout_ns) {
     Py_buffer b;
     if (PyObject_GetBuffer(obj, &b, PyBUF_SIMPLE) < 0) return NULL;
     weft_status st;
-    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_conn_send(c, b.buf, (size_t)b.len, tmo));
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_conn_send(c, b.buf, (size_t)b.len, tmo));
     PyBuffer_Release(&b);
     return weft_py_bool_status(st);
 }
@@ -1034,7 +1083,7 @@ PyObject *py_mp_conn_recv(weft_conn *c, int64_t timeout_ns) {
     weft_status st;
     void *data = NULL;
     size_t len = 0;
-    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_conn_recv_alloc(c, &data, &len, tmo));
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_conn_recv_alloc(c, &data, &len, tmo));
     if (st == WEFT_ETIMEDOUT) Py_RETURN_NONE;
     if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
     PyObject *r = PyBytes_FromStringAndSize((const char *)data, (Py_ssize_t)len);
@@ -1044,7 +1093,7 @@ PyObject *py_mp_conn_recv(weft_conn *c, int64_t timeout_ns) {
 
 PyObject *py_mp_conn_poll(weft_conn *c, int64_t timeout_ns) {
     weft_status st;
-    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_conn_poll(c, tmo));
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_conn_poll(c, tmo));
     return weft_py_bool_status(st);
 }
 
@@ -1063,7 +1112,7 @@ PyObject *py_mp_dict_set(weft_dict *d, const char *key, PyObject *obj, int64_t t
     Py_buffer b;
     if (PyObject_GetBuffer(obj, &b, PyBUF_SIMPLE) < 0) return NULL;
     weft_status st;
-    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_dict_set(d, key, b.buf, (size_t)b.len, tmo));
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_dict_set(d, key, b.buf, (size_t)b.len, tmo));
     PyBuffer_Release(&b);
     if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
     Py_RETURN_NONE;
@@ -1074,7 +1123,7 @@ PyObject *py_mp_dict_get(weft_dict *d, const char *key, int64_t timeout_ns) {
     weft_status st;
     void *data = NULL;
     size_t len = 0;
-    WEFT_PY_TRY_THEN_BLOCK(st, timeout_ns, weft_dict_get_alloc(d, key, &data, &len, tmo));
+    WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, weft_dict_get_alloc(d, key, &data, &len, tmo));
     if (st == WEFT_ENOENT) Py_RETURN_NONE;
     if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
     PyObject *r = PyBytes_FromStringAndSize((const char *)data, (Py_ssize_t)len);
@@ -1524,48 +1573,6 @@ PyObject *py_weft_main(PyObject *argv) {
 %{
 #include <weft/process.h>
 #include <time.h>
-
-#define WEFT_PY_SLICE_NS (50 * 1000000LL)
-/* Not a weft_status (those are <= 0): a signal handler raised, the Python
- * exception is set. */
-#define WEFT_PY_INTERRUPTED 1
-
-static int64_t weft_py_now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-#define WEFT_PY_TRY_THEN_BLOCK_INTR(st, timeout_ns, CALL)                                  \
-    do {                                                                                  \
-        int64_t tmo = 0;                                                                  \
-        (st) = (CALL);                                                                    \
-        if ((st) == WEFT_ETIMEDOUT && (timeout_ns) != 0) {                                \
-            int main_ = _PyOS_IsMainThread();                                             \
-            int64_t end_ = (timeout_ns) < 0 ? -1 : weft_py_now_ns() + (timeout_ns);       \
-            for (;;) {                                                                    \
-                if (!main_) {                                                             \
-                    tmo = (timeout_ns);                                                   \
-                } else {                                                                  \
-                    int64_t left_ = end_ < 0 ? WEFT_PY_SLICE_NS : end_ - weft_py_now_ns(); \
-                    if (left_ < 0) left_ = 0;                                             \
-                    tmo = left_ < WEFT_PY_SLICE_NS ? left_ : WEFT_PY_SLICE_NS;            \
-                }                                                                         \
-                Py_BEGIN_ALLOW_THREADS                                                    \
-                (st) = (CALL);                                                            \
-                Py_END_ALLOW_THREADS                                                      \
-                if ((st) != WEFT_ETIMEDOUT || !main_ || (end_ >= 0 && weft_py_now_ns() >= end_)) \
-                    break;                                                                \
-                if (PyErr_CheckSignals() < 0) { (st) = WEFT_PY_INTERRUPTED; break; }      \
-            }                                                                             \
-        }                                                                                 \
-    } while (0)
-
-/* As weft_py_bool_status, and NULL (exception already set) when interrupted. */
-static PyObject *weft_py_bool_status_intr(weft_status st) {
-    if (st == WEFT_PY_INTERRUPTED) return NULL;
-    return weft_py_bool_status(st);
-}
 
 /* bytes/bytearray/None -> (pointer, length); -1 with TypeError otherwise. */
 static int weft_py_key(PyObject *o, Py_buffer *b, int *have) {

@@ -7,6 +7,8 @@ GIL and every reference handed to C is dropped exactly once.
 
 import gc
 import os
+import signal
+import threading
 import sys
 import time
 import unittest
@@ -408,6 +410,82 @@ class ConditionTests(unittest.TestCase):
         c = wt.Condition(threading.Lock())
         self.assertIsInstance(c, threading.Condition)
         self.assertIsInstance(wt.Condition(wt.Lock()), wt.Condition)
+
+
+class CtrlCTests(unittest.TestCase):
+    """SIGINT while the main thread blocks in a weft.threading / weft.queue /
+    weft.futures wait raises KeyboardInterrupt promptly, as the stdlib's do,
+    also for a wait with a long timeout or none."""
+
+    def _interrupted(self, block):
+        timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+        t = time.monotonic()
+        timer.start()
+        try:
+            with self.assertRaises(KeyboardInterrupt):
+                block()
+        finally:
+            timer.cancel()
+            timer.join()
+        self.assertLess(time.monotonic() - t, 5.0)
+
+    def test_thread_queue_and_future_waits_are_interrupted(self):
+        lock = wt.Lock()
+        lock.acquire()
+        self._interrupted(lambda: lock.acquire(timeout=30))
+        self._interrupted(lock.acquire)
+        lock.release()
+        rlock, held, leave = wt.RLock(), wt.Event(), wt.Event()
+
+        def holder():
+            with rlock:
+                held.set()
+                leave.wait(30)
+        t = wt.Thread(target=holder)
+        t.start()
+        try:
+            self.assertTrue(held.wait(30))
+            self._interrupted(lambda: rlock.acquire(timeout=30))
+            self._interrupted(lambda: t.join(30))
+        finally:
+            leave.set()
+            t.join(30)
+        self._interrupted(lambda: wt.Event().wait(30))
+        self._interrupted(lambda: wt.Semaphore(0).acquire(timeout=30))
+        q = wq.Queue(maxsize=1)
+        self._interrupted(lambda: q.get(timeout=30))
+        self._interrupted(q.get)
+        q.put(1)
+        self._interrupted(lambda: q.put(2, timeout=30))
+        q.get()
+        q.task_done()
+        q.put(1)
+        self._interrupted(q.join)
+        with wf.ThreadPoolExecutor(1) as ex:
+            gate = wt.Event()
+            f = ex.submit(gate.wait, 30)
+            try:
+                self._interrupted(lambda: f.result(timeout=30))
+                self._interrupted(lambda: wf.wait([f], timeout=30))
+            finally:
+                gate.set()
+            self.assertTrue(f.result(30))
+
+    def test_other_threads_still_time_out_normally(self):
+        q = wq.Queue()
+        out = []
+        t = wt.Thread(target=lambda: out.append(self._get(q)))
+        t.start()
+        t.join(30)
+        self.assertEqual(out, ['empty'])
+
+    @staticmethod
+    def _get(q):
+        try:
+            q.get(timeout=0.2)
+        except wq.Empty:
+            return 'empty'
+        return 'item'
 
 
 if __name__ == '__main__':
