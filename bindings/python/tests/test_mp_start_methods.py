@@ -7,6 +7,7 @@ Every child is reaped; every wait is finite.
 import os
 import signal
 import subprocess
+import tempfile
 import sys
 import textwrap
 import threading
@@ -262,10 +263,19 @@ def _alive(pid):
 
 
 class DaemonTests(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+
     def test_daemon_children_die_with_a_sigkilled_parent_and_others_live_on(self):
         for m in METHODS:
             with self.subTest(method=m):
-                parent = subprocess.Popen([sys.executable, '-c', _DAEMON_PARENT, m],
+                # A script file, not `-c`: spawn and forkserver children import the
+                # parent's __main__ from its path to find `sleeper` (as the stdlib's do).
+                script = os.path.join(self.tmp.name, 'daemon_parent.py')
+                with open(script, 'w') as f:
+                    f.write(_DAEMON_PARENT)
+                parent = subprocess.Popen([sys.executable, script, m],
                                           stdout=subprocess.PIPE, text=True)
                 try:
                     daemon_pid, other_pid = map(int, parent.stdout.readline().split())

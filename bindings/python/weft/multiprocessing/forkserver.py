@@ -205,6 +205,7 @@ def _serve(fd):
         _os._exit(0)
     _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
     children = {}  # pidfd -> (pid, report socket)
+    server_pid = _os.getpid()  # read before fork: a child that asks later may see its new parent
     poller = _select.poll()
     poller.register(ctrl, _select.POLLIN)
     poller.register(parent_fd, _select.POLLIN)
@@ -228,7 +229,7 @@ def _serve(fd):
                         _os.close(pfd)
                         s.close()
                     _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
-                    _child(rep, msg == b'D')
+                    _child(rep, msg == b'D', server_pid)
                 try:
                     rep.sendall(_struct.pack('<q', pid))
                 except OSError:
@@ -248,12 +249,12 @@ def _serve(fd):
             rep.close()
 
 
-def _child(rep, daemon):
+def _child(rep, daemon, server_pid):
     code = 1
     try:
         if daemon:
             from . import _arm_parent_death
-            _arm_parent_death(_os.getppid())
+            _arm_parent_death(server_pid)
         n = _struct.unpack('<Q', _recv_exact(rep, 8))[0]
         process_obj = _pickle.loads(_recv_exact(rep, n))
         rep.close()
