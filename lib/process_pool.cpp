@@ -307,6 +307,7 @@ struct InBuf {
     size_t lo = 0, hi = 0;
     char buf[16 * 1024];
     bool read(void *dst, size_t n) noexcept {
+        if (n == 0) return true;  // an empty argument: dst may be null
         auto *d = static_cast<char *>(dst);
         size_t have = std::min(n, hi - lo);
         std::memcpy(d, buf + lo, have);
