@@ -9,7 +9,7 @@
 // when someone sleeps, so a put or get that need not wait makes no system
 // call. On the lock-free ring a side used by one thread claims slots with
 // plain stores, no CAS (SideOwner); the notify costs one plain load (ordered
-// by the claim CAS, or by the sleeper's membarrier: event_count_sc.hpp,
+// by the claim CAS, or by the sleeper's membarrier: EventCount::notify_all_after_sc_rmw,
 // SideOwner); a waiter spins on the one slot it needs; and each side learns
 // how long to spin (SideSpin): long while its spins catch the other side
 // running on another CPU, briefly (then yield) while both share a CPU.
@@ -47,7 +47,6 @@
 
 #include "internal/boundary.hpp"
 #include "internal/event_count.hpp"
-#include "internal/event_count_sc.hpp"
 #include "internal/handle.hpp"
 #include "internal/robust_mutex.hpp"
 #include "internal/shm.hpp"
@@ -108,7 +107,7 @@ private:
 // order is kept because a producer claims its positions in program order.
 //
 // Speed (bench row W3): a claim is one seq_cst CAS, so the wake-up check
-// after it needs no fence (EventCountSc); a side with one thread skips the
+// after it needs no fence (EventCount::notify_all_after_sc_rmw); a side with one thread skips the
 // CAS (the _alone paths, see SideOwner); a waiter spins on the one slot it
 // needs next, not on the other side's position. (Spreading consecutive
 // positions over different cache lines was measured and lost: a consumer a
@@ -209,7 +208,7 @@ public:
     }
 
     // Checks after announcing a wait: seq_cst loads of the positions, which
-    // pair with the claims' seq_cst CAS (see EventCountSc). A claimed but
+    // pair with the claims' seq_cst CAS (see EventCount::notify_all_after_sc_rmw). A claimed but
     // not yet filled slot counts as ready: its filler is a moment away.
     bool has_items_sc() const noexcept {
         std::uint64_t h = head_.load(std::memory_order_seq_cst), t = tail_.load(std::memory_order_seq_cst);
@@ -537,9 +536,9 @@ struct weft_queue : Handle<Magic::queue> {
     std::atomic<bool> dropped{false};  // immediate shutdown: gets fail at once
     // Each on a line of its own: a waiter writes its word, the other side
     // only reads it on every put or get.
-    alignas(64) EventCountSc not_empty;
-    alignas(64) EventCountSc not_full;
-    alignas(64) EventCountSc all_done;
+    alignas(64) EventCount not_empty;
+    alignas(64) EventCount not_full;
+    alignas(64) EventCount all_done;
 
     // Engine 1: the lock-free bounded FIFO.
     MpmcRing *fast = nullptr;
@@ -643,9 +642,9 @@ struct weft_queue : Handle<Magic::queue> {
     // succeed. Sleeps on `ec` until notified or the deadline passes; a last
     // attempt is made at the deadline.
     // `ready_sc` is the check made after announcing the wait, which must see
-    // whatever the notifier published before its notify (EventCountSc).
+    // whatever the notifier published before its notify (EventCount::notify_all_after_sc_rmw).
     template <class Attempt, class Spin, class ReadySc>
-    static weft_status block_until(EventCountSc &ec, Deadline &d, Attempt &&attempt, Spin &&spin,
+    static weft_status block_until(EventCount &ec, Deadline &d, Attempt &&attempt, Spin &&spin,
                                    ReadySc &&ready_sc) noexcept {
         for (;;) {
             int r = attempt();
@@ -689,7 +688,7 @@ struct weft_queue : Handle<Magic::queue> {
     // publications pair with its check only then; if that fails it sleeps
     // at most kUnsettledNs at a time.
     template <class Attempt, class Spin, class ReadySc>
-    static weft_status block_fast(EventCountSc &ec, SideOwner &other, Deadline &d, Attempt &&attempt, Spin &&spin,
+    static weft_status block_fast(EventCount &ec, SideOwner &other, Deadline &d, Attempt &&attempt, Spin &&spin,
                                   ReadySc &&ready_sc) noexcept {
         for (;;) {
             int r = attempt();

@@ -49,14 +49,17 @@ public:
         // Orders the caller's publication before the waiters check; pairs
         // with the seq_cst increment in prepare_wait().
         std::atomic_thread_fence(std::memory_order_seq_cst);
-        std::uint64_t w = word_.load(std::memory_order_relaxed);
-        while (w >> 32) {
-            std::uint64_t next = static_cast<std::uint32_t>(w + 1);  // epoch + 1, no waiters
-            if (word_.compare_exchange_weak(w, next, std::memory_order_seq_cst, std::memory_order_relaxed)) {
-                futex::wake_all(epoch(), shared);
-                return;
-            }
-        }
+        wake_if_waiters(word_.load(std::memory_order_relaxed), shared);
+    }
+
+    // The same, for a caller whose publication was itself a seq_cst
+    // read-modify-write sequenced before this call, and whose waiter checks
+    // with seq_cst loads (the thread-scope queue's claims): both sides then
+    // fall in one total order, so either this load sees the announced waiter
+    // or the waiter's check sees the publication; no fence (on x86 that saves
+    // an mfence per put or get that found its partner running).
+    void notify_all_after_sc_rmw(bool shared = false) noexcept {
+        wake_if_waiters(word_.load(std::memory_order_seq_cst), shared);
     }
 
 private:
@@ -64,6 +67,16 @@ private:
 
     std::atomic<std::uint32_t> *epoch() noexcept {
         return reinterpret_cast<std::atomic<std::uint32_t> *>(&word_);
+    }
+
+    void wake_if_waiters(std::uint64_t w, bool shared) noexcept {
+        while (w >> 32) {
+            std::uint64_t next = static_cast<std::uint32_t>(w + 1);  // epoch + 1, no waiters
+            if (word_.compare_exchange_weak(w, next, std::memory_order_seq_cst, std::memory_order_relaxed)) {
+                futex::wake_all(epoch(), shared);
+                return;
+            }
+        }
     }
 
     void leave(std::uint32_t key) noexcept {
