@@ -504,6 +504,24 @@ _atexit.register(lambda: _join_children_at_exit() if _current is None else None)
 
 
 # ---- locks ---------------------------------------------------------------------------
+class _Handle:
+    """A weft object this process holds a handle of: close() destroys the
+    handle once (other processes keep theirs; a named object lives on), and
+    garbage collection closes it too. Subclasses name their destroy function."""
+
+    _h = None
+    _destroy = None
+
+    def close(self):
+        h, self._h = self._h, None
+        if h is not None:
+            type(self)._destroy(h)
+
+    def __del__(self):
+        if getattr(self, '_h', None) is not None:
+            self.close()
+
+
 class Lock(_weft.MpLock):
     """A process-shared lock (multiprocessing.Lock). With ``name=`` it is a named
     weft lock other processes open with weft_lock_open(). Raises OwnerDeadError
@@ -537,9 +555,11 @@ class Lock(_weft.MpLock):
         return '<Lock(owner=%s)>' % ('SomeOtherProcess' if self._h and self.locked() else 'None')
 
 
-class RLock:
+class RLock(_Handle):
     """A process-shared re-entrant lock (multiprocessing.RLock), owned by one
     thread of one process."""
+
+    _destroy = staticmethod(_weft.weft_rlock_destroy)
 
     def __init__(self, *, name=None):
         self._h = _weft.py_mp_rlock_create(name)
@@ -574,18 +594,11 @@ class RLock:
     def __exit__(self, *exc):
         self.release()
 
-    def close(self):
-        h, self._h = self._h, None
-        if h is not None:
-            _weft.weft_rlock_destroy(h)
 
-    def __del__(self):
-        if getattr(self, '_h', None) is not None:
-            self.close()
-
-
-class Semaphore:
+class Semaphore(_Handle):
     """A process-shared counting semaphore (multiprocessing.Semaphore)."""
+
+    _destroy = staticmethod(_weft.weft_semaphore_destroy)
 
     _bound = 0
 
@@ -621,15 +634,6 @@ class Semaphore:
     def __exit__(self, *exc):
         self.release()
 
-    def close(self):
-        h, self._h = self._h, None
-        if h is not None:
-            _weft.weft_semaphore_destroy(h)
-
-    def __del__(self):
-        if getattr(self, '_h', None) is not None:
-            self.close()
-
 
 class BoundedSemaphore(Semaphore):
     """A semaphore whose value may never exceed its initial value."""
@@ -637,8 +641,10 @@ class BoundedSemaphore(Semaphore):
     _bound = 1
 
 
-class Event:
+class Event(_Handle):
     """A process-shared event (multiprocessing.Event)."""
+
+    _destroy = staticmethod(_weft.weft_event_destroy)
 
     def __init__(self, *, name=None):
         self._h = _weft.py_mpx_event_create(name)
@@ -663,19 +669,12 @@ class Event:
         """Wait until set, up to timeout seconds; return whether it is set."""
         return _weft.py_mpx_event_wait(self._h, _ns(timeout))
 
-    def close(self):
-        h, self._h = self._h, None
-        if h is not None:
-            _weft.weft_event_destroy(h)
 
-    def __del__(self):
-        if getattr(self, '_h', None) is not None:
-            self.close()
-
-
-class Condition:
+class Condition(_Handle):
     """A process-shared condition (multiprocessing.Condition) over a Lock or
     RLock of this module (default: a new RLock)."""
+
+    _destroy = staticmethod(_weft.weft_condition_destroy)
 
     def __init__(self, lock=None):
         if lock is None:
@@ -726,15 +725,6 @@ class Condition:
     def notify_all(self):
         _weft.weft_condition_notify_all(self._h)
 
-    def close(self):
-        h, self._h = self._h, None
-        if h is not None:
-            _weft.weft_condition_destroy(h)
-
-    def __del__(self):
-        if getattr(self, '_h', None) is not None:
-            self.close()
-
 
 class Barrier(_wthreading.Barrier):
     """A process-shared barrier (multiprocessing.Barrier): parties threads of any
@@ -762,7 +752,7 @@ class Barrier(_wthreading.Barrier):
 
 
 # ---- queues --------------------------------------------------------------------------
-class Queue:
+class Queue(_Handle):
     """A process-shared FIFO of picklable objects (multiprocessing.Queue).
 
     maxsize <= 0 means unbounded in items (the shared ring still has a byte
@@ -770,6 +760,8 @@ class Queue:
     queue that C code opens with weft_queue_open() and reads with
     weft_queue_get_bytes() (each message is one pickle).
     """
+
+    _destroy = staticmethod(_weft.weft_queue_destroy)
 
     def __init__(self, maxsize=0, *, name=None, max_bytes=0):
         self._h = _weft.py_mp_queue_create(name, maxsize if maxsize > 0 else 0, max_bytes)
@@ -826,21 +818,12 @@ class Queue:
         self._check()
         return bool(_weft.weft_queue_full(self._h))
 
-    def close(self):
-        """Release this process's handle (other processes keep theirs)."""
-        h, self._h = self._h, None
-        if h is not None:
-            _weft.weft_queue_destroy(h)
 
     def join_thread(self):
         """Nothing to join: weft's queue has no feeder thread."""
 
     def cancel_join_thread(self):
         """Nothing to cancel: weft's queue has no feeder thread."""
-
-    def __del__(self):
-        if getattr(self, '_h', None) is not None:
-            self.close()
 
 
 class JoinableQueue(Queue):
@@ -888,8 +871,10 @@ class SimpleQueue:
 
 
 # ---- pipes ---------------------------------------------------------------------------
-class Connection:
+class Connection(_Handle):
     """One end of a Pipe(): send/recv pickle objects, *_bytes move raw bytes."""
+
+    _destroy = staticmethod(_weft.weft_conn_destroy)
 
     def __init__(self, handle, readable, writable):
         self._h = handle
@@ -957,20 +942,12 @@ class Connection:
         self._check(None)
         return _weft.weft_conn_fd(self._h)
 
-    def close(self):
-        h, self._h = self._h, None
-        if h is not None:
-            _weft.weft_conn_destroy(h)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
-
-    def __del__(self):
-        if getattr(self, '_h', None) is not None:
-            self.close()
 
 
 def Pipe(duplex=True):
@@ -1035,7 +1012,9 @@ class _ArrayLock:
         self.release()
 
 
-class _Shared:
+class _Shared(_Handle):
+    _destroy = staticmethod(_weft.weft_array_destroy)
+
     def __init__(self, wtype, ctype, length, lock, name=None):
         if lock not in (True, False, None):
             raise TypeError('lock must be True or False (an outside lock is not supported)')
@@ -1074,13 +1053,7 @@ class _Shared:
 
     def close(self):
         self._obj = None
-        h, self._h = self._h, None
-        if h is not None:
-            _weft.weft_array_destroy(h)
-
-    def __del__(self):
-        if getattr(self, '_h', None) is not None:
-            self.close()
+        super().close()
 
 
 class _Value(_Shared):
@@ -1236,12 +1209,14 @@ def _rebuild(kind, name, extra):
 
 
 # ---- named shared dict ---------------------------------------------------------------
-class shared_dict:  # noqa: N801 - a factory-like name, as the docs call it
+class shared_dict(_Handle):  # noqa: N801 - a factory-like name, as the docs call it
     """A named weft dict (<weft/dict.h>) of str keys and bytes values, shared
     with any process (C: weft_dict_open(name)). Opens the name when it exists,
     else creates it (then the name goes away when this object is closed).
     str values are stored UTF-8 encoded; values come back as bytes.
     ``name=None`` makes an anonymous dict shared with forked children."""
+
+    _destroy = staticmethod(_weft.weft_dict_destroy)
 
     def __init__(self, name=None):
         self._h = _weft.py_mp_dict_create(name, 1)
@@ -1289,20 +1264,12 @@ class shared_dict:  # noqa: N801 - a factory-like name, as the docs call it
     def __contains__(self, key):
         return self.get(key) is not None
 
-    def close(self):
-        h, self._h = self._h, None
-        if h is not None:
-            _weft.weft_dict_destroy(h)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
-
-    def __del__(self):
-        if getattr(self, '_h', None) is not None:
-            self.close()
 
 
 class AuthenticationError(ProcessError, _std_mp_context.AuthenticationError):
