@@ -7,7 +7,10 @@ reason, in the runner's SKIP table.
 """
 
 import os
+import signal
 import sys
+import threading
+import time
 import unittest
 
 
@@ -33,6 +36,24 @@ def apply_skips(classes, skips):
     unknown = set(skips) - used
     if unknown:
         raise SystemExit('SKIP entries that match no test (stale list?): %s' % sorted(unknown))
+
+
+
+class InterruptTestCase(unittest.TestCase):
+    """A test case with _interrupted(block): SIGINT arrives 0.2 s into block(),
+    which must raise KeyboardInterrupt promptly (as the stdlib's waits do)."""
+
+    def _interrupted(self, block):
+        timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+        t = time.monotonic()
+        timer.start()
+        try:
+            with self.assertRaises(KeyboardInterrupt):
+                block()
+        finally:
+            timer.cancel()
+            timer.join()
+        self.assertLess(time.monotonic() - t, 5.0)
 
 
 def main(classes, skips=None, setup=None, teardown=None, run=None):

@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import weft.multiprocessing as mp  # noqa: E402
 from weft.multiprocessing import context, forkserver  # noqa: E402
-from _runner import check_fresh_build  # noqa: E402
+from _runner import InterruptTestCase, check_fresh_build  # noqa: E402
 
 WAIT = 20.0  # seconds: the bound on every wait that should succeed (spawn starts an interpreter)
 METHODS = ('fork', 'spawn', 'forkserver')
@@ -297,21 +297,9 @@ class DaemonTests(unittest.TestCase):
                             pass
 
 
-class CtrlCTests(unittest.TestCase):
+class CtrlCTests(InterruptTestCase):
     """SIGINT while the main thread blocks in a weft call raises KeyboardInterrupt
     there promptly (the stdlib's behaviour)."""
-
-    def _interrupted(self, block):
-        timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
-        t = time.monotonic()
-        timer.start()
-        try:
-            with self.assertRaises(KeyboardInterrupt):
-                block()
-        finally:
-            timer.cancel()
-            timer.join()
-        self.assertLess(time.monotonic() - t, 5.0)
 
     def test_queue_get_lock_acquire_event_wait_and_join_are_interrupted(self):
         q = mp.Queue()

@@ -7,7 +7,6 @@ GIL and every reference handed to C is dropped exactly once.
 
 import gc
 import os
-import signal
 import threading
 import sys
 import time
@@ -21,7 +20,7 @@ import weft.futures as wf  # noqa: E402
 import weft.queue as wq  # noqa: E402
 import weft.threading as wt  # noqa: E402
 from weft import _weft  # noqa: E402
-from _runner import check_fresh_build  # noqa: E402
+from _runner import InterruptTestCase, check_fresh_build  # noqa: E402
 
 
 class Marker:
@@ -412,22 +411,10 @@ class ConditionTests(unittest.TestCase):
         self.assertIsInstance(wt.Condition(wt.Lock()), wt.Condition)
 
 
-class CtrlCTests(unittest.TestCase):
+class CtrlCTests(InterruptTestCase):
     """SIGINT while the main thread blocks in a weft.threading / weft.queue /
     weft.futures wait raises KeyboardInterrupt promptly, as the stdlib's do,
     also for a wait with a long timeout or none."""
-
-    def _interrupted(self, block):
-        timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
-        t = time.monotonic()
-        timer.start()
-        try:
-            with self.assertRaises(KeyboardInterrupt):
-                block()
-        finally:
-            timer.cancel()
-            timer.join()
-        self.assertLess(time.monotonic() - t, 5.0)
 
     def test_thread_queue_and_future_waits_are_interrupted(self):
         lock = wt.Lock()
