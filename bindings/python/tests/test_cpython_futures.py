@@ -161,6 +161,11 @@ for _ctx, _ in CTX:
             P + 'ShutdownTest.test_shutdown_no_wait': INTERNALS,
             P + 'ShutdownTest.test_interpreter_shutdown': CHILD,
             P + 'ShutdownTest.test_submit_after_interpreter_shutdown': CHILD,
+            P + 'ShutdownTest.test_cancel_futures': (
+                'timing: asserts that some of 50 tasks submitted just before shutdown(cancel_futures=True) '
+                "had already started; the stdlib moves calls to its call queue eagerly, weft's supervisor "
+                'hands tasks to workers asynchronously, and under ASan in CI it had handed none (all 50 '
+                'cancelled, which shutdown(cancel_futures=True) allows); test_process_pool.py tests the cancel'),
         })
     if (tcf.ExecutorDeadlockTest, 'Deadlock') in SUBSET[_ctx]:
         SKIP[P + 'DeadlockTest.test_shutdown_deadlock_pickle'] = INTERNALS
