@@ -1,4 +1,4 @@
-// CPU counts that honour affinity and cgroup quotas.
+// CPU counts that honour affinity and cgroup quotas; trimming weft's cache.
 #include <sched.h>
 #include <unistd.h>
 
@@ -8,6 +8,8 @@
 #include <cstring>
 
 #include <weft/system.h>
+
+#include "internal/cell_cache.hpp"
 
 namespace weft::detail {
 namespace {
@@ -79,5 +81,7 @@ WEFT_API int weft_cpu_count(void) noexcept {
     if (quota > 0 && quota < n) n = quota;
     return n > 0 ? n : 1;
 }
+
+WEFT_API size_t weft_memory_trim(void) noexcept { return weft::detail::cells::trim(); }
 
 }  // extern "C"

@@ -1,6 +1,6 @@
 /**
  * @file system.h
- * @brief Facts about the machine the program runs on.
+ * @brief Facts about the machine the program runs on, and the memory weft keeps.
  * @since 0.1
  */
 #ifndef WEFT_SYSTEM_H
@@ -28,6 +28,25 @@ WEFT_API int weft_cpu_count(void) WEFT_NOEXCEPT;
  * @since 0.1
  */
 WEFT_API int weft_cpu_count_online(void) WEFT_NOEXCEPT;
+
+/**
+ * Give back to the system the memory weft keeps for reuse (glibc's
+ * `malloc_trim()` for weft's own cache).
+ *
+ * Futures and thread-pool queue nodes come from a process-wide cache of
+ * 64 KiB blocks that keeps its peak size: a program that once held a million
+ * futures keeps about 64 MB for the next burst, so that burst pays no page
+ * faults. Call this when the bursts are over, or before forking many
+ * children (fork() copies the page tables of all that memory). It frees
+ * every block with no live object in it; objects still alive, and the few
+ * cells other threads keep at hand (at most 128 per thread), keep theirs.
+ * It walks every cached object (0.1 s per million on a small VM). Safe to
+ * call from any thread at any time; the cache refills as needed. Under
+ * AddressSanitizer nothing is cached and this returns 0.
+ * @return the bytes given back.
+ * @since 0.3
+ */
+WEFT_API size_t weft_memory_trim(void) WEFT_NOEXCEPT;
 
 WEFT_END_DECLS
 

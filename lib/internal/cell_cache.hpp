@@ -15,16 +15,30 @@
 // - release() pushes onto the calling thread's magazine; a full one hands one
 //   batch back to the depot (one lock). A thread's magazine goes back to the
 //   depot when the thread exits.
-// - Blocks are never freed: the cache holds the peak number of cells alive at
-//   once, like an allocator's cache. Cells are the only thing in it.
+// - Blocks stay in the cache (it holds the peak number of cells alive at
+//   once, like an allocator's cache) until trim() -- weft_memory_trim() --
+//   gives back every block whose cells are all free: blocks are 64 KiB
+//   mappings of their own, aligned to their size, so a cell finds its block
+//   by masking its address and a free block is one munmap away. The cache
+//   never trims by itself: a program that runs bursts keeps them fault-free,
+//   one that is done with them (or is about to fork often) calls trim.
+// - fork() is safe: handlers hold both depots' locks across it, so a child
+//   never inherits a depot locked by a thread it does not have.
 // - Under AddressSanitizer every cell is a plain allocation, so use after
 //   free and leaks of futures and nodes are still reported.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <new>
+#include <unordered_map>
+#include <vector>
+
+#include <pthread.h>
+#include <sys/mman.h>
 
 #include "word_lock.hpp"
 
@@ -48,6 +62,7 @@ inline void *alloc() noexcept { return std::aligned_alloc(kCellSize, kCellSize);
 inline void release(void *p) noexcept { std::free(p); }
 inline void *block_alloc() noexcept { return std::aligned_alloc(kCellSize, kBlockBytes); }
 inline void block_release(void *p) noexcept { std::free(p); }
+inline std::size_t trim() noexcept { return 0; }  // nothing is cached
 
 #else
 
@@ -57,7 +72,22 @@ struct Cell {
 };
 
 constexpr int kBatch = 64;            // cells moved between a thread and the depot at once
-constexpr std::size_t kBlockCells = 1024;  // 64 KiB per block
+constexpr std::size_t kBlockCells = kBlockBytes / kCellSize;  // 1024 per block
+
+// A fresh kBlockBytes mapping aligned to kBlockBytes (map twice the size,
+// unmap the ends), or nullptr. Rare: one per 1024 cells at the peak.
+inline void *map_block() noexcept {
+    void *raw = mmap(nullptr, 2 * kBlockBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED) return nullptr;
+    auto start = reinterpret_cast<std::uintptr_t>(raw);
+    std::uintptr_t aligned = (start + kBlockBytes - 1) & ~static_cast<std::uintptr_t>(kBlockBytes - 1);
+    if (aligned > start) munmap(raw, aligned - start);
+    std::uintptr_t end = start + 2 * kBlockBytes, block_end = aligned + kBlockBytes;
+    if (end > block_end) munmap(reinterpret_cast<void *>(block_end), end - block_end);
+    return reinterpret_cast<void *>(aligned);
+}
+
+inline void unmap_block(void *b) noexcept { munmap(b, kBlockBytes); }
 
 struct Depot {
     WordLock lock;
@@ -96,6 +126,40 @@ inline void depot_put(Cell *head, int n) noexcept {
     d.lock.unlock();
 }
 
+// Whole blocks (kBlockBytes, 64-aligned) for an owner that carves them
+// itself, in order (the pool's queue nodes: sequential cells prefetch well,
+// cells from the magazines come back in any order). Cached like cells.
+struct BlockDepot {
+    WordLock lock;
+    void *top = nullptr;  // free blocks, linked through their first word
+};
+
+inline BlockDepot &block_depot() noexcept {
+    static BlockDepot d;
+    return d;
+}
+
+// Registered once, before the first block exists (nothing to guard before).
+inline void hold_depots_across_fork() noexcept {
+    static const bool registered = [] {
+        (void)pthread_atfork(
+            [] {
+                depot().lock.lock_forever();
+                block_depot().lock.lock_forever();
+            },
+            [] {
+                block_depot().lock.unlock();
+                depot().lock.unlock();
+            },
+            [] {  // fresh locks: waiters the parent had are not in the child
+                new (&block_depot().lock) WordLock();
+                new (&depot().lock) WordLock();
+            });
+        return true;
+    }();
+    (void)registered;
+}
+
 struct Magazine {
     Cell *head = nullptr;
     int n = 0;
@@ -128,7 +192,8 @@ inline Magazine &magazine() noexcept {
     if (b) d.batches = b->next_batch;
     d.lock.unlock();
     if (!b) {
-        auto *block = static_cast<Cell *>(std::aligned_alloc(kCellSize, kCellSize * kBlockCells));
+        hold_depots_across_fork();
+        auto *block = static_cast<Cell *>(map_block());
         if (!block) return nullptr;
         auto *base = reinterpret_cast<unsigned char *>(block);
         // Cell 0 is the caller's; the others form the magazine.
@@ -190,26 +255,15 @@ inline void release(void *p) noexcept {
     }
 }
 
-// Whole blocks (kBlockBytes, 64-aligned) for an owner that carves them
-// itself, in order (the pool's queue nodes: sequential cells prefetch well,
-// cells from the magazines come back in any order). Cached like cells.
-struct BlockDepot {
-    WordLock lock;
-    void *top = nullptr;  // free blocks, linked through their first word
-};
-
-inline BlockDepot &block_depot() noexcept {
-    static BlockDepot d;
-    return d;
-}
-
 inline void *block_alloc() noexcept {
     BlockDepot &d = block_depot();
     d.lock.lock_forever();
     void *b = d.top;
     if (b) d.top = *static_cast<void **>(b);
     d.lock.unlock();
-    return b ? b : std::aligned_alloc(kCellSize, kBlockBytes);
+    if (b) return b;
+    hold_depots_across_fork();
+    return map_block();
 }
 
 inline void block_release(void *b) noexcept {
@@ -219,6 +273,107 @@ inline void block_release(void *b) noexcept {
     *static_cast<void **>(b) = d.top;
     d.top = b;
     d.lock.unlock();
+}
+
+// Give back to the system every cached node block and every block whose
+// cells are all in the depot (the caller's own magazine is emptied into the
+// depot first; other threads' magazines, at most 2 * kBatch cells each, keep
+// their blocks). Walks every cached cell: milliseconds per million cells.
+// Returns the bytes given back.
+inline std::size_t trim() noexcept {
+    Magazine &m = magazine();
+    while (m.head && !m.dead) {
+        Cell *first = m.head, *last = m.head;
+        int k = 1;
+        for (; k < kBatch && last->next; k++) last = last->next;
+        m.head = last->next;
+        last->next = nullptr;
+        m.n -= k;
+        depot_put(first, k);
+    }
+    std::size_t given = 0;
+    BlockDepot &bd = block_depot();
+    bd.lock.lock_forever();
+    void *blocks = bd.top;
+    bd.top = nullptr;
+    bd.lock.unlock();
+    while (blocks) {
+        void *next = *static_cast<void **>(blocks);
+        unmap_block(blocks);
+        given += kBlockBytes;
+        blocks = next;
+    }
+
+    auto block_of = [](const Cell *c) {
+        return reinterpret_cast<std::uintptr_t>(c) & ~static_cast<std::uintptr_t>(kBlockBytes - 1);
+    };
+    Depot &d = depot();
+    d.lock.lock_forever();
+    Cell *all = nullptr;  // every depot cell, one chain through next
+    for (Cell *b = d.batches; b;) {
+        Cell *nb = b->next_batch, *last = b;
+        while (last->next) last = last->next;
+        last->next = all;
+        all = b;
+        b = nb;
+    }
+    if (d.partial) {
+        Cell *last = d.partial;
+        while (last->next) last = last->next;
+        last->next = all;
+        all = d.partial;
+    }
+    d.batches = d.partial = nullptr;
+    d.partial_n = 0;
+    std::unordered_map<std::uintptr_t, std::size_t> free_cells;
+    bool counted = true;
+    try {
+        for (Cell *c = all; c; c = c->next) free_cells[block_of(c)]++;
+    } catch (...) {  // no memory to count with: keep everything
+        counted = false;
+    }
+    Cell *keep = nullptr;
+    int keep_n = 0;
+    for (Cell *c = all; c;) {
+        Cell *next = c->next;
+        if (!counted || free_cells.find(block_of(c))->second != kBlockCells) {
+            c->next = keep;
+            keep = c;
+            if (++keep_n == kBatch) {
+                keep->next_batch = d.batches;
+                d.batches = keep;
+                keep = nullptr;
+                keep_n = 0;
+            }
+        }
+        c = next;
+    }
+    d.partial = keep;
+    d.partial_n = keep_n;
+    d.lock.unlock();
+    if (!counted) return given;
+    // Unmap runs of neighbouring blocks at once: fewer calls, fewer splits.
+    std::vector<std::uintptr_t> gone;
+    try {
+        for (const auto &[block, n] : free_cells)
+            if (n == kBlockCells) gone.push_back(block);
+    } catch (...) {  // one at a time, then
+        gone.clear();
+        for (const auto &[block, n] : free_cells) {
+            if (n != kBlockCells) continue;
+            unmap_block(reinterpret_cast<void *>(block));
+            given += kBlockBytes;
+        }
+    }
+    std::sort(gone.begin(), gone.end());
+    for (std::size_t i = 0; i < gone.size();) {
+        std::size_t j = i + 1;
+        while (j < gone.size() && gone[j] == gone[j - 1] + kBlockBytes) j++;
+        munmap(reinterpret_cast<void *>(gone[i]), (j - i) * kBlockBytes);
+        given += (j - i) * kBlockBytes;
+        i = j;
+    }
+    return given;
 }
 
 #endif
