@@ -1244,6 +1244,7 @@ int main(void) {
         cmocka_unit_test_setup(test_future_set_error_wakes_a_waiter_with_the_code, setup),
         cmocka_unit_test_setup(test_future_cancel_of_a_pending_future_cancels_it, setup),
         cmocka_unit_test_setup(test_future_cancel_of_a_running_future_only_requests_it, setup),
+        cmocka_unit_test_setup(test_future_cancel_request_outlives_the_end_of_the_task, setup),
         cmocka_unit_test_setup(test_future_cancel_of_a_finished_future_is_refused, setup),
         cmocka_unit_test_setup(test_future_cancel_wakes_a_waiter, setup),
         cmocka_unit_test_setup(test_future_cancel_and_set_running_race_has_one_winner, setup),
