@@ -153,6 +153,26 @@ class GilTests(unittest.TestCase):
         self.assertGreater(self.progress_while(lambda: f.result(5), lambda: f.set_result(1)), 1000)
 
 
+class MemoryTrimTests(unittest.TestCase):
+    """weft.memory_trim() gives the futures cache back and nothing breaks."""
+
+    def test_trim_after_a_burst_and_work_goes_on(self):
+        weft.memory_trim()
+        with wf.ThreadPoolExecutor(2) as ex:
+            fs = [ex.submit(int, i) for i in range(20000)]
+            self.assertEqual(sum(f.result() for f in fs), sum(range(20000)))
+        del fs
+        gc.collect()
+        given = weft.memory_trim()
+        if 'libasan' in os.environ.get('LD_PRELOAD', ''):
+            self.assertEqual(given, 0)  # under AddressSanitizer nothing is cached
+        else:
+            self.assertGreater(given, 20000 * 64 // 2)  # most of 20000 futures' cells
+        self.assertEqual(weft.memory_trim(), 0)  # nothing left to give
+        with wf.ThreadPoolExecutor(2) as ex:
+            self.assertEqual(list(ex.map(abs, [-1, -2])), [1, 2])
+
+
 class ReferenceTests(unittest.TestCase):
     """Every reference weft holds on an object is dropped exactly once."""
 

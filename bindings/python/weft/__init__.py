@@ -24,6 +24,16 @@ def cpu_count():
     return _weft.weft_cpu_count()
 
 
+def memory_trim():
+    """Give weft's cache of futures and pool queue nodes back to the system.
+
+    The cache keeps its peak size so the next burst of tasks pays no page
+    faults; call this when the bursts are over or before forking many
+    children. Returns the bytes given back (weft_memory_trim()).
+    """
+    return _weft.weft_memory_trim()
+
+
 #: A lock whose holder process died: raised by acquire() with the lock held
 #: (weft.multiprocessing); repair, then call the lock's mark_consistent().
 OwnerDeadError = WeftOwnerDeadError  # noqa: F405
@@ -35,4 +45,4 @@ def shared_dict(name=None):
     return _sd(name)
 
 
-__all__ = list(_errors_all) + ['cpu_count', '__version__', 'OwnerDeadError', 'shared_dict']
+__all__ = list(_errors_all) + ['cpu_count', 'memory_trim', '__version__', 'OwnerDeadError', 'shared_dict']
