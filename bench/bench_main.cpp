@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <weft/process.h>
+#include <weft/system.h>
 
 #include "harness.hpp"
 
@@ -86,6 +87,9 @@ const char *role_name(Role r) {
 
 Result run_workload(const Workload &wl) {
     Result res{&wl, {}, {}};
+    // Each row starts without the previous rows' peak in weft's futures cache
+    // (fork() would copy its page tables); the warm-up round refills it.
+    (void)weft_memory_trim();
     const int rounds = config().rounds * std::max(1, wl.rounds_factor);
     std::fprintf(stderr, "# %s: %s (%zu impls, 1 warm-up + %d rounds)\n", wl.id.c_str(), wl.title.c_str(),
                  wl.impls.size(), rounds);
