@@ -163,6 +163,7 @@ constexpr size_t kDepth = 3;
 constexpr size_t kPipelineMax = 16 * 1024;       // a task sent ahead: at most this many argument bytes
 constexpr size_t kChunkPipelineMax = 256 * 1024;  // a map chunk sent ahead
 constexpr int64_t kFastTask = 200 * WEFT_USEC;
+constexpr int kSockBuf = 1 << 20;  // SO_SNDBUF of both ends of a worker's socket
 
 constexpr size_t pad16(size_t n) noexcept { return (n + 15) & ~size_t{15}; }
 
@@ -193,45 +194,75 @@ weft_bytes *bytes_alloc(size_t len) noexcept {
     return b;
 }
 
-// Slab blocks freed recently, kept for the next chunks: a map's replies live
-// until the caller frees its results, and freeing a few hundred KiB at once
-// lets malloc give the memory back, so that the next map page-faults it in
-// again (measured: 1.5x slower maps). At most kSlabCacheN blocks of up to
-// kSlabCacheMax bytes are kept (never freed: used until the process ends).
-constexpr size_t kSlabCacheN = 16;
-constexpr size_t kSlabCacheMax = 1 << 20;
-struct SlabCache {
+// Blocks of map chunks (a chunk's packed arguments, a chunk's reply slab)
+// freed recently, kept for the next chunks: a map's replies live until the
+// caller frees its results, and freeing a few hundred KiB at once lets malloc
+// give the memory back (brk), so that the next map page-faults it in again
+// (measured: 1.5x slower maps; the packed arguments faulted the same way).
+// At most kBlockCacheN blocks of up to kBlockCacheMax bytes, kBlockCacheBytes
+// in all, are kept (never freed: used until the process ends).
+constexpr size_t kBlockCacheN = 32;
+constexpr size_t kBlockCacheMax = 1 << 20;
+constexpr size_t kBlockCacheBytes = 8 << 20;
+struct BlockCache {
     std::mutex mu;
-    size_t n = 0;
-    Slab *blocks[kSlabCacheN];
+    size_t n = 0, bytes = 0;
+    void *blocks[kBlockCacheN];
+    size_t caps[kBlockCacheN];
 };
-SlabCache *slab_cache() noexcept {
-    static auto *c = new (std::nothrow) SlabCache;  // function-local: nothing runs at load time
+BlockCache *block_cache() noexcept {
+    static auto *c = new (std::nothrow) BlockCache;  // function-local: nothing runs at load time
     return c;
+}
+
+// A block of at least `need` bytes (a cached one, or a fresh one rounded to
+// pages); *cap receives its size, for block_put(). Null when out of memory.
+void *block_get(size_t need, size_t *cap) noexcept {
+    BlockCache *cache = need <= kBlockCacheMax ? block_cache() : nullptr;
+    if (cache) {
+        BlockCache &c = *cache;
+        std::lock_guard<std::mutex> g(c.mu);
+        for (size_t i = 0; i < c.n; i++)
+            if (c.caps[i] >= need && c.caps[i] <= 2 * need + 4096) {
+                void *p = c.blocks[i];
+                *cap = c.caps[i];
+                c.bytes -= c.caps[i];
+                c.n--;
+                c.blocks[i] = c.blocks[c.n];
+                c.caps[i] = c.caps[c.n];
+                return p;
+            }
+    }
+    if (need > SIZE_MAX - 4096) return nullptr;
+    *cap = (need + 4095) & ~size_t{4095};
+    return std::malloc(*cap);
+}
+
+void block_put(void *p, size_t cap) noexcept {
+    if (!p) return;
+    BlockCache *cache = cap <= kBlockCacheMax ? block_cache() : nullptr;
+    if (cache) {
+        BlockCache &c = *cache;
+        std::lock_guard<std::mutex> g(c.mu);
+        if (c.n < kBlockCacheN && c.bytes + cap <= kBlockCacheBytes) {
+            c.blocks[c.n] = p;
+            c.caps[c.n] = cap;
+            c.n++;
+            c.bytes += cap;
+            return;
+        }
+    }
+    std::free(p);
 }
 
 // The same inside a Slab (refs 1), so that results can be carved from the bytes.
 weft_bytes *slab_alloc(size_t len) noexcept {
     if (len > SIZE_MAX - sizeof(Slab) - sizeof(BytesHead) - sizeof(weft_bytes) - 4096) return nullptr;
     size_t need = sizeof(Slab) + sizeof(BytesHead) + sizeof(weft_bytes) + len + 1;
-    Slab *sl = nullptr;
-    SlabCache *cache = need <= kSlabCacheMax ? slab_cache() : nullptr;
-    if (cache) {
-        SlabCache &c = *cache;
-        std::lock_guard<std::mutex> g(c.mu);
-        for (size_t i = 0; i < c.n; i++)
-            if (c.blocks[i]->cap >= need && c.blocks[i]->cap <= 2 * need + 4096) {
-                sl = c.blocks[i];
-                c.blocks[i] = c.blocks[--c.n];
-                break;
-            }
-    }
-    if (!sl) {
-        size_t cap = (need + 4095) & ~size_t{4095};
-        sl = static_cast<Slab *>(std::malloc(cap));
-        if (!sl) return nullptr;
-        sl->cap = cap;
-    }
+    size_t cap = 0;
+    auto *sl = static_cast<Slab *>(block_get(need, &cap));
+    if (!sl) return nullptr;
+    sl->cap = cap;
     new (&sl->refs) std::atomic<std::size_t>(1);
     auto *h = reinterpret_cast<BytesHead *>(sl + 1);
     h->slab = sl;
@@ -244,28 +275,70 @@ weft_bytes *slab_alloc(size_t len) noexcept {
 
 Slab *slab_of(const weft_bytes *b) noexcept { return (reinterpret_cast<const BytesHead *>(b) - 1)->slab; }
 
+// The last reference of a slab is gone: keep the block for the next chunks, or free it.
+void slab_dispose(Slab *sl) noexcept {
+    sl->refs.~atomic();
+    block_put(sl, sl->cap);
+}
+
+void slab_unref(Slab *sl, std::size_t k) noexcept {
+    if (sl->refs.fetch_sub(k, std::memory_order_acq_rel) == k) slab_dispose(sl);
+}
+
+// Releases of results carved from one slab, batched per thread: a map's
+// caller frees thousands of results one by one, and one atomic decrement
+// each (about 18 ns on a loaded VM, the time of a whole tiny task) was the
+// largest cost of a 10k map. A thread counts the releases of the slab it
+// freed last without an atomic, and subtracts them at once when it moves
+// to another slab, when the count says it holds every remaining reference
+// (then the block goes at once, as before), or when the thread ends. So a
+// chunk's block is freed when its last result is freed by the thread that
+// freed the others; results of one chunk freed by several threads free it
+// at the latest when each of those threads frees another slab result or ends.
+struct FreeBatch {
+    Slab *slab = nullptr;
+    std::size_t pending = 0;
+    void flush() noexcept {
+        Slab *sl = slab;
+        std::size_t k = pending;
+        slab = nullptr;
+        pending = 0;
+        if (sl) slab_unref(sl, k);
+    }
+    ~FreeBatch() { flush(); }
+};
+thread_local FreeBatch tl_free_batch [[gnu::tls_model("initial-exec")]];
+
+// Release now (the supervisor's own error paths: nothing batched there).
 void bytes_release(weft_bytes *b) noexcept {
     if (!b) return;
     auto *h = reinterpret_cast<BytesHead *>(b) - 1;
-    if (!h->slab) {
+    if (!h->slab)
         std::free(h);
-    } else if (h->slab->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        Slab *sl = h->slab;
-        sl->refs.~atomic();
-        SlabCache *cache = sl->cap <= kSlabCacheMax ? slab_cache() : nullptr;
-        if (cache) {
-            SlabCache &c = *cache;
-            std::lock_guard<std::mutex> g(c.mu);
-            if (c.n < kSlabCacheN) {
-                c.blocks[c.n++] = sl;
-                return;
-            }
-        }
-        std::free(sl);
-    }
+    else
+        slab_unref(h->slab, 1);
 }
 
-void bytes_free_fn(void *p) noexcept { bytes_release(static_cast<weft_bytes *>(p)); }
+// weft_bytes_free: batched.
+void bytes_release_batched(weft_bytes *b) noexcept {
+    if (!b) return;
+    auto *h = reinterpret_cast<BytesHead *>(b) - 1;
+    Slab *sl = h->slab;
+    if (!sl) {
+        std::free(h);
+        return;
+    }
+    FreeBatch &fb = tl_free_batch;
+    if (fb.slab != sl) {
+        fb.flush();
+        fb.slab = sl;
+    }
+    // refs only falls while we hold `pending` of them, so reading exactly
+    // `pending` (even a stale value) means nobody else holds one: free now.
+    if (++fb.pending == sl->refs.load(std::memory_order_relaxed)) fb.flush();
+}
+
+void bytes_free_fn(void *p) noexcept { bytes_release(static_cast<weft_bytes *>(p)); }  // once per task: not batched
 
 std::string describe_status(int status) {
     char buf[96];
@@ -383,6 +456,36 @@ void run_call(weft_ptask_fn fn, const void *arg, size_t len, weft_ptask_result &
     }
     scope.finish(nullptr, nullptr);
 }
+
+// The calls of one map chunk share one task record (made the thread's
+// current task once per chunk, not once per call: a tiny call costs about
+// as much as the two thread-local look-ups of a TaskScope).
+struct ChunkScope {
+    TaskState st;
+    TaskState *&cur;
+    ChunkScope() noexcept : cur(current_task()) {
+        st.prev = cur;
+        cur = &st;
+    }
+    ~ChunkScope() { cur = st.prev; }
+    ChunkScope(const ChunkScope &) = delete;
+    ChunkScope &operator=(const ChunkScope &) = delete;
+
+    void call(weft_ptask_fn fn, const void *arg, size_t len, weft_ptask_result &out, CallOutcome &oc) noexcept {
+        st.failed = false;
+        weft_status rc = fn(len ? arg : nullptr, len, &out);
+        if (st.failed) {
+            oc.code = st.code;
+            std::snprintf(oc.message, sizeof oc.message, "%s", st.message);
+        } else if (rc != WEFT_OK) {
+            oc.code = rc < 0 ? rc : WEFT_EFAILED;
+            std::snprintf(oc.message, sizeof oc.message, "the task returned %s (%d)",
+                          rc < 0 ? weft_status_name(rc) : "a positive value", rc);
+        } else {
+            oc.code = WEFT_OK;
+        }
+    }
+};
 
 // ---- registered task functions (spawn and forkserver workers) -------------
 
@@ -592,13 +695,14 @@ int spawned_worker(void *arg, size_t len) noexcept {
         }
         // kChunk: run each argument, its outcome written in place; send them in one frame.
         size_t off = 0;
+        ChunkScope scope;
         for (std::uint32_t i = 0; i < h.count && off + sizeof(ItemHdr) <= h.len; i++) {
             ItemHdr ih;
             std::memcpy(&ih, in + off, sizeof ih);
             off += sizeof ih;
             size_t at = ob.size;
             weft_ptask_result out(&ob, at, kItemRoom);
-            if (fn) run_call(fn, in + off, ih.len, out, oc);
+            if (fn) scope.call(fn, in + off, ih.len, out, oc);
             else fail_unknown(name, oc);
             off += pad16(ih.len);
             size_t dlen = 0;
@@ -630,12 +734,16 @@ struct PTask {
     const std::string *name = nullptr;  // spawn and forkserver pools: the registered name of fn
     std::uint32_t kind = kTask;
     std::uint32_t count = 1;
-    char *arg = nullptr;  // malloc'd copy
+    char *arg = nullptr;  // malloc'd copy, or a cached block (arg_cap > 0: a map chunk's)
     size_t len = 0;
+    size_t arg_cap = 0;
     weft_future *future = nullptr;  // the pool's reference, or null (execute)
     bool running = false;           // its future was set RUNNING (it was sent to a worker once)
 
-    ~PTask() { std::free(arg); }
+    ~PTask() {
+        if (arg_cap) block_put(arg, arg_cap);
+        else std::free(arg);
+    }
 };
 
 enum class End { none, retire, timeout, cancel, terminate, broken, protocol };
@@ -648,6 +756,16 @@ struct Worker {
     bool ready = false;     // sent kReady
     std::string init_error;  // why its initializer failed (it sent kFail in place of kReady)
     bool sock_eof = false;  // the worker closed its end, or sending failed: wait for the pidfd
+    // Lending (under the pool's mu): an idle worker may be lent to a caller
+    // for one task's round trip (weft_process_pool_apply), which then talks
+    // to it on its socket itself; the supervisor does not touch its socket
+    // while it is idle or lent, and does not poll it at all while lent.
+    bool idle = false;      // in the pool's idle list: nothing in flight, nothing half-read or half-sent
+    bool lent = false;      // a caller has it
+    bool excluded = false;  // the supervisor sleeps without its descriptors: wake it at the hand-back
+    const char *lost_where = nullptr;  // the borrower saw it die: where its task was
+    bool dead_back = false;            // handed back dead (in `returned` until taken back): no task for it
+    bool retiring = false;  // weft_process_pool_resize shrank the pool: no new tasks, leaves once idle
     End end = End::none;    // why weft ended it (none: it is alive, or it died on its own)
     int64_t end_deadline = 0;  // for End::retire: kill after this
     // Tasks sent to it, in order: the head runs (or is being received), the
@@ -754,6 +872,15 @@ struct weft_process_pool : Handle<Magic::process_pool> {
     std::string start_message;
     std::vector<pid_t> pids;  // live workers
     std::atomic<bool> sleeping{false};
+    std::vector<Worker *> idle_list;  // workers a caller may borrow (Worker::idle)
+    std::vector<std::pair<Worker *, PTask *>> returned;  // lent workers that died, with their task
+    bool direct = false;  // lending allowed (no task timeout, no max_tasks_per_worker): fixed at create
+    // weft_process_pool_resize: the request and the supervisor's answer
+    int resize_want = 0;
+    std::uint64_t resize_asked = 0, resize_done = 0;
+    weft_status resize_status = WEFT_OK;
+    std::string resize_message;
+    std::uint64_t resize_done_seen = 0;  // the supervisor's own copy
 
     // ---- counters (written by the supervisor, read by stats) ----
     std::atomic<int> busy{0};
@@ -820,6 +947,36 @@ struct weft_process_pool : Handle<Magic::process_pool> {
     void requeue_front(std::vector<PTask *> &ts);
     void kill_worker(Worker &w, End why, weft_status code, const char *message, bool requeue_rest);
     void go_broken(const std::string &why);
+    void apply_resize();
+    // Lent workers that died under their borrower (taken from `returned`
+    // under mu in the same section that saw them no longer lent): their task
+    // is lost with them as if we had sent it (their pidfd tells how they ended).
+    void take_back(std::vector<std::pair<Worker *, PTask *>> &back) {
+        for (auto &[w, t] : back) {
+            w->sock_eof = true;  // what is left in it, a borrower's half-read frame, means nothing
+            if (t) {
+                w->inflight.push_back(t);
+                w->sent_at = monotonic_now();
+                busy.fetch_add(1, std::memory_order_relaxed);
+            }
+        }
+        back.clear();
+    }
+    int active_workers() const noexcept {  // alive and staying (not asked to leave)
+        int n = 0;
+        for (auto &w : workers) n += w->end == End::none && !w->retiring;
+        return n;
+    }
+    void unidle_locked(Worker &w) noexcept {
+        if (!w.idle) return;
+        w.idle = false;
+        idle_list.erase(std::find(idle_list.begin(), idle_list.end(), &w));
+    }
+    // ---- lending (the caller's side) ----
+    Worker *borrow();
+    void hand_back(Worker *w, PTask *lost, const char *where);
+    weft_status direct_apply(const char *func, weft_ptask_fn fn, const void *arg, size_t len, weft_bytes **result,
+                             bool *handled);
     void reap_now(Worker &w, int *status, bool *known);
 };
 
@@ -869,6 +1026,13 @@ weft_status weft_process_pool::start_worker(std::string &err) {
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
         err = std::string("socketpair failed: ") + std::strerror(errno);
         return WEFT_ESYS;
+    }
+    // Room for a whole map chunk (its arguments one way, its results the
+    // other) in the socket, so that neither side blocks half-way through one
+    // (a limit, not memory: capped by net.core.wmem_max; best effort).
+    for (int fd : sv) {
+        int sz = kSockBuf;
+        (void)::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
     }
     auto w = std::make_unique<Worker>();
     pids.reserve(pids.size() + 1);  // (under mu below; reserve may throw here, before fork)
@@ -1284,6 +1448,11 @@ void weft_process_pool::requeue_front(std::vector<PTask *> &ts) {
 void weft_process_pool::kill_worker(Worker &w, End why, weft_status code, const char *message, bool requeue_rest) {
     if (w.end == End::none || w.end == End::retire) w.end = why;
     ::kill(w.pid, SIGKILL);  // the pid stays ours until we reap it
+    {
+        std::lock_guard<std::mutex> g(mu);
+        if (w.lent) return;  // its borrower sees it die and hands it back; its socket is the borrower's until then
+        unidle_locked(w);
+    }
     if (w.sock >= 0) {
         ::close(w.sock);
         w.sock = -1;
@@ -1342,11 +1511,14 @@ void weft_process_pool::on_exit(Worker &w) {
     std::vector<PTask *> rest;
     if (!w.inflight.empty()) {
         char msg[WEFT_ERROR_MESSAGE_MAX];
-        const char *where = w.sending() && w.inflight.size() == 1 ? "while receiving the task's argument"
-                            : w.have_hdr ? "while sending the task's result"
-                                         : "while running the task";
+        const char *where = w.lost_where                                  ? w.lost_where
+                            : w.sending() && w.inflight.size() == 1 ? "while receiving the task's argument"
+                            : w.have_hdr                            ? "while sending the task's result"
+                                                                    : "while running the task";
         std::snprintf(msg, sizeof msg, "worker %d %s %s%s", static_cast<int>(w.pid), how.c_str(), where,
                       budget_msg.c_str());
+        // A lent worker that terminate or a broken pool killed (its task came back with it).
+        if (w.end == End::terminate) std::snprintf(msg, sizeof msg, "the pool was terminated while the task ran");
         lost = w.inflight.front();  // failed at the end, once the replacement counts in the statistics
         lost_msg = msg;
         rest.assign(w.inflight.begin() + 1, w.inflight.end());  // never started: served by another worker
@@ -1358,6 +1530,10 @@ void weft_process_pool::on_exit(Worker &w) {
     ::close(w.pidfd);
     pid_t pid = w.pid;
     End end = w.end;
+    {
+        std::lock_guard<std::mutex> g(mu);
+        unidle_locked(w);
+    }
     workers.erase(std::find_if(workers.begin(), workers.end(), [&](auto &p) { return p.get() == &w; }));
     bool replace;
     {
@@ -1368,7 +1544,7 @@ void weft_process_pool::on_exit(Worker &w) {
     (void)end;
     if (budget_out) {
         go_broken("worker " + std::to_string(pid) + " " + how + budget_msg);
-    } else if (replace && !terminating_locked() && !stopping && !killed_all) {
+    } else if (replace && !terminating_locked() && !stopping && !killed_all && active_workers() < target_workers) {
         // Keep serving: a replacement takes the dead worker's place (also after
         // close, while queued tasks remain; not once the workers were told to go).
         std::string err;
@@ -1389,10 +1565,83 @@ void weft_process_pool::on_exit(Worker &w) {
     }
     if (lost) {
         if (lost->future) {
-            (void)weft_future_set_error(lost->future, WEFT_EWORKERDIED, lost_msg.c_str());
+            (void)weft_future_set_error(lost->future,
+                                        end == End::terminate ? WEFT_ECANCELLED
+                                        : end == End::broken  ? WEFT_EBROKEN
+                                                              : WEFT_EWORKERDIED,
+                                        lost_msg.c_str());
             weft_future_destroy(lost->future);
         }
         delete lost;
+    }
+}
+
+// weft_process_pool_resize's request, then the workers it asked to leave:
+// grow by forking now (the caller waits for the outcome); shrink by retiring
+// idle workers first, then those starting, then busy ones, which leave once
+// their tasks (the one running and any sent ahead) ended.
+void weft_process_pool::apply_resize() {
+    std::uint64_t asked;
+    int want;
+    {
+        std::lock_guard<std::mutex> g(mu);
+        asked = resize_asked;
+        want = resize_want;
+    }
+    if (asked != resize_done_seen) {
+        resize_done_seen = asked;
+        target_workers = want;
+        weft_status st = WEFT_OK;
+        std::string err;
+        int active = active_workers();
+        for (; active < want && !killed_all && !stopping; active++) {
+            try {
+                st = start_worker(err);
+            } catch (...) {
+                st = WEFT_ENOMEM;
+                err = "out of memory";
+            }
+            if (st != WEFT_OK) break;
+        }
+        if (active > want) {
+            // Who leaves: by how soon it can (0 idle, 1 starting, 2 busy, 3 lent to a caller), fewest tasks first.
+            std::vector<std::pair<std::size_t, Worker *>> order;
+            {
+                std::lock_guard<std::mutex> g(mu);
+                for (auto &wp : workers) {
+                    Worker &w = *wp;
+                    if (w.end != End::none || w.retiring) continue;
+                    std::size_t rank = w.lent ? 3 : !w.ready ? 1 : w.inflight.empty() ? 0 : 2;
+                    order.emplace_back(rank * 1024 + std::min<std::size_t>(w.inflight.size(), 1023), &w);
+                }
+            }
+            std::stable_sort(order.begin(), order.end(),
+                             [](const auto &a, const auto &b) { return a.first < b.first; });
+            for (std::size_t i = 0; i < order.size() && active > want; i++, active--) order[i].second->retiring = true;
+        }
+        {
+            std::lock_guard<std::mutex> g(mu);
+            resize_done = asked;
+            resize_status = st;
+            resize_message = err;
+        }
+        state_cv.notify_all();
+    }
+    // Retiring workers with nothing left to run: ask them to leave (killed after kExitGrace).
+    int64_t now = monotonic_now();
+    for (auto &wp : workers) {
+        Worker &w = *wp;
+        if (!w.retiring || w.end != End::none || !w.inflight.empty() || w.sending()) continue;
+        {
+            std::lock_guard<std::mutex> g(mu);
+            if (w.lent) continue;  // after its borrower hands it back
+            unidle_locked(w);
+        }
+        w.end = End::retire;
+        w.end_deadline = now + kExitGrace;
+        TaskHdr ex{kExit, 0, 0, 0, 0};
+        if (w.sock < 0 || ::send(w.sock, &ex, sizeof ex, MSG_NOSIGNAL | MSG_DONTWAIT) != static_cast<ssize_t>(sizeof ex))
+            ::kill(w.pid, SIGKILL);
     }
 }
 
@@ -1460,20 +1709,23 @@ void weft_process_pool::supervise() {
     for (;;) {
         int64_t now = monotonic_now();
         bool closed_now, terminating_now, queue_empty;
+        std::vector<std::pair<Worker *, PTask *>> back;
         {
             std::lock_guard<std::mutex> g(mu);
             closed_now = closed;
             terminating_now = terminating;
             queue_empty = queue.empty();
+            back.swap(returned);
         }
+        take_back(back);
         if (terminating_now && !killed_all) {
             for (auto &w : workers)
                 kill_worker(*w, End::terminate, WEFT_ECANCELLED, "the pool was terminated while the task ran", false);
             killed_all = true;
         }
+        apply_resize();
         // A start that failed earlier: try again.
-        if (!killed_all && !stopping && fork_retry_at && now >= fork_retry_at &&
-            static_cast<int>(workers.size()) < target_workers) {
+        if (!killed_all && !stopping && fork_retry_at && now >= fork_retry_at && active_workers() < target_workers) {
             fork_retry_at = 0;
             try {
                 if (start_worker(err) == WEFT_OK) replaced.fetch_add(1, std::memory_order_relaxed);
@@ -1490,22 +1742,29 @@ void weft_process_pool::supervise() {
                 for (auto &wp : workers) {
                     Worker &w = *wp;
                     if (!more) break;
-                    if (!w.ready || w.inflight.size() != depth || w.end != End::none || w.sock < 0 || w.sock_eof)
+                    if (!w.ready || w.inflight.size() != depth || w.end != End::none || w.retiring || w.sock < 0 ||
+                        w.sock_eof)
                         continue;
                     if (depth > 0 && (w.sending() || !ahead_ok(w, w.inflight.back()))) continue;
                     if (max_tasks_per_worker > 0 &&
                         w.tasks_run + static_cast<int64_t>(w.inflight.size()) >= max_tasks_per_worker)
                         continue;  // its last task is in flight: it retires after it
                     PTask *t = nullptr;
+                    bool lent_now = false;
                     for (;;) {
                         {
                             std::lock_guard<std::mutex> g(mu);
+                            if (w.lent || w.dead_back) {  // a caller runs a task on it, or it died under one
+                                lent_now = true;
+                                break;
+                            }
                             if (queue.empty() || (depth > 0 && !ahead_ok(w, queue.front()))) {
                                 more = false;
                                 break;
                             }
                             t = queue.front();
                             queue.pop_front();
+                            unidle_locked(w);
                             if (max_queued) space_cv.notify_one();
                         }
                         if (!t->future) break;
@@ -1521,6 +1780,7 @@ void weft_process_pool::supervise() {
                         delete t;
                         t = nullptr;
                     }
+                    if (lent_now) continue;
                     if (!t) break;
                     dispatch(w, t);
                 }
@@ -1562,6 +1822,11 @@ void weft_process_pool::supervise() {
             {
                 std::lock_guard<std::mutex> g(mu);
                 idle = queue.empty();
+                for (auto &w : workers) idle = idle && !w->lent;
+                if (idle) {  // nobody may borrow a worker told to leave
+                    for (Worker *w : idle_list) w->idle = false;
+                    idle_list.clear();
+                }
             }
             for (auto &w : workers) idle = idle && w->inflight.empty();
             if (idle) {
@@ -1579,21 +1844,6 @@ void weft_process_pool::supervise() {
         if ((stopping || killed_all) && workers.empty()) break;
 
         // Sleep until something happens.
-        pfds.clear();
-        owners.clear();
-        pfds.push_back({efd, POLLIN, 0});
-        owners.push_back(nullptr);
-        for (auto &wp : workers) {
-            Worker &w = *wp;
-            pfds.push_back({w.pidfd, POLLIN, 0});
-            owners.push_back(&w);
-            if (w.sock >= 0 && !w.sock_eof) {
-                short ev = POLLIN;
-                if (w.sending()) ev |= POLLOUT;
-                pfds.push_back({w.sock, ev, 0});
-                owners.push_back(&w);
-            }
-        }
         int timeout_ms = -1;
         if (wake_at != Deadline::kNever) {
             int64_t left = wake_at - monotonic_now();
@@ -1602,12 +1852,38 @@ void weft_process_pool::supervise() {
         // Announce the sleep, then look at the queue once more under the
         // lock a submitter pushes under: either we see its task, or it sees
         // `sleeping` and rings the eventfd. (close and terminate always ring.)
+        // Under that lock too: publish the idle workers a caller may borrow,
+        // and watch only what is not lent.
         sleeping.store(true, std::memory_order_seq_cst);
-        if (!killed_all) {
-            bool idle_worker = false;
-            for (auto &w : workers) idle_worker = idle_worker || (w->ready && w->inflight.empty() && w->end == End::none);
+        pfds.clear();
+        owners.clear();
+        pfds.push_back({efd, POLLIN, 0});
+        owners.push_back(nullptr);
+        {
             std::lock_guard<std::mutex> g(mu);
-            if (idle_worker && !queue.empty()) timeout_ms = 0;
+            bool lend = direct && !closed && !terminating && !broken && !killed_all && !stopping;
+            bool idle_worker = false;
+            for (auto &wp : workers) {
+                Worker &w = *wp;
+                w.excluded = w.lent;
+                if (w.lent) continue;  // its borrower watches it
+                bool free_now = w.ready && w.inflight.empty() && w.end == End::none && !w.retiring && !w.dead_back;
+                idle_worker = idle_worker || free_now;
+                if (lend && free_now && !w.idle && w.sock >= 0 && !w.sock_eof && !w.sending() && !w.have_hdr &&
+                    w.raw_got == 0) {
+                    w.idle = true;
+                    idle_list.push_back(&w);
+                }
+                pfds.push_back({w.pidfd, POLLIN, 0});
+                owners.push_back(&w);
+                if (w.sock >= 0 && !w.sock_eof && !w.idle && !w.dead_back) {  // an idle worker has nothing to say
+                    short ev = POLLIN;
+                    if (w.sending()) ev |= POLLOUT;
+                    pfds.push_back({w.sock, ev, 0});
+                    owners.push_back(&w);
+                }
+            }
+            if (!killed_all && idle_worker && !queue.empty()) timeout_ms = 0;
         }
         int n = ::poll(pfds.data(), pfds.size(), timeout_ms);
         sleeping.store(false, std::memory_order_relaxed);
@@ -1617,6 +1893,20 @@ void weft_process_pool::supervise() {
             ssize_t r = ::read(efd, &v, sizeof v);
             (void)r;
         }
+        // Events of a worker lent meanwhile are its borrower's; an idle one
+        // that ended is the supervisor's again.
+        // (A worker handed back meanwhile is taken back with its task in the
+        // same breath, before its events are looked at.)
+        {
+            std::lock_guard<std::mutex> g(mu);
+            for (size_t i = 1; i < pfds.size(); i++) {
+                if (!pfds[i].revents) continue;
+                if (owners[i]->lent) pfds[i].revents = 0;
+                else unidle_locked(*owners[i]);
+            }
+            back.swap(returned);
+        }
+        take_back(back);
         // Sockets first, exits after, so a result sent before death counts.
         std::vector<Worker *> exited;
         for (size_t i = 1; i < pfds.size(); i++) {
@@ -1646,6 +1936,11 @@ void weft_process_pool::supervise() {
     }
     std::lock_guard<std::mutex> g(mu);
     finished = true;
+    if (resize_done != resize_asked) {  // a resize that came too late
+        resize_done = resize_asked;
+        resize_status = WEFT_ECLOSED;
+        resize_message = "the pool ended first";
+    }
     state_cv.notify_all();
 }
 
@@ -1668,7 +1963,10 @@ PTask *make_task(weft_ptask_fn fn, std::uint32_t kind, std::uint32_t count, cons
     t->count = count;
     t->len = len;
     if (len) {
-        t->arg = static_cast<char *>(std::malloc(len));
+        if (kind == kChunk)  // a map's chunks come and go together: reuse their blocks
+            t->arg = static_cast<char *>(block_get(len, &t->arg_cap));
+        else
+            t->arg = static_cast<char *>(std::malloc(len));
         if (!t->arg) {
             delete t;
             throw std::bad_alloc();
@@ -1726,9 +2024,199 @@ weft_status check_task_args(const char *func, weft_process_pool *pool, weft_ptas
 
 }  // namespace
 
+// ---- lending an idle worker to a caller -----------------------------------------
+//
+// weft_process_pool_apply() on a pool with an idle worker and nothing queued
+// runs the task on that worker itself: it writes the task to the worker's
+// socket and reads the result from it, so one round trip costs what a bare
+// pipe pool's does (two wake-ups: the worker's and the caller's) instead of
+// four (the supervisor's on the way there and back). The supervisor, which
+// published the worker as idle, stops watching its socket and, once lent,
+// its pidfd; the borrower watches the pidfd while it waits. A worker that
+// dies under its borrower goes back with its task, which the supervisor then
+// fails exactly as if it had sent it (EWORKERDIED with the pid and signal,
+// the restart budget, a replacement); terminate and a broken pool kill a
+// lent worker and leave its socket to the borrower until the hand-back.
+
+Worker *weft_process_pool::borrow() {
+    std::lock_guard<std::mutex> g(mu);
+    if (closed || broken || terminating || !queue.empty() || idle_list.empty()) return nullptr;
+    Worker *w = idle_list.back();
+    idle_list.pop_back();
+    w->idle = false;
+    w->lent = true;
+    return w;
+}
+
+// Give a lent worker back; `lost` (with `where`) when it died under the
+// borrower (a PTask with a future, which the supervisor fails).
+void weft_process_pool::hand_back(Worker *w, PTask *lost, const char *where) {
+    bool ring;
+    {
+        std::lock_guard<std::mutex> g(mu);
+        w->lent = false;
+        if (where) {
+            w->lost_where = where;
+            w->dead_back = true;
+            returned.emplace_back(w, lost);
+        } else if (!closed && !terminating && !broken) {
+            w->idle = true;
+            idle_list.push_back(w);
+        }
+        // Wake the supervisor only when it needs to look: it slept without
+        // this worker, it has tasks it could give it, or the pool is closing.
+        ring = where || w->excluded || !queue.empty() || closed || terminating || broken;
+    }
+    if (ring) wake();
+}
+
+namespace {
+
+// What the borrower saw of a worker: ready to read or write, or gone.
+enum class Ev { ready, dead };
+
+Ev wait_worker(const Worker &w, short events) noexcept {
+    for (;;) {
+        struct pollfd pf[2] = {{w.sock, events, 0}, {w.pidfd, POLLIN, 0}};
+        int n = ::poll(pf, 2, -1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return Ev::dead;
+        if (pf[0].revents & events) return Ev::ready;  // data first: a result sent before death counts
+        if (pf[0].revents || pf[1].revents) return Ev::dead;
+    }
+}
+
+}  // namespace
+
+weft_status weft_process_pool::direct_apply(const char *func, weft_ptask_fn fn, const void *arg, size_t len,
+                                            weft_bytes **result, bool *handled) {
+    *handled = false;
+    if (!direct) return WEFT_OK;
+    const std::string *name = nullptr;
+    if (by_name && !(name = ptask_name_of(fn))) return WEFT_OK;  // the queued path says why
+    Worker *w = borrow();
+    if (!w) return WEFT_OK;
+    *handled = true;
+    busy.fetch_add(1, std::memory_order_relaxed);
+    const char *where = nullptr;
+    weft_bytes *b = nullptr;
+    ResultHdr rh{};
+    // Send the task: header (and name), then the argument.
+    {
+        alignas(8) char head[sizeof(TaskHdr) + kMaxTaskName];
+        TaskHdr h{kTask, 1, static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(fn)), len, 0};
+        size_t head_len = sizeof h;
+        if (name) {
+            h.fn = 0;
+            h.pad = name->size();
+            std::memcpy(head + sizeof h, name->data(), name->size());
+            head_len += name->size();
+        }
+        std::memcpy(head, &h, sizeof h);
+        size_t total = head_len + len, done = 0;
+        while (done < total && !where) {
+            struct iovec iov[2];
+            int n = 0;
+            if (done < head_len) {
+                iov[n++] = {head + done, head_len - done};
+                if (len) iov[n++] = {const_cast<void *>(arg), len};
+            } else {
+                iov[n++] = {const_cast<char *>(static_cast<const char *>(arg)) + (done - head_len), total - done};
+            }
+            struct msghdr mh {};
+            mh.msg_iov = iov;
+            mh.msg_iovlen = static_cast<size_t>(n);
+            ssize_t r = ::sendmsg(w->sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (r > 0) {
+                done += static_cast<size_t>(r);
+            } else if (r < 0 && errno == EINTR) {
+                continue;
+            } else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                if (wait_worker(*w, POLLOUT) == Ev::dead) where = "while receiving the task's argument";
+            } else {
+                where = "while receiving the task's argument";
+            }
+        }
+    }
+    // Read the result: its header (usually with the bytes, in one read), then the rest.
+    if (!where) {
+        alignas(16) char buf[4096];
+        size_t got = 0;
+        while (got < sizeof rh && !where) {
+            if (wait_worker(*w, POLLIN) == Ev::dead) {
+                where = got ? "while sending the task's result" : "while running the task";
+                break;
+            }
+            ssize_t r = ::recv(w->sock, buf + got, sizeof buf - got, MSG_DONTWAIT);
+            if (r > 0) got += static_cast<size_t>(r);
+            else if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK))
+                where = got ? "while sending the task's result" : "while running the task";
+        }
+        if (!where) {
+            std::memcpy(&rh, buf, sizeof rh);
+            if ((rh.kind != kOk && rh.kind != kFail) || got - sizeof rh > rh.len) {
+                ::kill(w->pid, SIGKILL);  // it broke the protocol: it goes, and the task with it
+                where = "(it broke the pool's protocol)";
+            } else if (!(b = bytes_alloc(rh.len))) {
+                ::kill(w->pid, SIGKILL);  // its result cannot be read: nor can the next task be sent
+                where = "(out of memory for the task's result)";
+            } else {
+                size_t in = got - sizeof rh;
+                std::memcpy(b->data, buf + sizeof rh, in);
+                while (in < rh.len && !where) {
+                    ssize_t r = ::recv(w->sock, static_cast<char *>(b->data) + in, rh.len - in, MSG_DONTWAIT);
+                    if (r > 0) in += static_cast<size_t>(r);
+                    else if (r < 0 && errno == EINTR) continue;
+                    else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                        where = wait_worker(*w, POLLIN) == Ev::dead ? "while sending the task's result" : nullptr;
+                    else where = "while sending the task's result";
+                }
+            }
+        }
+    }
+    busy.fetch_sub(1, std::memory_order_relaxed);
+    if (where) {
+        // Lost with its worker: the supervisor fails it as one it sent, and we wait for that.
+        ::kill(w->pid, SIGKILL);  // (it is ending already, or it closed its socket: either way it goes)
+        bytes_release(b);
+        int pid = static_cast<int>(w->pid);  // (w is the supervisor's again after the hand-back)
+        PTask *t = new (std::nothrow) PTask;
+        weft_future *f = nullptr;
+        if (!t || weft_future_create(&f) != WEFT_OK) {
+            delete t;
+            hand_back(w, nullptr, where);
+            return fail(WEFT_EWORKERDIED, "%s: worker %d ended %s (no memory left to learn how)", func, pid, where);
+        }
+        t->fn = fn;
+        t->name = name;
+        (void)weft_future_set_running(f);
+        (void)weft_future_retain(f);
+        t->future = f;
+        t->running = true;
+        hand_back(w, t, where);
+        void *v = nullptr;
+        weft_status s = weft_future_result(f, &v, WEFT_FOREVER);
+        weft_error saved = *weft_last_error();
+        weft_future_destroy(f);
+        return s == WEFT_OK ? fail(WEFT_EINTERNAL, "%s: a lost task ended well", func) : fail(s, "%s", saved.message);
+    }
+    hand_back(w, nullptr, nullptr);
+    completed.fetch_add(1, std::memory_order_relaxed);
+    if (rh.kind == kFail) {
+        failed.fetch_add(1, std::memory_order_relaxed);
+        weft_status code = rh.code < 0 ? rh.code : WEFT_EFAILED;
+        weft_status s = fail(code, "%s", static_cast<const char *>(b->data));
+        bytes_release(b);
+        return s;
+    }
+    if (result) *result = b;
+    else bytes_release(b);
+    return WEFT_OK;
+}
+
 extern "C" {
 
-WEFT_API void weft_bytes_free(weft_bytes *b) noexcept { bytes_release(b); }
+WEFT_API void weft_bytes_free(weft_bytes *b) noexcept { bytes_release_batched(b); }
 
 WEFT_API weft_status weft_process_pool_register(const char *name, weft_ptask_fn fn) noexcept {
     const char *F = "weft_process_pool_register";
@@ -1855,6 +2343,9 @@ WEFT_API weft_status weft_process_pool_create(weft_process_pool **out, const wef
         p->max_restarts = o.max_restarts ? o.max_restarts : 8 + 2 * p->target_workers;
         p->restart_window_ns = o.restart_window_ns ? o.restart_window_ns : 10 * WEFT_SEC;
         p->max_queued = o.max_queued;
+        // A task a caller runs on a borrowed worker has no deadline to watch
+        // and is not counted against a worker's allowance: lend only without them.
+        p->direct = p->task_timeout_ns == 0 && p->max_tasks_per_worker == 0;
         p->start_method = by_name ? o.start_method : WEFT_PROCESS_POOL_START_FORK;
         p->by_name = by_name;
         if (by_name) {
@@ -1970,6 +2461,14 @@ WEFT_API weft_status weft_process_pool_apply(weft_process_pool *pool, weft_ptask
     if (result) *result = nullptr;
     if (tl_supervisor && tl_supervisor == pool)
         return fail(WEFT_EDEADLK, "weft_process_pool_apply: called from the pool's own supervisor (a callback)");
+    if (weft_status s = check_task_args("weft_process_pool_apply", pool, fn, arg, len, WEFT_FOREVER)) return s;
+    {
+        bool handled = false;
+        weft_status s = guarded("weft_process_pool_apply", [&] {
+            return pool->direct_apply("weft_process_pool_apply", fn, arg, len, result, &handled);
+        });
+        if (handled || s != WEFT_OK) return s;
+    }
     weft_future *f;
     if (weft_status s = weft_process_pool_submit(pool, fn, arg, len, &f, WEFT_FOREVER)) return s;
     void *v = nullptr;
@@ -2010,8 +2509,8 @@ struct MapState {
     weft_process_pool_result_fn on_result;
     void *user_data;
     std::vector<weft_status> code;
-    std::vector<std::string> message;
-    std::vector<char> reported;
+    std::unordered_map<size_t, std::string> message;  // of the failed calls only
+    std::vector<char> reported;                        // map_unordered only
 
     // `carved`: value is a result carved from its chunk's reply, handed over as is.
     void set(size_t i, weft_status c, const char *msg, const weft_bytes *value, bool carved = false) {
@@ -2166,20 +2665,20 @@ weft_status run_map(MapState &m, size_t chunksize, int64_t timeout_ns) {
     const char *F = m.func;
     if (m.n == 0) return WEFT_OK;
     if (chunksize == 0) {
-        // About 4 chunks per worker, as Python: a slow call does not hold the
-        // others up, and each chunk's reply stays small enough for the socket
-        // (one chunk per worker, 5000 tiny calls each, measured slower: the
-        // worker blocked sending a 240 KB reply). The chunks are sent ahead
-        // (kDepth), so a worker never waits between them.
+        // Two chunks per worker: the second waits in the worker's socket
+        // (sent ahead, kDepth) while it runs the first, so it never waits
+        // between them, and its reply is read and settled while the worker
+        // runs the second. (Python picks 4 per worker; fewer round trips
+        // measured faster for tiny calls since the sockets hold a whole chunk,
+        // kSockBuf, and one chunk per worker lost that overlap.)
         weft_process_pool_stats st;
         weft_process_pool_stats_get(m.pool, &st);
-        size_t per = static_cast<size_t>(std::max(1, std::max(st.workers, m.pool->target_workers))) * 4;
+        size_t per = static_cast<size_t>(std::max(1, st.workers)) * 2;
         chunksize = std::max<size_t>(1, (m.n + per - 1) / per);
     }
     chunksize = std::min<size_t>(chunksize, UINT32_MAX);
     m.code.assign(m.n, WEFT_OK);
-    m.message.assign(m.n, std::string());
-    m.reported.assign(m.n, 0);
+    if (m.on_result) m.reported.assign(m.n, 0);
     if (m.results)
         for (size_t i = 0; i < m.n; i++) m.results[i] = nullptr;
     Deadline d(timeout_ns);
@@ -2319,6 +2818,28 @@ WEFT_API void weft_process_pool_destroy(weft_process_pool *pool) noexcept {
     weft_thread_destroy(pool->thread);
     pool->poison();
     delete pool;
+}
+
+WEFT_API weft_status weft_process_pool_resize(weft_process_pool *pool, int workers) noexcept {
+    const char *F = "weft_process_pool_resize";
+    WEFT_CHECK_HANDLE(F, pool);
+    if (weft_status s = check_pool(F, pool)) return s;
+    if (workers < 1) return fail(WEFT_EINVAL, "%s: workers is %d; use 1 or more", F, workers);
+    if (tl_supervisor == pool)
+        return fail(WEFT_EDEADLK, "%s: called from the pool's own supervisor (a callback), which does the resizing", F);
+    return guarded(F, [&]() -> weft_status {
+        std::unique_lock<std::mutex> g(pool->mu);
+        if (pool->broken) return fail(WEFT_EBROKEN, "%s: the pool is broken (its restart budget ran out)", F);
+        if (pool->closed) return fail(WEFT_ECLOSED, "%s: the pool is closed", F);
+        pool->resize_want = workers;
+        std::uint64_t mine = ++pool->resize_asked;
+        pool->wake();
+        pool->state_cv.wait(g, [&] { return pool->resize_done >= mine || pool->finished; });
+        if (pool->resize_done < mine) return fail(WEFT_ECLOSED, "%s: the pool ended first", F);
+        if (pool->resize_done == mine && pool->resize_status != WEFT_OK)
+            return fail(pool->resize_status, "%s: not every new worker started: %s", F, pool->resize_message.c_str());
+        return WEFT_OK;
+    });
 }
 
 WEFT_API weft_status weft_process_pool_stats_get(const weft_process_pool *pool, weft_process_pool_stats *stats) noexcept {

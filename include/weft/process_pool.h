@@ -89,6 +89,19 @@
  *
  * The results of one map chunk share one block of memory, freed when the
  * last of them is freed (each with weft_bytes_free(), as any map result).
+ * A thread's frees of one chunk's results are counted without an atomic
+ * operation and settled at once: when one thread frees them all, the block
+ * goes with the last; when several threads share them, it goes at the
+ * latest when each of those threads frees a result of another chunk or ends.
+ *
+ * weft_process_pool_apply() skips the supervisor when a worker is idle and
+ * nothing is queued (and the pool has no `task_timeout_ns` and no
+ * `max_tasks_per_worker`): the calling thread writes the task to that
+ * worker's socket and reads the result itself, so one round trip costs two
+ * wake-ups (the worker's and the caller's), as in a bare pipe pool, instead
+ * of four. Supervision is the same: a worker that dies meanwhile fails the
+ * task with #WEFT_EWORKERDIED (pid, signal) and is replaced; terminate kills
+ * it (#WEFT_ECANCELLED).
  *
  * After a fork() of the pool's process, the child must not use the parent's
  * pools (their supervisors exist only in the parent); calls from another
@@ -444,7 +457,9 @@ WEFT_API weft_status weft_process_pool_apply_async(weft_process_pool *pool, weft
  * @param args the arguments (each copied at submit).
  * @param codes receives each call's status (#WEFT_OK or its failure); may
  *        be NULL.
- * @param chunksize arguments per task; 0 picks one (about 4 chunks per worker).
+ * @param chunksize arguments per task; 0 picks one: 2 chunks per worker, good
+ *        for many small calls; pass a smaller one when calls take long or
+ *        uneven times.
  * @param timeout_ns bounds the whole map: at the deadline, queued chunks are
  *        cancelled and the workers running the others are killed and replaced.
  * @return #WEFT_OK when every call succeeded; otherwise the code of the
@@ -509,6 +524,27 @@ WEFT_API weft_status weft_process_pool_join(weft_process_pool *pool, int64_t tim
  * @since 0.2
  */
 WEFT_API weft_status weft_process_pool_terminate(weft_process_pool *pool) WEFT_NOEXCEPT;
+
+/**
+ * Change the number of workers at run time (the thread pool's
+ * weft_pool_resize()). Growing forks the new workers (with the pool's start
+ * method, initializer and fork hooks) before it returns. Shrinking retires
+ * idle workers first, then workers still starting, then busy ones: a busy
+ * worker gets no new task and leaves once the tasks it holds (the one it
+ * runs and any sent ahead to it) ended, so no task is lost or cut short.
+ * The restart budget stays the one computed at create (with `max_restarts`
+ * 0: 8 + 2 x the workers asked for then).
+ * @param workers the new number, 1 or more.
+ * @return #WEFT_OK; #WEFT_EINVAL for fewer than 1; #WEFT_ECLOSED after close,
+ *         shutdown or terminate; #WEFT_EBROKEN when the restart budget ran
+ *         out; #WEFT_ESYS (or the start codes of weft_process_pool_create())
+ *         when a new worker cannot start (the workers that did start stay);
+ *         #WEFT_EDEADLK from the pool's supervisor (a callback);
+ *         #WEFT_ESTATE from another process; #WEFT_EMISUSE.
+ * Thread-safe.
+ * @since 0.3
+ */
+WEFT_API weft_status weft_process_pool_resize(weft_process_pool *pool, int workers) WEFT_NOEXCEPT;
 
 /**
  * Read the pool's counters.

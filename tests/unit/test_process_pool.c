@@ -1069,6 +1069,14 @@ static void runs_registered_tasks_and_map(int method) {
         assert_int_equal(x, (int64_t)i * i);
         weft_bytes_free(res[i]);
     }
+    for (int64_t i = 0; i < 5; i++) { /* apply on an idle worker: the task goes by name too */
+        weft_bytes *r = NULL;
+        int64_t y;
+        WT_OK(weft_process_pool_apply(p, square, &i, sizeof i, &r));
+        memcpy(&y, r->data, sizeof y);
+        assert_int_equal(y, i * i);
+        weft_bytes_free(r);
+    }
     WT_OK(weft_process_pool_shutdown(p, 1, 0));
     weft_process_pool_destroy(p);
 }
@@ -1236,6 +1244,313 @@ static void test_process_pool_map_results_outlive_the_pool_and_free_in_any_order
         }
         for (int i = 0; i < N; i += 2) weft_bytes_free(res[i]);
     }
+}
+
+/* ---- apply on a borrowed idle worker, results freed by several threads ---- */
+
+static void expect_apply_failure(weft_process_pool *p, weft_ptask_fn fn, int64_t x, weft_status code,
+                                 const char *needle) {
+    weft_bytes *r = (weft_bytes *)1;
+    weft_status got = weft_process_pool_apply(p, fn, &x, sizeof x, &r);
+    if (got != code || !strstr(weft_last_error()->message, needle))
+        print_error("got %s: \"%s\", wanted %s with \"%s\"\n", weft_status_name(got), weft_last_error()->message,
+                    weft_status_name(code), needle);
+    assert_int_equal(got, code);
+    assert_null(r);
+    assert_non_null(strstr(weft_last_error()->message, needle));
+}
+
+static int64_t apply_i64(weft_process_pool *p, weft_ptask_fn fn, int64_t x) {
+    weft_bytes *r = NULL;
+    int64_t y;
+    WT_OK(weft_process_pool_apply(p, fn, &x, sizeof x, &r));
+    assert_int_equal(r->size, sizeof y);
+    memcpy(&y, r->data, sizeof y);
+    weft_bytes_free(r);
+    return y;
+}
+
+static void test_process_pool_apply_reports_a_worker_that_dies_under_it(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(2);
+    assert_int_equal(apply_i64(p, square, 9), 81);
+    expect_apply_failure(p, segfaults, 0, WEFT_EWORKERDIED, "signal 11 (SIGSEGV) while running the task");
+    expect_apply_failure(p, exits_7, 0, WEFT_EWORKERDIED, "exited with code 7");
+    expect_apply_failure(p, fails_with_message, 2, -1234, "returned");
+    for (int i = 0; i < 500 && stats_of(p).replaced < 2; i++) wt_sleep_ms(10);
+    weft_process_pool_stats st = stats_of(p);
+    assert_int_equal(st.crashed, 2);
+    assert_int_equal(st.replaced, 2);
+    assert_int_equal(st.workers, 2);
+    assert_int_equal(st.busy, 0);
+    for (int64_t i = 0; i < 50; i++) assert_int_equal(apply_i64(p, square, i), i * i);
+    st = stats_of(p);
+    assert_int_equal(st.completed, 52); /* square x 51 and the failed call */
+    assert_int_equal(st.failed, 1);
+    weft_process_pool_destroy(p);
+}
+
+static void test_process_pool_apply_moves_large_arguments_and_results(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(1);
+    size_t n = (size_t)8 << 20; /* far more than a socket holds */
+    unsigned char *big = malloc(n);
+    assert_non_null(big);
+    memset(big, 3, n);
+    weft_bytes *r = NULL;
+    WT_OK(weft_process_pool_apply(p, byte_sum, big, n, &r));
+    uint64_t sum;
+    memcpy(&sum, r->data, sizeof sum);
+    assert_int_equal(sum, (uint64_t)n + 3 * (n / 4096));
+    weft_bytes_free(r);
+    free(big);
+    int64_t want = (int64_t)n;
+    WT_OK(weft_process_pool_apply(p, big_result, &want, sizeof want, &r));
+    assert_int_equal(r->size, n);
+    assert_int_equal(((unsigned char *)r->data)[0], 0x5a);
+    assert_int_equal(((unsigned char *)r->data)[n - 1], 0x5a);
+    weft_bytes_free(r);
+    weft_process_pool_destroy(p);
+}
+
+struct applier {
+    weft_process_pool *pool;
+    weft_ptask_fn fn;
+    int64_t arg, n, bad;
+    weft_status st;
+};
+
+static void *apply_loop(void *arg) {
+    struct applier *a = arg;
+    for (int64_t i = 0; i < a->n && a->st == WEFT_OK; i++) {
+        int64_t x = a->arg ? a->arg : i;
+        weft_bytes *r = NULL;
+        a->st = weft_process_pool_apply(a->pool, a->fn, &x, sizeof x, &r);
+        if (a->st == WEFT_OK) {
+            int64_t y;
+            memcpy(&y, r->data, sizeof y);
+            a->bad += a->fn == square && y != x * x;
+            weft_bytes_free(r);
+        }
+    }
+    return NULL;
+}
+
+static void test_process_pool_apply_from_many_threads_with_submits_loses_nothing(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    enum { T = 4, N = 300, S = 200 };
+    weft_process_pool *p = make(2);
+    weft_thread *t[T];
+    struct applier a[T];
+    for (int i = 0; i < T; i++) {
+        a[i] = (struct applier){p, square, 0, N, 0, WEFT_OK};
+        WT_OK(weft_thread_spawn(&t[i], apply_loop, &a[i], NULL));
+    }
+    weft_future *fs[S];
+    for (int i = 0; i < S; i++) fs[i] = submit_i64(p, square, i);
+    for (int i = 0; i < S; i++) {
+        assert_int_equal(result_i64(fs[i]), (int64_t)i * i);
+        weft_future_destroy(fs[i]);
+    }
+    for (int i = 0; i < T; i++) {
+        WT_OK(weft_thread_join(t[i], NULL, 60 * WEFT_SEC));
+        weft_thread_destroy(t[i]);
+        assert_int_equal(a[i].st, WEFT_OK);
+        assert_int_equal(a[i].bad, 0);
+    }
+    weft_process_pool_stats st = stats_of(p);
+    assert_int_equal(st.completed, T * N + S);
+    assert_int_equal(st.busy, 0);
+    assert_int_equal(st.crashed, 0);
+    weft_process_pool_destroy(p);
+}
+
+static void test_process_pool_terminate_and_close_with_an_apply_running(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    /* terminate: the apply running on a borrowed worker ends cancelled */
+    weft_process_pool *p = make(1);
+    weft_thread *t;
+    struct applier a = {p, sleep_ms_then_pid, 5000, 1, 0, WEFT_OK};
+    WT_OK(weft_thread_spawn(&t, apply_loop, &a, NULL));
+    wait_busy(p, 1);
+    int64_t t0 = weft_monotonic_ns();
+    WT_OK(weft_process_pool_terminate(p));
+    WT_OK(weft_thread_join(t, NULL, 10 * WEFT_SEC));
+    weft_thread_destroy(t);
+    assert_int_equal(a.st, WEFT_ECANCELLED);
+    WT_OK(weft_process_pool_join(p, 5 * WEFT_SEC));
+    assert_true(wt_ms_since(t0) < 2000);
+    assert_int_equal(stats_of(p).workers, 0);
+    weft_process_pool_destroy(p);
+    /* close: it finishes, then the pool ends */
+    p = make(1);
+    a = (struct applier){p, sleep_ms_then_pid, 200, 1, 0, WEFT_OK};
+    WT_OK(weft_thread_spawn(&t, apply_loop, &a, NULL));
+    wait_busy(p, 1);
+    WT_OK(weft_process_pool_close(p));
+    WT_OK(weft_process_pool_join(p, 10 * WEFT_SEC));
+    WT_OK(weft_thread_join(t, NULL, 10 * WEFT_SEC));
+    weft_thread_destroy(t);
+    assert_int_equal(a.st, WEFT_OK);
+    assert_int_equal(stats_of(p).completed, 1);
+    assert_int_equal(stats_of(p).workers, 0);
+    weft_process_pool_destroy(p);
+}
+
+struct freer {
+    weft_bytes **res;
+    int first, n, step;
+};
+
+static void *free_some(void *arg) {
+    struct freer *f = arg;
+    for (int i = f->first; i < f->n; i += f->step) weft_bytes_free(f->res[i]);
+    return NULL;
+}
+
+static void test_process_pool_map_results_of_one_chunk_freed_by_two_threads(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    enum { N = 2000 };
+    static int64_t xs[N];
+    static weft_bytes args[N];
+    static weft_bytes *res[N];
+    weft_process_pool *p = make(2);
+    for (int i = 0; i < N; i++) {
+        xs[i] = i;
+        args[i].size = sizeof xs[i];
+        args[i].data = &xs[i];
+    }
+    for (int round = 0; round < 20; round++) {
+        /* one chunk: every result in one block, its halves freed by two threads at once */
+        WT_OK(weft_process_pool_map(p, square, args, N, res, NULL, N, 10 * WEFT_SEC));
+        for (int i = 0; i < N; i++) {
+            int64_t y;
+            memcpy(&y, res[i]->data, sizeof y);
+            assert_int_equal(y, (int64_t)i * i);
+        }
+        struct freer f[2] = {{res, 0, N, 2}, {res, 1, N, 2}};
+        weft_thread *t[2];
+        for (int i = 0; i < 2; i++) WT_OK(weft_thread_spawn(&t[i], free_some, &f[i], NULL));
+        for (int i = 0; i < 2; i++) {
+            WT_OK(weft_thread_join(t[i], NULL, 10 * WEFT_SEC));
+            weft_thread_destroy(t[i]);
+        }
+    }
+    /* and interleaved in one thread with the results of another map */
+    static weft_bytes *res2[N];
+    WT_OK(weft_process_pool_map(p, square, args, N, res, NULL, 100, 10 * WEFT_SEC));
+    WT_OK(weft_process_pool_map(p, square, args, N, res2, NULL, 0, 10 * WEFT_SEC));
+    for (int i = 0; i < N; i++) {
+        weft_bytes_free(res[i]);
+        weft_bytes_free(res2[N - 1 - i]);
+    }
+    weft_process_pool_destroy(p);
+}
+
+/* ---- resize ---------------------------------------------------------------- */
+
+static int64_t live_workers_after(weft_process_pool *p, int want) {
+    for (int i = 0; i < 500 && stats_of(p).workers != want; i++) wt_sleep_ms(10);
+    return stats_of(p).workers;
+}
+
+static void test_process_pool_resize_grows_while_busy(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(1);
+    weft_future *first = submit_i64(p, sleep_ms_then_pid, 300);
+    wait_busy(p, 1);
+    WT_OK(weft_process_pool_resize(p, 3));
+    assert_int_equal(stats_of(p).workers, 3); /* forked before it returned */
+    weft_future *more[2] = {submit_i64(p, sleep_ms_then_pid, 300), submit_i64(p, sleep_ms_then_pid, 300)};
+    wait_busy(p, 3); /* three at once: the new workers run tasks */
+    int64_t pids[3] = {result_i64(first), result_i64(more[0]), result_i64(more[1])};
+    assert_true(pids[0] != pids[1] && pids[0] != pids[2] && pids[1] != pids[2]);
+    weft_future_destroy(first);
+    weft_future_destroy(more[0]);
+    weft_future_destroy(more[1]);
+    weft_process_pool_stats st = stats_of(p);
+    assert_int_equal(st.replaced, 0);
+    assert_int_equal(st.crashed, 0);
+    weft_process_pool_destroy(p);
+}
+
+static void test_process_pool_resize_shrinks_while_busy_without_losing_a_task(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(3);
+    weft_future *fs[3];
+    for (int i = 0; i < 3; i++) fs[i] = submit_i64(p, sleep_ms_then_pid, 300);
+    wait_busy(p, 3);
+    int64_t t0 = weft_monotonic_ns();
+    WT_OK(weft_process_pool_resize(p, 1));
+    assert_true(wt_ms_since(t0) < 250); /* it does not wait for the busy ones */
+    for (int i = 0; i < 3; i++) {
+        assert_true(result_i64(fs[i]) > 0); /* the busy ones finished their tasks */
+        weft_future_destroy(fs[i]);
+    }
+    assert_int_equal(live_workers_after(p, 1), 1);
+    for (int64_t i = 0; i < 5; i++) assert_int_equal(apply_i64(p, square, i), i * i);
+    weft_process_pool_stats st = stats_of(p);
+    assert_int_equal(st.workers, 1);
+    assert_int_equal(st.crashed, 0);
+    assert_int_equal(st.replaced, 0);
+    assert_int_equal(st.completed, 8);
+    weft_process_pool_destroy(p);
+}
+
+static void test_process_pool_resize_retires_idle_workers_first_and_grows_back(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(4);
+    weft_future *busy = submit_i64(p, sleep_ms_then_pid, 400);
+    wait_busy(p, 1);
+    int64_t busy_pid = 0;
+    WT_OK(weft_process_pool_resize(p, 1));
+    assert_int_equal(live_workers_after(p, 1), 1); /* the three idle ones left; the busy one stays */
+    size_t n = 0;
+    WT_OK(weft_process_pool_pids(p, &busy_pid, 1, &n));
+    assert_int_equal(n, 1);
+    assert_int_equal(result_i64(busy), busy_pid);
+    weft_future_destroy(busy);
+    WT_OK(weft_process_pool_resize(p, 2));
+    assert_int_equal(stats_of(p).workers, 2);
+    WT_OK(weft_process_pool_resize(p, 2)); /* no change */
+    assert_int_equal(stats_of(p).workers, 2);
+    /* a killed worker is replaced up to the new size, not the old one */
+    int64_t pids[2];
+    WT_OK(weft_process_pool_pids(p, pids, 2, &n));
+    assert_int_equal(kill((pid_t)pids[0], SIGKILL), 0);
+    for (int i = 0; i < 500 && stats_of(p).replaced < 1; i++) wt_sleep_ms(10);
+    assert_int_equal(live_workers_after(p, 2), 2);
+    wt_sleep_ms(50);
+    assert_int_equal(stats_of(p).workers, 2);
+    weft_process_pool_destroy(p);
+}
+
+static void test_process_pool_resize_rejects_bad_sizes_and_closed_pools(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(2);
+    WT_EXPECT(WEFT_EINVAL, weft_process_pool_resize(p, 0));
+    WT_EXPECT(WEFT_EINVAL, weft_process_pool_resize(p, -3));
+    WT_EXPECT(WEFT_EMISUSE, weft_process_pool_resize(NULL, 2));
+    assert_int_equal(stats_of(p).workers, 2);
+    WT_OK(weft_process_pool_close(p));
+    WT_EXPECT(WEFT_ECLOSED, weft_process_pool_resize(p, 3));
+    WT_OK(weft_process_pool_join(p, 10 * WEFT_SEC));
+    WT_EXPECT(WEFT_ECLOSED, weft_process_pool_resize(p, 3));
+    weft_process_pool_destroy(p);
+    p = make(1);
+    WT_OK(weft_process_pool_terminate(p));
+    WT_EXPECT(WEFT_ECLOSED, weft_process_pool_resize(p, 2));
+    WT_OK(weft_process_pool_join(p, 10 * WEFT_SEC));
+    weft_process_pool_destroy(p);
 }
 
 /* ---- version 2 options --------------------------------------------------- */
@@ -1531,6 +1846,15 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_process_pool_spawn_and_forkserver_workers_die_with_the_pools_process),
         cmocka_unit_test(test_process_pool_tasks_waiting_in_a_killed_worker_run_on_its_replacement),
         cmocka_unit_test(test_process_pool_map_results_outlive_the_pool_and_free_in_any_order),
+        cmocka_unit_test(test_process_pool_apply_reports_a_worker_that_dies_under_it),
+        cmocka_unit_test(test_process_pool_apply_moves_large_arguments_and_results),
+        cmocka_unit_test(test_process_pool_apply_from_many_threads_with_submits_loses_nothing),
+        cmocka_unit_test(test_process_pool_terminate_and_close_with_an_apply_running),
+        cmocka_unit_test(test_process_pool_map_results_of_one_chunk_freed_by_two_threads),
+        cmocka_unit_test(test_process_pool_resize_grows_while_busy),
+        cmocka_unit_test(test_process_pool_resize_shrinks_while_busy_without_losing_a_task),
+        cmocka_unit_test(test_process_pool_resize_retires_idle_workers_first_and_grows_back),
+        cmocka_unit_test(test_process_pool_resize_rejects_bad_sizes_and_closed_pools),
         cmocka_unit_test(test_process_pool_calls_the_fork_hooks_around_every_worker_fork),
         cmocka_unit_test(test_process_pool_accepts_version_1_options_and_ignores_what_follows),
         cmocka_unit_test(test_process_pool_runs_an_initializer_by_name_under_each_start_method),
