@@ -20,6 +20,10 @@ Rows:
   P4.64k      the same, 2k messages of 64 KiB
   P6.fork     Process(target=noop) start + join, 20 in a row, fork start method
   P6.forkserver  the same with the forkserver start method (server started in the warm-up)
+  P6.cap      the cap of P6.fork: a bare os.fork() / child os._exit(0) / os.waitpid loop in
+              the weft column, against the stdlib's Process (the lowest ratio any fork-based
+              Process can reach here: no goal)
+  P6.overcap  weft's Process (fork) against that bare fork loop (1.0: nothing beyond the fork)
   P7          2 processes x 10k `with lock: value.value += 1` on a shared RawValue
 
 Goals (weft time / stdlib time): P1 <= 1.5, P2 <= 0.5 (2x), P3 <= 0.5 (2x),
@@ -153,6 +157,18 @@ def p6_process(mp, method, n):
     return time.perf_counter() - t0
 
 
+def p6_bare_fork(n):
+    """The floor under any fork-based Process start: fork, exit at once, reap."""
+    t0 = time.perf_counter()
+    for _ in range(n):
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        assert status == 0, status
+    return time.perf_counter() - t0
+
+
 def _p7_worker(lock, value, go, n):
     go.wait()
     for _ in range(n):
@@ -182,7 +198,7 @@ def main():
     ap.add_argument('--runs', type=int, default=3)
     ap.add_argument('--rounds', type=int, default=5)
     ap.add_argument('--scale', type=float, default=1.0)
-    ap.add_argument('--only', default='P1.acquire,P1.with,P2,P3,P4.64,P4.64k,P6.fork,P6.forkserver,P7')
+    ap.add_argument('--only', default='P1.acquire,P1.with,P2,P3,P4.64,P4.64k,P6.fork,P6.cap,P6.overcap,P6.forkserver,P7')
     args = ap.parse_args()
 
     weft = import_weft(args.build)
@@ -212,6 +228,10 @@ def main():
                     lambda: p6_process(weft_mp, 'fork', n(20)), n(20), 0.34),
         'P6.forkserver': (lambda: p6_process(std_mp, 'forkserver', n(20)),
                           lambda: p6_process(weft_mp, 'forkserver', n(20)), n(20), 0.34),
+        'P6.cap': (lambda: p6_process(std_mp, 'fork', n(20)),
+                   lambda: p6_bare_fork(n(20)), n(20), None),
+        'P6.overcap': (lambda: p6_bare_fork(n(20)),
+                       lambda: p6_process(weft_mp, 'fork', n(20)), n(20), None),
         'P7': (lambda: p7_lock(std_mp, n(10_000)),
                lambda: p7_lock(weft_mp, n(10_000)), 2 * n(10_000), 0.5),
     }
@@ -243,8 +263,11 @@ def main():
         med = statistics.median(rs)
         s_ns = statistics.median(s for _, s, _ in summary[name])
         w_ns = statistics.median(w for _, _, w in summary[name])
-        print(f'{name:<13} {s_ns:>13.1f} {w_ns:>11.1f} {med:>12.3f} {min(rs):>7.3f}..{max(rs):<7.3f} '
-              f'{goal:>6.2f}  {"yes" if med <= goal else "NOT met"}')
+        if goal is None:
+            verdict = f'{"-":>6}  -'
+        else:
+            verdict = f'{goal:>6.2f}  {"yes" if med <= goal else "NOT met"}'
+        print(f'{name:<13} {s_ns:>13.1f} {w_ns:>11.1f} {med:>12.3f} {min(rs):>7.3f}..{max(rs):<7.3f} {verdict}')
 
 
 if __name__ == '__main__':

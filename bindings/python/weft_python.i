@@ -1690,7 +1690,8 @@ static PyObject *WeftPyMpLock_release(WeftPyMpLock *self, PyObject *unused) {
     return NULL;
 }
 
-static PyObject *WeftPyMpLock_exit(WeftPyMpLock *self, PyObject *args) {
+/* pymp: METH_FASTCALL, so `with` passes its three arguments without a tuple. */
+static PyObject *WeftPyMpLock_exit(WeftPyMpLock *self, PyObject *const *args, Py_ssize_t nargs) {
     return WeftPyMpLock_release(self, NULL);
 }
 
@@ -1730,7 +1731,7 @@ static PyMethodDef WeftPyMpLock_methods[] = {
     {"release", (PyCFunction)WeftPyMpLock_release, METH_NOARGS,
      "Release the lock; ValueError when it is not held."},
     {"__enter__", (PyCFunction)WeftPyMpLock_enter, METH_NOARGS, "acquire()"},
-    {"__exit__", (PyCFunction)WeftPyMpLock_exit, METH_VARARGS, "release()"},
+    {"__exit__", (PyCFunction)(void (*)(void))WeftPyMpLock_exit, METH_FASTCALL, "release()"},
     {"locked", (PyCFunction)WeftPyMpLock_locked, METH_NOARGS, "Whether some thread holds it."},
     {"mark_consistent", (PyCFunction)WeftPyMpLock_mark_consistent, METH_NOARGS,
      "After OwnerDeadError and a repair: make the lock normal again (still held)."},
@@ -1795,8 +1796,10 @@ PyObject *py_mpx_condition_acquire(weft_condition *c, int64_t timeout_ns) {
     return weft_py_bool_status_intr(st);
 }
 
-/* A slice that times out comes back with the lock held, so no notify (which
- * needs the lock) can be missed between slices: as a spurious wake-up. */
+/* A slice that times out comes back with the lock held; but it left the
+ * waiters before re-taking the lock, so a notify in that gap misses it.
+ * pymp: weft.multiprocessing.Condition.wait therefore slices in Python, with
+ * a notify stamp, and calls this with at most one slice in the main thread. */
 PyObject *py_mpx_condition_wait(weft_condition *c, int64_t timeout_ns) {
     weft_status st;
     int main_ = _PyOS_IsMainThread();
@@ -2138,3 +2141,19 @@ int weft_listener_fd(const weft_listener *l);
 weft_status weft_listener_close(weft_listener *l);
 void weft_listener_destroy(weft_listener *l);
 /* ---- pyB ---- */
+
+/* ---- pymp ---- */
+/* weft.multiprocessing, third part: a named Condition (spawn/forkserver
+ * contexts make one so that it reaches their children by name). */
+%inline %{
+/* A process-scope condition with a lock of its own; name None: anonymous. */
+PyObject *py_pymp_condition_create(const char *name) {
+    weft_condition_options o = WEFT_CONDITION_OPTIONS_INIT;
+    o.share = weft_py_share(name);
+    weft_condition *c;
+    weft_status st = weft_condition_create(&c, &o);
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    return SWIG_NewPointerObj(c, SWIGTYPE_p_weft_condition, 0);
+}
+%}
+/* ---- pymp (end) ---- */

@@ -62,6 +62,37 @@ def _barrier_wait(b, q):
     q.put(b.wait(WAIT))
 
 
+def _cond_child(cond, value):
+    with cond:
+        value.value = 1
+        cond.notify_all()
+        ok = cond.wait_for(lambda: value.value == 2, WAIT)
+        value.value = 3 if ok else -1
+        cond.notify_all()
+
+
+def _conn_echo(conn):
+    conn.send(('hello from', os.getpid()))
+    conn.send(conn.recv() * 2)
+    conn.close()
+
+
+def _conn_from_queue(q):
+    conn = q.get(timeout=WAIT)
+    _conn_echo(conn)
+
+
+def _notifier(cond, posted, seen, stop):
+    import random
+    rnd = random.Random(7)
+    while not stop.is_set():
+        with cond:
+            if posted.value == seen.value:
+                posted.value += 1
+                cond.notify()
+        time.sleep(rnd.random() * 0.0006)
+
+
 class MyProcess(mp.Process):
     """A subclass with run() overridden, defined in __main__."""
 
@@ -170,6 +201,107 @@ class StartMethodTests(unittest.TestCase):
         import pickle
         with self.assertRaisesRegex(RuntimeError, 'inheritance'):
             pickle.dumps(lock)
+
+    def test_a_context_condition_reaches_spawn_and_forkserver_children(self):
+        for m in ('spawn', 'forkserver'):
+            with self.subTest(method=m):
+                ctx = mp.get_context(m)
+                cond, value = ctx.Condition(), ctx.Value('i', 0)
+                self.assertTrue(cond.name)
+                p = _run(ctx, _cond_child, cond, value)
+                with cond:
+                    self.assertTrue(cond.wait_for(lambda: value.value == 1, WAIT))
+                    value.value = 2
+                    cond.notify_all()
+                    self.assertTrue(cond.wait_for(lambda: value.value != 2, WAIT))
+                    self.assertEqual(value.value, 3)
+                p.join(WAIT)
+                self.assertEqual(p.exitcode, 0)
+                cond.close()
+
+    def test_a_named_condition_takes_no_lock_and_releases_only_when_held(self):
+        with self.assertRaisesRegex(ValueError, 'lock of its own'):
+            mp.Condition(mp.Lock(), name=context._auto_name('cond'))
+        cond = mp.Condition(name=context._auto_name('cond'))
+        with self.assertRaises(ValueError):
+            cond.release()
+        self.assertTrue(cond.acquire(timeout=WAIT))
+        self.assertFalse(cond.wait(0.01))
+        cond.release()
+        import pickle
+        twin = pickle.loads(pickle.dumps(cond))  # opened by name, as a spawn child does
+        with twin:  # the same lock: another thread cannot take it through cond
+            out = []
+            t = threading.Thread(target=lambda: out.append(cond.acquire(False)))
+            t.start()
+            t.join(WAIT)
+            self.assertEqual(out, [False])
+            twin.notify()
+        twin.close()
+        cond.close()
+        with self.assertRaises(Exception):
+            cond.acquire(False)
+
+    def test_a_condition_over_a_given_lock_says_why_it_cannot_go_to_spawn(self):
+        ctx = mp.get_context('spawn')
+        cond = ctx.Condition(ctx.Lock())
+        self.assertIsNone(cond.name)
+        p = ctx.Process(target=_cond_child, args=(cond, ctx.Value('i')))
+        with self.assertRaisesRegex(RuntimeError, 'lock you give'):
+            p.start()
+        self.assertIsNone(p.pid)
+
+    def test_connections_go_to_children_as_arguments_and_in_messages(self):
+        for m in METHODS:
+            with self.subTest(method=m, via='argument'):
+                ctx = mp.get_context(m)
+                here, there = ctx.Pipe()
+                p = _run(ctx, _conn_echo, there)
+                there.close()
+                self.assertTrue(here.poll(WAIT))
+                self.assertEqual(here.recv()[0], 'hello from')
+                here.send(21)
+                self.assertEqual(here.recv(), 42)
+                p.join(WAIT)
+                self.assertEqual(p.exitcode, 0)
+                with self.assertRaises(EOFError):
+                    here.recv()
+                here.close()
+            with self.subTest(method=m, via='queue'):
+                q = ctx.Queue()
+                p = _run(ctx, _conn_from_queue, q)
+                here, there = ctx.Pipe()
+                q.put(there)
+                there.close()
+                self.assertTrue(here.poll(WAIT))
+                self.assertEqual(here.recv(), ('hello from', p.pid))
+                here.send('ab')
+                self.assertEqual(here.recv(), 'abab')
+                p.join(WAIT)
+                self.assertEqual(p.exitcode, 0)
+                here.close()
+
+    def test_a_connection_sent_over_a_pipe_keeps_its_direction_and_closed_ones_refuse(self):
+        carrier_a, carrier_b = mp.Pipe()
+        r, w = mp.Pipe(duplex=False)
+        carrier_a.send(w)
+        w2 = carrier_b.recv()
+        self.assertFalse(w2.readable)
+        self.assertTrue(w2.writable)
+        w.close()
+        w2.send_bytes(b'through the copy')
+        self.assertEqual(r.recv_bytes(), b'through the copy')
+        self.assertNotEqual(w2.fileno(), r.fileno())
+        with self.assertRaises(OSError):
+            w2.recv()
+        w2.close()
+        with self.assertRaises(EOFError):
+            r.recv()
+        import pickle
+        with self.assertRaisesRegex(OSError, 'closed'):
+            pickle.dumps(w2)
+        for c in (r, carrier_a, carrier_b):
+            c.close()
 
     def test_contexts_and_default_start_method(self):
         self.assertEqual(mp.get_all_start_methods(), ['fork', 'spawn', 'forkserver'])
@@ -338,6 +470,92 @@ class CtrlCTests(InterruptTestCase):
             finally:
                 p.kill()
                 p.join(WAIT)
+
+    def test_threading_condition_wait_is_interrupted_and_keeps_the_lock(self):
+        import weft.threading as wt
+        for lock in (None, wt.Lock(), wt.RLock()):
+            with self.subTest(lock=type(lock).__name__):
+                cond = wt.Condition(lock)
+                with cond:
+                    self._interrupted(cond.wait)
+                    self._interrupted(lambda: cond.wait(30))
+                    self.assertTrue(cond._is_owned())
+                    self.assertFalse(cond.wait(0.01))
+                    self.assertTrue(cond._is_owned())
+                self.assertFalse(cond._is_owned())
+                with self.assertRaises(RuntimeError):
+                    cond.wait(0.01)
+
+    def test_threading_condition_wait_in_slices_loses_no_notify(self):
+        # Tiny slices make a notify often land between a slice's time-out and
+        # its re-taking of the lock: each must still end the main thread's wait.
+        import random
+        import weft.threading as wt
+        old = wt._SLICE_NS
+        wt._SLICE_NS = 200_000
+        try:
+            for lock in (wt.Lock(), wt.RLock()):
+                cond = wt.Condition(lock)
+                state = {'posted': 0, 'seen': 0}
+                stop = []
+
+                def notifier():
+                    rnd = random.Random(7)
+                    while not stop:
+                        with cond:
+                            if state['posted'] == state['seen']:
+                                state['posted'] += 1
+                                cond.notify()
+                        time.sleep(rnd.random() * 0.0006)
+
+                t = threading.Thread(target=notifier)
+                t.start()
+                late = 0
+                try:
+                    for _ in range(400):
+                        with cond:
+                            while state['posted'] == state['seen']:
+                                if not cond.wait(1.0):
+                                    late += 1  # a notify was lost (or the notifier stalled a full second)
+                            state['seen'] = state['posted']
+                finally:
+                    stop.append(1)
+                    t.join(WAIT)
+                self.assertEqual(late, 0, type(lock).__name__)
+        finally:
+            wt._SLICE_NS = old
+
+    def test_multiprocessing_condition_wait_in_slices_loses_no_notify(self):
+        # As the threading test above, for a process-scope condition notified
+        # by a thread here and by a forked child.
+        old = mp._SLICE_NS
+        mp._SLICE_NS = 200_000
+        try:
+            for who in ('thread', 'process'):
+                cond = mp.Condition(mp.Lock())
+                posted, seen, stop = mp.Value('i', 0), mp.Value('i', 0), mp.Event()
+                if who == 'thread':
+                    t = threading.Thread(target=_notifier, args=(cond, posted, seen, stop))
+                else:
+                    t = mp.get_context('fork').Process(target=_notifier, args=(cond, posted, seen, stop))
+                t.start()
+                late = 0
+                try:
+                    for _ in range(300):
+                        with cond:
+                            while posted.value == seen.value:
+                                if not cond.wait(1.0):
+                                    late += 1
+                            seen.value = posted.value
+                finally:
+                    stop.set()
+                    t.join(WAIT)
+                self.assertEqual(late, 0, who)
+                with cond:
+                    self._interrupted(cond.wait)
+                cond.close()
+        finally:
+            mp._SLICE_NS = old
 
     def test_a_wait_in_another_thread_still_times_out_normally(self):
         q = mp.Queue()

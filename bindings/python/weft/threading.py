@@ -22,6 +22,7 @@ import atexit as _atexit
 import itertools as _itertools
 import os as _os
 import sys as _sys
+import time as _time
 import warnings as _warnings
 import weakref as _weakref
 import threading as _std
@@ -47,6 +48,10 @@ Lock = _weft.Lock
 RLock = _weft.RLock
 _FOREVER = -1
 _NS_MAX = (1 << 63) - 1
+
+
+_SLICE_NS = 50_000_000  # how long a main-thread Condition.wait sleeps between signal checks
+_monotonic_ns = _time.monotonic_ns
 
 
 def _wait_ns(timeout):
@@ -124,12 +129,47 @@ class Condition:
             return False
         return True
 
+    # Ctrl-C in the main thread: a wait there runs in slices of _SLICE_NS (the
+    # other threads never run signal handlers and wait in one call), and
+    # between slices, back in Python, a pending KeyboardInterrupt is raised
+    # (with the lock held, as the stdlib's wait leaves it). A slice that times
+    # out has left the waiters' queue before it re-takes the lock, so a notify
+    # made in that gap would not find it: notify() stamps the time while a
+    # main-thread waiter exists (_main_waiting, read and written under the
+    # lock), and a slice that timed out while a notify came at or after its
+    # deadline returns True (a notify was meant for it). A notify before the
+    # deadline found it queued: the C wait then returned True itself, or the
+    # notify went, in order, to waiters ahead of it. The cost: the waiter goes
+    # to the back of the queue each slice, and a notify that raced a slice's
+    # end may wake it as well as the waiter it went to.
+    _main_waiting = 0
+    _notified_ns = 0
+
     def wait(self, timeout=None):
         """Release the lock, wait until notified or timeout seconds passed, re-acquire it.
 
         Return False on timeout, True otherwise. RuntimeError if the lock is not held.
+        In the main thread, Ctrl-C interrupts the wait (KeyboardInterrupt, lock held).
         """
-        return _weft.py_condition_wait(self._h, _wait_ns(timeout))
+        if _thread.get_ident() != _std.main_thread().ident:
+            return _weft.py_condition_wait(self._h, _wait_ns(timeout))
+        ns = _wait_ns(timeout)
+        end = None if ns < 0 else _monotonic_ns() + ns
+        if not self._is_owned():
+            raise RuntimeError('cannot wait on un-acquired lock')
+        self._main_waiting += 1
+        try:
+            while True:
+                start = _monotonic_ns()
+                left = _SLICE_NS if end is None else max(0, min(_SLICE_NS, end - start))
+                if _weft.py_condition_wait(self._h, left):
+                    return True
+                if self._notified_ns >= start + left:
+                    return True
+                if end is not None and _monotonic_ns() >= end:
+                    return False
+        finally:
+            self._main_waiting -= 1
 
     def wait_for(self, predicate, timeout=None):
         """Wait until predicate() is true (checked under the lock); return its last value."""
@@ -151,10 +191,14 @@ class Condition:
     def notify(self, n=1):
         """Wake up to n threads waiting on this condition. RuntimeError if the lock is not held."""
         _weft.weft_condition_notify(self._h, min(int(n), 0x7fffffff))
+        if self._main_waiting:
+            self._notified_ns = _monotonic_ns()
 
     def notify_all(self):
         """Wake every thread waiting on this condition. RuntimeError if the lock is not held."""
         _weft.weft_condition_notify_all(self._h)
+        if self._main_waiting:
+            self._notified_ns = _monotonic_ns()
 
     def notifyAll(self):
         """Deprecated alias of notify_all()."""

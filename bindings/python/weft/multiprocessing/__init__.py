@@ -40,9 +40,12 @@ no server process), :mod:`weft.multiprocessing.connection` (``Listener``,
 A blocking call (join, get, acquire, wait, recv) in the main thread is
 interrupted by Ctrl-C (KeyboardInterrupt) as in the stdlib.
 
-Not here: ``Connection`` objects passed in messages.
+``Connection`` objects may be sent to another process (in a Queue or Pipe
+message, or as a spawn/forkserver child's argument): the descriptor travels
+as the stdlib's does (``multiprocessing.resource_sharer``).
 """
 
+import _thread
 import atexit as _atexit
 import ctypes as _ctypes
 import itertools as _itertools
@@ -53,6 +56,7 @@ import queue as _std_queue
 import select as _select
 import signal as _signal
 import sys as _sys
+import threading as _std_threading
 import time as _time
 import traceback as _traceback
 
@@ -80,6 +84,11 @@ class ProcessError(_std_mp_context.ProcessError):
 
 class TimeoutError(ProcessError, _std_mp_context.TimeoutError):  # noqa: A001 - multiprocessing's name
     """multiprocessing.TimeoutError (also the stdlib's, for ``except`` clauses written for it)."""
+
+
+_SLICE_NS = 50_000_000  # how long a main-thread Condition.wait sleeps between signal checks
+_STAMP_SUFFIX = '-notified'  # a named Condition's notify stamp is the weft array of this name
+_monotonic_ns = _time.monotonic_ns
 
 
 def _ns(timeout):
@@ -150,6 +159,7 @@ _counter = _itertools.count(1)
 _children = set()
 _current = None
 _parent = None
+_parent_of = None  # (the parent's Process object, its pid): parent_process() makes _parent of it
 
 
 class Process:
@@ -171,7 +181,7 @@ class Process:
         self._kwargs = dict(kwargs or {})
         me = current_process()
         self._identity = (getattr(me, '_identity', ()) or ()) + (next(_counter),)
-        self._name = name if name is not None else 'Process-' + ':'.join(map(str, self._identity))
+        self._name = name  # None: 'Process-N', made when asked (the name property)
         self._daemon = bool(daemon) if daemon is not None else bool(getattr(me, '_daemon', False))
         self._pid = None
         self._pidfd = -1
@@ -190,14 +200,18 @@ class Process:
 
     def start(self):
         """Fork a child that runs run() and exits with its code."""
-        self._check_closed()
+        # Few calls and objects between one fork and the next: each object
+        # written then is a page copied from (or shared with) a child (P6).
+        if self._closed:
+            raise ValueError('process object is closed')
         if self._pid is not None:
             raise AssertionError('cannot start a process twice')
         if self._parent_pid != _os.getpid():
             raise AssertionError('can only start a process object created by current process')
-        if getattr(current_process(), '_daemon', False):
+        if _current is not None and _current._daemon:
             raise AssertionError('daemonic processes are not allowed to have children')
-        _reap_finished()
+        if _children:
+            _reap_finished()
         for f in (_sys.stdout, _sys.stderr):
             try:
                 f.flush()
@@ -211,6 +225,7 @@ class Process:
         if pid == 0:
             if self._daemon:
                 _arm_parent_death(self._parent_pid)
+            _forget_resource_sharer()
             _os._exit(self._bootstrap())
         self._pid = pid
         try:
@@ -240,12 +255,15 @@ class Process:
         return d
 
     def _bootstrap(self):
-        global _current, _parent
+        global _current, _parent, _parent_of
         code = 1
         try:
-            _parent = _ProcessInfo(current_process().name, self._parent_pid)
+            # parent_process() makes its answer when asked: each object made
+            # or touched here is a page copied from the parent (P6).
+            _parent, _parent_of = None, (current_process(), self._parent_pid)
             _current = self
-            _children.clear()
+            if _children:
+                _children.clear()
             self._pid = _os.getpid()
             try:
                 self.run()
@@ -259,11 +277,12 @@ class Process:
                     _sys.stderr.write(str(e.code) + '\n')
                     code = 1
             except BaseException:  # noqa: BLE001 - the child reports every failure
-                _sys.stderr.write('Process %s:\n' % self._name)
+                _sys.stderr.write('Process %s:\n' % self.name)
                 _traceback.print_exc()
                 code = 1
             finally:
-                _join_children_at_exit()
+                if _children:
+                    _join_children_at_exit()
         finally:
             for f in (_sys.stdout, _sys.stderr):
                 try:
@@ -314,7 +333,8 @@ class Process:
 
     def join(self, timeout=None):
         """Wait up to timeout seconds (None: forever) for the process to end."""
-        self._check_closed()
+        if self._closed:
+            raise ValueError('process object is closed')
         if self._parent_pid != _os.getpid():
             raise AssertionError('can only join a child process')
         if self._pid is None:
@@ -387,6 +407,8 @@ class Process:
 
     @property
     def name(self):
+        if self._name is None:
+            self._name = 'Process-' + ':'.join(map(str, self._identity))
         return self._name
 
     @name.setter
@@ -420,7 +442,7 @@ class Process:
             state = 'stopped exitcode=%s' % self._exitcode
         else:
             state = 'started'
-        return '<%s name=%r %s%s>' % (type(self).__name__, self._name, state,
+        return '<%s name=%r %s%s>' % (type(self).__name__, self.name, state,
                                       ' daemon' if self._daemon else '')
 
 
@@ -463,6 +485,13 @@ class ForkServerProcess(Process):
     _start_method = 'forkserver'
 
 
+# Each context's Process is its class itself (see context.ForkContext).
+from . import context as _context  # noqa: E402
+_context.ForkContext.Process = ForkProcess
+_context.SpawnContext.Process = SpawnProcess
+_context.ForkServerContext.Process = ForkServerProcess
+
+
 _main = None
 
 
@@ -478,12 +507,16 @@ def current_process():
 
 def parent_process():
     """The parent (name, pid) in a child started by this module; None in the main process."""
+    global _parent
+    if _parent is None and _parent_of is not None:
+        _parent = _ProcessInfo(_parent_of[0].name, _parent_of[1])
     return _parent
 
 
 def _reap_finished():
-    for p in list(_children):
-        p._poll(0)
+    if _children:
+        for p in list(_children):
+            p._poll(0)
 
 
 def active_children():
@@ -672,26 +705,87 @@ class Event(_Handle):
 
 class Condition(_Handle):
     """A process-shared condition (multiprocessing.Condition) over a Lock or
-    RLock of this module (default: a new RLock)."""
+    RLock of this module (default: a new RLock).
+
+    With ``name=`` (a weft extension; what a spawn or forkserver context's
+    ``Condition()`` does) it is a named weft condition with a lock of its own
+    (a Lock: not re-entrant), which other processes open by name
+    (``weft_condition_open()``), and which is pickled by name to spawn and
+    forkserver children. A named condition takes no ``lock``: weft opens a
+    condition by name with the lock it was made with."""
 
     _destroy = staticmethod(_weft.weft_condition_destroy)
 
-    def __init__(self, lock=None):
-        if lock is None:
-            lock = RLock()
-        if isinstance(lock, Lock):
-            self._h = _weft.py_mp_condition_create(lock._h, None)
-        elif isinstance(lock, RLock):
-            self._h = _weft.py_mp_condition_create(None, lock._h)
+    def __init__(self, lock=None, *, name=None):
+        self.name = name
+        if name is not None:
+            if lock is not None:
+                raise ValueError('a named Condition uses a lock of its own (the one other processes '
+                                 'find by its name); do not give it a lock')
+            self._h = _weft.py_pymp_condition_create(name)
+            self._lock = None
         else:
-            raise TypeError('expected a weft.multiprocessing Lock or RLock')
-        self._lock = lock
+            if lock is None:
+                lock = RLock()
+            if isinstance(lock, Lock):
+                self._h = _weft.py_mp_condition_create(lock._h, None)
+            elif isinstance(lock, RLock):
+                self._h = _weft.py_mp_condition_create(None, lock._h)
+            else:
+                raise TypeError('expected a weft.multiprocessing Lock or RLock')
+            self._lock = lock
+        try:
+            self._stamp_h, addr = _weft.py_mp_array_create(7, 1, name and name + _STAMP_SUFFIX)
+        except BaseException:
+            self.close()
+            raise
+        self._stamp = _ctypes.c_int64.from_address(addr)
+
+    # Ctrl-C in the main thread: there a wait runs in slices of _SLICE_NS and
+    # a pending KeyboardInterrupt is raised between them (lock held). A slice
+    # that times out leaves the waiters before it re-takes the lock, so a
+    # notify made in that gap would miss it: every notify stamps the time in
+    # shared memory (_stamp, next to the condition; a C peer's notify does
+    # not), and a slice that timed out while a notify came at or after its
+    # deadline returns True, as notified (a spurious wake-up at worst, which
+    # a process-scope condition allows).
+    _stamp = None
+    _stamp_h = None
+
+    def close(self):
+        h, self._stamp_h = self._stamp_h, None
+        self._stamp = None
+        if h is not None:
+            _weft.weft_array_destroy(h)
+        super().close()
+
+    def __reduce__(self):
+        """Named: opened by name in the process that unpickles it (spawn, forkserver)."""
+        if not self.name:
+            if self._lock is not None and self._lock.name and _pickling_for_child:
+                raise RuntimeError('a Condition over a lock you give can only be shared with fork '
+                                   'children (weft opens a condition by name with its own lock): '
+                                   'make it with get_context(\'spawn\').Condition() and no lock')
+            _forbid_pickle(self)
+        return (_rebuild, ('Condition', self.name, None))
 
     def acquire(self, block=True, timeout=None):
         return _weft.py_mpx_condition_acquire(self._h, _ns(timeout) if block else 0)
 
     def release(self):
-        self._lock.release()
+        if self._lock is not None:
+            self._lock.release()
+            return
+        try:
+            _weft.weft_condition_release(self._h)
+        except _weft.WeftError as e:
+            if e.name in ('WEFT_ESTATE', 'WEFT_EPERM'):
+                raise ValueError('semaphore or lock released too many times') from None
+            raise
+
+    def mark_consistent(self):
+        """After OwnerDeadError and a repair: make the condition's lock normal again (still held)."""
+        _weft.weft_condition_mark_consistent(self._h)
 
     def __enter__(self):
         return self.acquire()
@@ -701,7 +795,19 @@ class Condition(_Handle):
 
     def wait(self, timeout=None):
         """Release the lock, wait for a notify up to timeout seconds, re-take it."""
-        return _weft.py_mpx_condition_wait(self._h, _ns(timeout))
+        ns = _ns(timeout)
+        if _thread.get_ident() != _std_threading.main_thread().ident:
+            return _weft.py_mpx_condition_wait(self._h, ns)
+        end = None if ns < 0 else _monotonic_ns() + ns
+        while True:
+            start = _monotonic_ns()
+            left = _SLICE_NS if end is None else max(0, min(_SLICE_NS, end - start))
+            if _weft.py_mpx_condition_wait(self._h, left):
+                return True
+            if self._stamp.value >= start + left:
+                return True
+            if end is not None and _monotonic_ns() >= end:
+                return False
 
     def wait_for(self, predicate, timeout=None):
         result = predicate()
@@ -721,9 +827,11 @@ class Condition(_Handle):
 
     def notify(self, n=1):
         _weft.weft_condition_notify(self._h, n)
+        self._stamp.value = _monotonic_ns()
 
     def notify_all(self):
         _weft.weft_condition_notify_all(self._h)
+        self._stamp.value = _monotonic_ns()
 
 
 class Barrier(_wthreading.Barrier):
@@ -942,12 +1050,51 @@ class Connection(_Handle):
         self._check(None)
         return _weft.weft_conn_fd(self._h)
 
+    def __reduce__(self):
+        """Pickled (a spawn/forkserver child's argument, a Queue or Pipe message),
+        a Connection carries a duplicate of its descriptor as the stdlib's does
+        (multiprocessing.resource_sharer: the receiver fetches it over a Unix
+        socket with SCM_RIGHTS, after the authkey handshake), so the receiver
+        gets this end of the same stream. Close your own copy if you no longer
+        use it. Send an end before receiving on it here: what this handle has
+        read ahead stays here."""
+        self._check(None)
+        from multiprocessing import resource_sharer
+        return (_rebuild_connection, (resource_sharer.DupFd(_weft.weft_conn_fd(self._h)),
+                                      self._readable, self._writable))
+
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _rebuild_connection(dupfd, readable, writable):
+    """Unpickle a Connection: fetch the descriptor and put it under a fresh weft
+    handle (a new pipe end whose own descriptor it replaces, close-on-exec)."""
+    fd = dupfd.detach()
+    try:
+        a, b = _weft.py_mp_pipe(1)
+        _weft.weft_conn_destroy(b)
+        try:
+            _os.dup2(fd, _weft.weft_conn_fd(a), inheritable=False)
+        except BaseException:
+            _weft.weft_conn_destroy(a)
+            raise
+    finally:
+        _os.close(fd)
+    return Connection(a, readable, writable)
+
+
+def _forget_resource_sharer():
+    """In a fork child: the stdlib's resource sharer (which serves the
+    descriptors of Connections sent from here) has no thread here; start
+    afresh, as the stdlib's own fork children do."""
+    rs = _sys.modules.get('multiprocessing.resource_sharer')
+    if rs is not None:
+        rs._resource_sharer._afterfork()
 
 
 def Pipe(duplex=True):
@@ -985,6 +1132,15 @@ def _resolve(typecode_or_type):
     return t
 
 
+def _array_release(h):
+    try:
+        _weft.weft_array_release(h)
+    except _weft.WeftError as e:
+        if e.name in ('WEFT_ESTATE', 'WEFT_EPERM'):
+            raise ValueError('semaphore or lock released too many times') from None
+        raise
+
+
 class _ArrayLock:
     """The lock inside a shared Value/Array (get_lock())."""
 
@@ -995,21 +1151,17 @@ class _ArrayLock:
         return _weft.py_mpx_array_acquire(self._owner._h, _ns(timeout) if block else 0)
 
     def release(self):
-        try:
-            _weft.weft_array_release(self._owner._h)
-        except _weft.WeftError as e:
-            if e.name in ('WEFT_ESTATE', 'WEFT_EPERM'):
-                raise ValueError('semaphore or lock released too many times') from None
-            raise
+        _array_release(self._owner._h)
 
     def mark_consistent(self):
         _weft.weft_array_mark_consistent(self._owner._h)
 
+    # `with value.get_lock():` goes straight to the C calls (one Python frame each way).
     def __enter__(self):
-        return self.acquire()
+        return _weft.py_mpx_array_acquire(self._owner._h, -1)
 
     def __exit__(self, *exc):
-        self.release()
+        _array_release(self._owner._h)
 
 
 class _Shared(_Handle):
@@ -1046,10 +1198,10 @@ class _Shared(_Handle):
         self._lock.release()
 
     def __enter__(self):
-        return self._lock.__enter__()
+        return _weft.py_mpx_array_acquire(self._h, -1)
 
     def __exit__(self, *exc):
-        return self._lock.__exit__(*exc)
+        _array_release(self._h)
 
     def close(self):
         self._obj = None
@@ -1198,6 +1350,15 @@ def _rebuild(kind, name, extra):
         return obj
     if kind == 'Lock':
         obj._init(name, 1)
+    elif kind == 'Condition':
+        obj._h = _weft.weft_condition_open(name)
+        obj._lock = None
+        try:
+            obj._stamp_h, addr, _wtype, _length = _weft.py_mpx_array_open(name + _STAMP_SUFFIX)
+        except BaseException:
+            obj.close()
+            raise
+        obj._stamp = _ctypes.c_int64.from_address(addr)
     else:
         obj._h = _weft.py_mpx_open(_OPEN_KINDS[kind], name)
     obj.name = name

@@ -93,7 +93,10 @@ class BaseContext:
         return _mp().Event(name=_auto_name('event') if self._named() else None)
 
     def Condition(self, lock=None):
-        """A process-shared Condition (fork only: a condition has no name)."""
+        """A process-shared Condition; under spawn/forkserver, without a lock, a named
+        one with a lock of its own (not re-entrant), which reaches their children."""
+        if lock is None and self._named():
+            return _mp().Condition(name=_auto_name('cond'))
         return _mp().Condition(lock)
 
     def Barrier(self, parties, action=None, timeout=None):
@@ -179,25 +182,29 @@ class BaseContext:
         return '<weft.multiprocessing.context.%s>' % type(self).__name__
 
 
+_module = []
+
+
 def _mp():
+    # Cached: an import statement runs importlib's Python code, and every
+    # object it touches is a page a forked child shares, copied at the
+    # parent's next write (ctx.Process in a start loop: P6).
+    if _module:
+        return _module[0]
     from .. import multiprocessing
+    _module.append(multiprocessing)
     return multiprocessing
 
 
-def _process_class(method):
-    mp = _mp()
-    return {'fork': mp.ForkProcess, 'spawn': mp.SpawnProcess, 'forkserver': mp.ForkServerProcess}[method]
-
-
 class ForkContext(BaseContext):
-    """Children are forked copies of this process."""
+    """Children are forked copies of this process.
+
+    ``Process``, the Process class of each context's start method
+    (ForkProcess, SpawnProcess, ForkServerProcess), is set on these classes
+    by weft.multiprocessing, which defines those classes after importing this
+    module: a plain class attribute, not a look-up on every ``ctx.Process(...)``."""
 
     _name = 'fork'
-
-    @property
-    def Process(self):  # noqa: N802 - the stdlib's name
-        """The Process class of this start method."""
-        return _process_class(self._name)
 
 
 class SpawnContext(ForkContext):

@@ -81,7 +81,7 @@ class Popen:
     method = 'spawn'
 
     def __init__(self, process_obj):
-        prep = preparation_data(process_obj._name)
+        prep = preparation_data(process_obj.name)
         buf = _io.BytesIO()
         _pickle.dump(prep, buf, protocol=_pickle.HIGHEST_PROTOCOL)
         _pickle.dump(process_obj, buf, protocol=_pickle.HIGHEST_PROTOCOL)
@@ -92,7 +92,7 @@ class Popen:
             exe = get_executable()
             self._h = _weft.py_mpx_process_start_program(exe, get_command_line(r),
                                                          1 if process_obj._daemon else 0,
-                                                         process_obj._name)
+                                                         process_obj.name)
         except BaseException:
             _os.close(w)
             raise
