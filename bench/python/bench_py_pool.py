@@ -15,6 +15,8 @@ faster); the summary gives, per row, the median over runs, the spread
 
 Rows (tiny tasks: square an int):
   P5.map          Pool.map(square, range(10k)), default chunksize
+  P5.map.list     the same over a list of the 10k ints (weft sends a range as
+                  ranges; here every int is pickled; not a goal row, for reference)
   P5.apply_async  10k apply_async(square, (i,)), then every get()
   P5.executor     ProcessPoolExecutor: 10k submit, then every result()
                   (weft.futures vs concurrent.futures; not a P5 goal, shown for reference)
@@ -44,9 +46,10 @@ def import_weft(build):
     return weft
 
 
-def run_map(pool, n):
+def run_map(pool, n, as_list=False):
+    items = list(range(n)) if as_list else range(n)
     t0 = time.perf_counter()
-    out = pool.map(square, range(n))
+    out = pool.map(square, items)
     dt = time.perf_counter() - t0
     assert len(out) == n and out[-1] == (n - 1) * (n - 1)
     return dt
@@ -81,7 +84,7 @@ def main():
     ap.add_argument('--rounds', type=int, default=5)
     ap.add_argument('--scale', type=float, default=1.0)
     ap.add_argument('--workers', type=int, default=2)
-    ap.add_argument('--only', default='P5.map,P5.apply_async,P5.executor')
+    ap.add_argument('--only', default='P5.map,P5.map.list,P5.apply_async,P5.executor')
     args = ap.parse_args()
 
     weft = import_weft(args.build)
@@ -92,7 +95,7 @@ def main():
         return max(1, int(x * args.scale))
 
     ctx = std_mp.get_context('fork')
-    goals = {'P5.map': 1 / 3, 'P5.apply_async': 1 / 3, 'P5.executor': None}
+    goals = {'P5.map': 1 / 3, 'P5.map.list': None, 'P5.apply_async': 1 / 3, 'P5.executor': None}
     wanted = [r for r in args.only.split(',') if r in goals]
     summary = {}
     for run in range(args.runs):
@@ -103,6 +106,8 @@ def main():
         rows = {
             'P5.map': (lambda: run_map(std_pool, n(10_000)),
                        lambda: run_map(weft_pool, n(10_000)), n(10_000)),
+            'P5.map.list': (lambda: run_map(std_pool, n(10_000), True),
+                            lambda: run_map(weft_pool, n(10_000), True), n(10_000)),
             'P5.apply_async': (lambda: run_apply_async(std_pool, n(10_000)),
                                lambda: run_apply_async(weft_pool, n(10_000)), n(10_000)),
             'P5.executor': (lambda: run_executor(std_ex, n(10_000)),

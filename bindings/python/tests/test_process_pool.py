@@ -7,6 +7,7 @@ start method runs functions of this (__main__) module. Every wait is finite.
 
 import concurrent.futures as std_futures
 import ctypes
+import functools
 import os
 import signal
 import sys
@@ -66,6 +67,32 @@ def slow_square(x):
 
 def getpid(_=None):
     return os.getpid()
+
+
+# Who imported this module: the process itself (fork's parent copy, a spawn
+# worker), or the forkserver, once, before it forked the worker.
+IMPORTED_BY = os.getpid()
+
+
+def who_imported(_=None):
+    return IMPORTED_BY, os.getpid(), os.getppid()
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def wait_until(cond, timeout=WAIT):
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def kwargs_echo(*args, **kwargs):
@@ -284,12 +311,134 @@ class PoolTest(unittest.TestCase):
             self.assertEqual(p.apply(square, (9,)), 81)
 
 
+class MapTest(unittest.TestCase):
+    """How map splits its work (fork: the rules are the same for every start method)."""
+
+    def setUp(self):
+        self.pool = Pool(2, context='fork')
+
+    def tearDown(self):
+        self.pool.terminate()
+        self.assertTrue(self.pool.join(WAIT))
+
+    def test_default_chunksize(self):
+        def tasks(items):
+            before = self.pool.stats()['completed']
+            self.assertEqual(self.pool.map(square, items), [x * x for x in items])
+            return self.pool.stats()['completed'] - before
+        self.assertEqual(tasks(range(2048)), 2)  # >= 1024 items per worker: one chunk each
+        self.assertEqual(tasks(list(range(5000))), 2)
+        self.assertEqual(tasks(range(2047)), 8)  # fewer: the stdlib's 4 per worker
+        self.assertEqual(tasks(list(range(5))), 5)
+        self.assertEqual(self.pool.map(square, []), [])
+        self.assertEqual(self.pool.map(square, range(0)), [])
+
+    def test_ranges_of_any_step_and_other_iterables(self):
+        for r in (range(10, -10, -3), range(7), range(3, 1000, 7)):
+            for cs in (None, 1, 4):
+                self.assertEqual(self.pool.map(square, r, cs), [x * x for x in r])
+                self.assertEqual(list(self.pool.imap(square, r, cs or 1)), [x * x for x in r])
+                self.assertEqual(sorted(self.pool.imap_unordered(square, r, cs or 1)),
+                                 sorted(x * x for x in r))
+        self.assertEqual(self.pool.map(square, (x for x in range(6))), [0, 1, 4, 9, 16, 25])
+        self.assertEqual(self.pool.starmap(add, zip(range(5), range(5))), [0, 2, 4, 6, 8])
+        self.assertEqual(self.pool.map_async(square, range(6)).get(WAIT), [0, 1, 4, 9, 16, 25])
+
+    def test_callables_that_are_not_plain_functions(self):
+        # pickled whole with each chunk (not kept in the worker by reference)
+        self.assertEqual(self.pool.map(functools.partial(add, 10), range(5), 2), [10, 11, 12, 13, 14])
+        self.assertEqual(self.pool.map(str.upper, ['a', 'b', 'c']), ['A', 'B', 'C'])
+        self.assertEqual(self.pool.starmap(functools.partial(kwargs_echo, k=1), [(1,), (2,)]),
+                         [((1,), {'k': 1}), ((2,), {'k': 1})])
+        with self.assertRaises(Exception) as cm:  # pickle finds a lambda by name only
+            self.pool.map(lambda x: x, range(3))
+        self.assertIn('lambda', str(cm.exception))
+        with self.assertRaises(TypeError):  # the item that does not pickle fails its chunk
+            self.pool.map(square, [1, Unpicklable()])
+        self.assertEqual(self.pool.map(square, range(3)), [0, 1, 4])
+
+    def test_a_crash_in_a_range_chunk_fails_only_its_item(self):
+        it = self.pool.imap(die_on_13, range(10, 20), chunksize=4)
+        out = []
+        for _ in range(10):
+            try:
+                out.append(next(it))
+            except WorkerDiedError as e:
+                out.append(e)
+        self.assertIsInstance(out[3], WorkerDiedError)
+        self.assertEqual([v for i, v in enumerate(out) if i != 3], [x * x for x in range(10, 20) if x != 13])
+
+
 class PoolSpawnTest(PoolTest):
     method = 'spawn'
 
 
 class PoolForkserverTest(PoolTest):
     method = 'forkserver'
+
+
+class ForkserverTest(unittest.TestCase):
+    """Forkserver pools' tasks run in children of weft's Python forkserver."""
+
+    def test_tasks_run_in_children_of_the_server_which_imported_main(self):
+        from weft.multiprocessing import forkserver
+        with Pool(2, context='forkserver') as p:
+            server = forkserver.get_server_pid()
+            self.assertIsNotNone(server)
+            preloaded = who_imported.__module__ == '__main__'  # (not under python -m unittest)
+            for imported_by, pid, ppid in p.map(who_imported, range(6), 1):
+                if preloaded:
+                    self.assertEqual(imported_by, server)  # the main module: imported once, by the server
+                self.assertEqual(ppid, server)
+                self.assertNotIn(pid, (os.getpid(), server))
+        with wf.ProcessPoolExecutor(1, mp_context='forkserver') as ex:
+            imported_by, pid, ppid = ex.submit(who_imported).result(WAIT)
+            self.assertEqual(ppid, forkserver.get_server_pid())
+            if preloaded:
+                self.assertEqual(imported_by, ppid)
+
+    def test_a_worker_killed_from_outside_fails_only_its_task(self):
+        with Pool(1, context='forkserver') as p:
+            child = p.apply(getpid)
+            r = p.apply_async(sleep_and_return, (30, 'never'))
+            time.sleep(0.3)
+            os.kill(child, signal.SIGKILL)
+            with self.assertRaises(WorkerDiedError) as cm:
+                r.get(WAIT)
+            self.assertEqual(cm.exception.signal, signal.SIGKILL)
+            self.assertEqual(p.apply(square, (6,)), 36)
+            self.assertNotEqual(p.apply(getpid), child)
+
+    def test_the_child_ends_with_its_worker(self):
+        with Pool(1, context='forkserver', task_timeout=0.5) as p:
+            child = p.apply(getpid)
+            with self.assertRaises(TimeoutError):  # the pool kills the worker, the server its child
+                p.apply(sleep_and_return, (30, 'late'))
+            self.assertTrue(wait_until(lambda: not alive(child)))
+            child = p.apply(getpid)
+            os.kill(p.worker_pids()[0], signal.SIGKILL)
+            self.assertTrue(wait_until(lambda: not alive(child)))
+            self.assertEqual(p.apply(square, (7,)), 49)
+
+    def test_the_pool_goes_on_after_the_server_is_killed(self):
+        from weft.multiprocessing import forkserver
+        preloaded = who_imported.__module__ == '__main__'
+        with Pool(2, context='forkserver') as p:
+            self.assertEqual(p.map(square, range(8), 1), [x * x for x in range(8)])
+            server = forkserver.get_server_pid()
+            r = p.apply_async(sleep_and_return, (30, 'never'))
+            time.sleep(0.3)
+            os.kill(server, signal.SIGKILL)  # its children die with it
+            with self.assertRaises(WorkerDiedError):  # the running task fails, never hangs
+                r.get(WAIT)
+            # the workers run the next tasks themselves
+            self.assertEqual(p.map(square, range(8), 1), [x * x for x in range(8)])
+            imported_by, pid, _ = p.apply(who_imported)
+            if preloaded:
+                self.assertEqual(imported_by, pid)  # it imported the main module itself, as a spawn worker
+        with Pool(1, context='forkserver') as p:  # a new pool starts a new server
+            self.assertEqual(p.apply(square, (5,)), 25)
+            self.assertNotIn(forkserver.get_server_pid(), (None, server))
 
 
 class ContextTest(unittest.TestCase):
@@ -392,6 +541,10 @@ class ExecutorTest(unittest.TestCase):
 
 class ExecutorSpawnTest(ExecutorTest):
     method = 'spawn'
+
+
+class ExecutorForkserverTest(ExecutorTest):
+    method = 'forkserver'
 
 
 if __name__ == '__main__':

@@ -5,7 +5,9 @@ A task is a weft process-pool task (``weft_process_pool_submit``) whose
 argument bytes are ``b'C' + pickle((fn, args, kwargs))`` (one call; for a
 plain function ``b'F'`` + its pickled reference, kept by both sides, +
 ``pickle((args, kwargs))``) or ``b'M' + pickle((fn, star, items))`` (a
-chunk of a map); the C trampoline
+chunk of a map; ``b'G'`` + star byte + u32 length + the function's pickled
+reference + ``pickle(items)`` for a plain function, whose reference the
+worker keeps); the C trampoline
 ``weft.python.call`` (bindings/python/weft_python.i) hands them to
 :func:`run_task` in the worker, which answers ``b'R' + pickle(value)`` or
 ``b'E' + pickle(exception)``. The exception travels with its traceback text
@@ -18,11 +20,25 @@ code; the pool starts a replacement and goes on serving. A crashed chunk of
 a map is run again one item per task, so only the item that crashed fails.
 
 Start methods: ``fork`` (the workers are forked by the pool's supervisor
-thread, with Python's fork protocol around each fork), ``spawn`` and
-``forkserver`` (a fresh interpreter runs this module's :func:`_spawn_main`,
-which imports the parent's ``__main__`` as ``__mp_main__`` with
+thread, with Python's fork protocol around each fork), ``spawn`` (a fresh
+interpreter runs this module's :func:`_spawn_main`, which imports the
+parent's ``__main__`` as ``__mp_main__`` with
 ``multiprocessing.spawn.prepare()``, so functions defined under the
-``if __name__ == '__main__'`` guard's module work, as in the stdlib).
+``if __name__ == '__main__'`` guard's module work, as in the stdlib) and
+``forkserver``: the tasks run in children forked by the Python forkserver of
+weft.multiprocessing.forkserver (which imported the main module once, at
+its start, and any set_forkserver_preload() modules). weft's C pool still
+starts and supervises one process per worker, a *link*
+(:func:`_forkserver_main`: a small interpreter that does not import the main
+module), which asks the server for a child and forwards each task's bytes to
+it and its answer back. The link ends the way its child ended (same signal
+or exit code), so a crash is reported as under fork; the server kills the
+child when the link ends (timeout, cancel, terminate, retirement). A child
+that died between tasks (the forkserver was killed: its children die with
+it) is replaced before the next task; when the server is gone the link runs
+the tasks itself, as a spawn worker does, so the pool goes on. The pids the
+pool reports (``worker_pids()``, WorkerDiedError.pid) are the links';
+``os.getpid()`` in a task is the child's.
 """
 
 import atexit as _atexit
@@ -130,18 +146,26 @@ def _flush():
 _worker_fns = {}  # pickled function reference -> the function (b'F' tasks)
 
 
+def _worker_fn(key):
+    fn = _worker_fns.get(key)
+    if fn is None:
+        fn = _loads(key)
+        if len(_worker_fns) >= 512:
+            _worker_fns.clear()
+        _worker_fns[key] = fn
+    return fn
+
+
 def _unpickle_task(kind, view):
     if kind == 70:  # b'F': u32 length, the function's pickle, pickle((args, kwargs))
         n = int.from_bytes(view[1:5], 'little')
-        key = bytes(view[5:5 + n])
-        fn = _worker_fns.get(key)
-        if fn is None:
-            fn = _loads(key)
-            if len(_worker_fns) >= 512:
-                _worker_fns.clear()
-            _worker_fns[key] = fn
+        fn = _worker_fn(bytes(view[5:5 + n]))
         args, kwargs = _loads(view[5 + n:])
         return fn, args, kwargs
+    if kind == 71:  # b'G': star byte, u32 length, the function's pickle, pickle(items)
+        n = int.from_bytes(view[2:6], 'little')
+        fn = _worker_fn(bytes(view[6:6 + n]))
+        return fn, view[1] == 1, _loads(view[6 + n:])
     return _loads(view[1:])
 
 
@@ -161,7 +185,7 @@ def run_task(view):
                             % (_os.getpid(), type(e).__name__, e))
         err.__cause__ = e
         return _exc_bytes(err)
-    if kind != 77:  # b'C' or b'F': one call
+    if kind != 77 and kind != 71:  # b'C' or b'F': one call
         fn, args, kwargs = payload
         payload = None
         try:
@@ -175,7 +199,7 @@ def run_task(view):
             return b'R' + _dumps(r, _HIGHEST)
         except BaseException as e:  # noqa: B902
             return _exc_bytes(_result_error(e, r))
-    # b'M': a chunk of a map; each item has its own outcome. The common case,
+    # b'M' or b'G': a chunk of a map; each item has its own outcome. The common case,
     # every call returned, answers b'R' + pickle([value, ...]); otherwise
     # b'P' + pickle([(ok, value or exception), ...]).
     fn, star, items = payload
@@ -242,6 +266,174 @@ def _spawn_main():
     _os._exit(rc)
 
 
+class _Link:
+    """The task runner of a forkserver pool's link process (see the module's
+    docstring): forward the task's bytes to the forkserver's child, return
+    its answer; mirror the child's end when it dies during a task."""
+
+    def __init__(self, info):
+        self.addr = info['addr']
+        self.server = info['server']
+        self.prep = info['prep']
+        self.chan = self.conn = None
+        self.child = None
+        self.local = False  # the server is gone: run the tasks here, as a spawn worker
+
+    def __call__(self, view):
+        if self.chan is None and not self.local:
+            self._link()
+        if self.local:
+            return run_task(view)
+        chan = self.chan
+        head = len(view).to_bytes(8, 'little')
+        try:
+            sent = chan.sendmsg([head, view])
+        except (BrokenPipeError, ConnectionResetError):
+            # The child ended between tasks (it dies with the server): this
+            # task never reached it. Another child, or run it here.
+            self._drop()
+            self._link()
+            if self.local:
+                return run_task(view)
+            chan = self.chan
+            try:
+                sent = chan.sendmsg([head, view])
+            except OSError:
+                self._mirror()
+        except OSError:
+            self._mirror()
+        try:
+            if sent < len(view) + 8:  # a signal cut it short: the rest as is
+                chan.sendall(bytes(head[sent:]) + bytes(view) if sent < 8 else view[sent - 8:])
+            data = chan.recv(1 << 16)
+            if len(data) < 8:
+                data = self._recv_rest(data, 8)
+            n = int.from_bytes(data[:8], 'little')
+            if len(data) != n + 8:
+                data = self._recv_rest(data, n + 8)
+            return data[8:]
+        except OSError:
+            pass
+        self._mirror()
+
+    def _recv_rest(self, data, n):
+        buf = bytearray(n)
+        buf[:len(data)] = data
+        view = memoryview(buf)
+        got = len(data)
+        while got < n:
+            k = self.chan.recv_into(view[got:])
+            if not k:
+                view.release()
+                self._mirror()
+            got += k
+        view.release()
+        return bytes(buf)
+
+    def _drop(self):
+        for s in (self.chan, self.conn):
+            if s is not None:
+                s.close()
+        self.chan = self.conn = self.child = None
+
+    def _link(self):
+        import socket
+        import time
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        end = time.monotonic() + 30.0
+        while True:
+            try:
+                conn.connect(self.addr)
+                break
+            except (ConnectionRefusedError, FileNotFoundError):
+                # Not listening yet (it is starting), or gone.
+                try:
+                    _os.kill(self.server, 0)
+                    alive = True
+                except ProcessLookupError:
+                    alive = False
+                if not alive or time.monotonic() > end:
+                    conn.close()
+                    return self._go_local()
+                time.sleep(0.005)
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            socket.send_fds(conn, [b'W'], [theirs.fileno()])
+            theirs.close()
+            data = b''
+            while len(data) < 8:
+                more = conn.recv(8 - len(data))
+                if not more:
+                    raise EOFError
+                data += more
+        except (OSError, EOFError):
+            theirs.close()
+            mine.close()
+            conn.close()
+            return self._go_local()
+        self.chan, self.conn = mine, conn
+        self.child = int.from_bytes(data, 'little', signed=True)
+
+    def _go_local(self):
+        if self.prep:
+            import multiprocessing.process as _mp_process
+            import multiprocessing.spawn as _mp_spawn
+            _mp_process.current_process()._inheriting = True
+            try:
+                _mp_spawn.prepare(self.prep)
+            finally:
+                del _mp_process.current_process()._inheriting
+        self.local = True
+
+    def _mirror(self):
+        """The child died during the task: end this process the same way."""
+        import signal
+        import struct
+        code = None
+        try:
+            self.conn.settimeout(5.0)
+            data = b''
+            while len(data) < 4:
+                more = self.conn.recv(4 - len(data))
+                if not more:
+                    break
+                data += more
+            if len(data) == 4:
+                code = struct.unpack('<i', data)[0]
+        except OSError:
+            pass
+        _flush()
+        if code is None:
+            _sys.stderr.write('weft: forkserver pool worker %s ended and the forkserver did not say how '
+                              '(it was killed?)\n' % (self.child,))
+            _flush()
+            code = -signal.SIGKILL
+        if code >= 0:
+            _os._exit(code)
+        try:
+            signal.signal(-code, signal.SIG_DFL)
+            _os.kill(_os.getpid(), -code)
+        finally:
+            _os.kill(_os.getpid(), signal.SIGKILL)
+
+
+def _forkserver_main():
+    """Entry of a forkserver pool's link: ``python -c <code> <info> <weft's arguments>``.
+
+    info is base64 of pickle({'addr', 'server', 'prep'}): the forkserver's
+    pool address and pid, and the spawn preparation data (used only if the
+    server is gone). The link asks the server for its child at its first
+    task (the pool's connection window does not wait for the server's start).
+    """
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the child gets Ctrl-C, the link forwards
+    argv = [_sys.executable] + _sys.argv[2:]
+    info = _loads(_base64.b64decode(_sys.argv[1]))
+    _weft.py_ppool_set_runner(_Link(info))
+    rc = _weft.py_weft_main(argv)
+    _os._exit(rc)
+
+
 def _check_not_importing_main():
     import multiprocessing.process as _mp_process
     if getattr(_mp_process.current_process(), '_inheriting', False):
@@ -251,14 +443,25 @@ def _check_not_importing_main():
             'at import. Guard the main module\'s work with\n\n    if __name__ == \'__main__\':\n        ...\n')
 
 
-def _spawn_argv():
-    """Program and the arguments before weft's of a spawned Python worker."""
+def _spawn_argv(forkserver=False):
+    """Program and the arguments before weft's of a spawned Python worker
+    (with forkserver: of a forkserver pool's link, see _forkserver_main)."""
     import multiprocessing.spawn as _mp_spawn
     prep = _mp_spawn.get_preparation_data('weft-pool-worker')
     if 'authkey' in prep:  # an AuthenticationString refuses pickling outside a spawn
         prep['authkey'] = bytes(prep['authkey'])
     here = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
-    code = ('import sys; sys.path.insert(0, %r); from weft._ppool import _spawn_main; _spawn_main()' % here)
+    entry = '_forkserver_main' if forkserver else '_spawn_main'
+    code = ('import sys; sys.path.insert(0, %r); from weft._ppool import %s; %s()' % (here, entry, entry))
+    if forkserver:
+        from .multiprocessing import forkserver as _fs
+        addr, server = _fs.pool_address()
+        prep = {'addr': addr, 'server': server, 'prep': prep}
+        # At exit, pools and executors finish (or end) their tasks before the
+        # server stops (atexit runs the last registered first).
+        for fn in (_futures._python_exit, _at_exit):
+            _atexit.unregister(fn)
+            _atexit.register(fn)
     blob = _base64.b64encode(_dumps(prep, _HIGHEST)).decode('ascii')
     exe = _sys.executable
     try:  # multiprocessing.set_executable() (weft.multiprocessing.spawn)
@@ -451,12 +654,12 @@ class Core:
         method = start_method
         if start_method != 'fork':
             _check_not_importing_main()
-            # weft's forkserver is process-wide and re-executes the program,
-            # which a Python program cannot serve: forkserver pools start
-            # their workers as spawn does (fresh interpreters that import the
-            # main module as __mp_main__: what forkserver gives your code too).
+            # weft's C forkserver is process-wide and re-executes the program,
+            # which a Python program cannot serve: the C pool spawns each
+            # worker (spawn) or each worker's link to the Python forkserver
+            # (forkserver; see the module's docstring).
             method = 'spawn'
-            program, argv = _spawn_argv()
+            program, argv = _spawn_argv(forkserver=start_method == 'forkserver')
             if init is not None:
                 init_blob = b'I' + _dumps(init, _HIGHEST)
             init = None
@@ -477,18 +680,25 @@ class Core:
         f._decoded = False
         return f
 
+    @staticmethod
+    def _fn_ref(fn):
+        """A plain function's pickle (a reference by module and name), kept:
+        pickling a global imports its module each time. The worker keeps the
+        function it found under these bytes. None for other callables."""
+        if type(fn) not in _BY_NAME:
+            return None
+        fnb = _fn_bytes.get(fn)
+        if fnb is None:
+            fnb = _dumps(fn, _HIGHEST)
+            if len(_fn_bytes) >= 512:
+                _fn_bytes.clear()
+            _fn_bytes[fn] = fnb
+        return fnb
+
     def submit_call(self, fn, args, kwargs):
         try:
-            if type(fn) in _BY_NAME:
-                # A plain function pickles as its module and name: keep those
-                # bytes (pickling a global imports its module each time), and
-                # the worker keeps the function it found under them.
-                fnb = _fn_bytes.get(fn)
-                if fnb is None:
-                    fnb = _dumps(fn, _HIGHEST)
-                    if len(_fn_bytes) >= 512:
-                        _fn_bytes.clear()
-                    _fn_bytes[fn] = fnb
+            fnb = self._fn_ref(fn)
+            if fnb is not None:
                 data = b''.join((b'F', len(fnb).to_bytes(4, 'little'), fnb, _dumps((args, kwargs), _HIGHEST)))
             else:
                 data = b'C' + _dumps((fn, args, kwargs), _HIGHEST)
@@ -498,12 +708,42 @@ class Core:
         return self.submit(data)
 
     def submit_chunk(self, fn, items, star):
+        return self.chunk_submitter(fn, star)(items)
+
+    def chunk_submitter(self, fn, star):
+        """A function items -> the ProcessFuture of one map chunk: fn(x) (or
+        fn(*x) with star) for each item, run in one task. A plain function's
+        reference is pickled once for all the chunks, the items once per chunk."""
+        pack = self.chunk_packer(fn, star)
+        submit = self.submit
+
+        def chunk(items):
+            data = pack(items)
+            return submit(data) if type(data) is bytes else data
+
+        return chunk
+
+    def chunk_packer(self, fn, star):
+        """A function items -> the task bytes of one map chunk (see
+        chunk_submitter), or a failed Future if they do not pickle; submit
+        the bytes with submit()."""
         try:
-            data = b'M' + _dumps((fn, star, items), _HIGHEST)
-        except Exception as e:  # noqa: BLE001
-            _note(e, 'weft: the arguments of %r could not be pickled for the worker process' % (fn,))
-            return failed_future(e)
-        return self.submit(data)
+            fnb = self._fn_ref(fn)
+        except Exception:  # noqa: BLE001 - reported per chunk below
+            fnb = None
+        if fnb is not None:
+            head = b''.join((b'G', b'\x01' if star else b'\x00', len(fnb).to_bytes(4, 'little'), fnb))
+
+        def pack(items):
+            try:
+                if fnb is not None:
+                    return head + _dumps(items, _HIGHEST)
+                return b'M' + _dumps((fn, star, items), _HIGHEST)
+            except Exception as e:  # noqa: BLE001
+                _note(e, 'weft: the arguments of %r could not be pickled for the worker process' % (fn,))
+                return failed_future(e)
+
+        return pack
 
     def close(self):
         if self.h is not None:

@@ -435,7 +435,9 @@ class ProcessPoolExecutor(Executor):
     Runs calls in max_workers worker processes (default os.cpu_count()) of a
     weft supervised process pool; arguments and results are pickled.
     mp_context is a multiprocessing context (weft's or the stdlib's) or a
-    start method name: 'fork' (default), 'spawn' or 'forkserver'. Each worker
+    start method name: 'fork' (default), 'spawn' or 'forkserver' (the calls
+    run in children of weft's Python forkserver; _processes lists the link
+    processes weft supervises, one per worker: see weft/_ppool.py). Each worker
     runs initializer(*initargs) when it starts (if it raises, the worker
     exits; the pool breaks, BrokenProcessPool, after max_workers + 2 such
     deaths within a minute) and is replaced after max_tasks_per_child calls
