@@ -9,17 +9,23 @@
 //   memfd the child inherits; weft_main() in the child reads it, writes one
 //   byte on the ack pipe and runs the function. The ack tells the parent the
 //   program called weft_main() (else it would run its own main again).
-// - forkserver: a spawned server ("--weft-forkserver=<fd>") reads requests
-//   from a SOCK_SEQPACKET control socket (header + names + inline argument,
-//   or a memfd for big ones, and a per-child status socket by SCM_RIGHTS),
-//   forks, replies {pid} (with, by SCM_RIGHTS, a pidfd of the child and the
-//   read end of a report pipe) and later {wait status} on the status socket.
-//   The child writes its exit code to the report pipe just before it
-//   _exits, so a join waits on the pidfd alone: one wake-up when the child
-//   ends, as with fork, instead of two in a row (the server's SIGCHLD, then
-//   its report). The server's report stays the answer for a child that did
-//   not report (killed, or exited by itself). It ends when the control
-//   socket closes or its parent's pidfd fires.
+// - forkserver: a spawned server ("--weft-forkserver=<fd>", this program or
+//   one chosen with weft_forkserver_start_program()) forks each child ahead
+//   of its request, a "spare" blocked on a SOCK_SEQPACKET socket of its own,
+//   and offers it to the client over the control socket: {pid} with the
+//   client's end of that socket and a pidfd of the child (opened before the
+//   server could reap it). A start takes the oldest offer, tells the server
+//   {taken} (it forks the next one meanwhile) and sends the request (header
+//   + names + inline argument, or a memfd for big ones) to the child itself:
+//   a start costs the client two sends and no wait, and no fork. The child
+//   reports its exit code on its socket just before it _exits, so a join
+//   waits on the pidfd alone: one wake-up when the child ends, as with fork.
+//   The server reaps its children and sends {wait status} on their sockets:
+//   the answer for a child that did not report (killed, or exited by
+//   itself). The server ends when the control socket closes or its parent's
+//   pidfd fires; an idle spare leaves when the client's end of its socket
+//   closes (the client drops the offers of a dead server), a daemon child
+//   dies with the server (PR_SET_PDEATHSIG, armed when it takes its task).
 //
 // Handles are owned by the process that created them: after fork the child
 // keeps a copy it may only read and destroy (owner != getpid()).
@@ -67,12 +73,21 @@ constexpr std::size_t kMaxFnName = 255;
 constexpr std::int64_t kAckTimeoutNs = 10 * WEFT_SEC;
 constexpr std::size_t kInlineArg = 32 * 1024;  // bigger forkserver arguments go in a memfd
 
-// Messages on a forkserver child's status socket: {kind, value}.
-constexpr int kMsgPid = 1, kMsgStatus = 2, kMsgForkFailed = 3;
+// Messages {kind, value}. On the control socket, from the server: kMsgSpare
+// {pid} with two descriptors (an offer) or kMsgForkFailed {errno}; from the
+// client: kMsgTaken (fork the next one). On a child's socket, to the client:
+// kMsgReport {exit code} (from the child, just before it _exits) and/or
+// kMsgStatus {wait status} (from the server once reaped), in that order.
+constexpr int kMsgStatus = 2, kMsgForkFailed = 3, kMsgReport = 4, kMsgSpare = 5, kMsgTaken = 6;
 
-// In a forkserver child: the write end of its report pipe, where
-// run_and_exit reports the exit code (only in the process it was given to:
-// report_pid; a fork of the child forgets it).
+// Children a forkserver keeps offered ahead. One is enough for starts one
+// after another (the server forks the next while the child runs); a second
+// hides the fork when starts come in bursts.
+constexpr int kSpares = 1;
+
+// In a forkserver child: its status socket, where run_and_exit reports the
+// exit code (only in the process it was given to: report_pid; a fork of the
+// child forgets it).
 int report_fd = -1;
 pid_t report_pid = 0;
 
@@ -89,6 +104,29 @@ private:
 
 }  // namespace weft::detail::proc
 
+// A forkserver: the process-wide one (this program, created on first use,
+// never freed) or one from weft_forkserver_start_program(). Its magic word
+// is checked by hand (handle.hpp's enum has no value for it).
+struct weft_forkserver {
+    static constexpr std::uint32_t kMagic = 0x57465356u;  // "WFSV"
+    std::atomic<std::uint32_t> magic{kMagic};
+    weft::detail::WordLock lk;  // starting and stopping
+    std::atomic<int> ctrl{-1};
+    pid_t pid = 0;
+    pid_t owner = 0;
+    std::string program;            // "" = this program (/proc/self/exe)
+    std::vector<std::string> args;  // put between the program and weft's argument
+    bool process_wide = false;      // the one weft_forkserver_start() starts; never freed
+    struct Offer {
+        pid_t pid;  // a child the server forked ahead, idle
+        int sock;   // our end of its socket: the request goes there, its exit code comes back; -1: err
+        int pidfd;
+        int err;    // sock < 0: the server's fork failed with this errno
+    };
+    std::vector<Offer> offers;  // lk; oldest first
+    weft_forkserver *prev = nullptr, *next = nullptr;  // the servers list (its lock)
+};
+
 struct weft_process : weft::detail::Handle<weft::detail::Magic::process> {
     weft::detail::WordLock lk;  // reaping and the fields it writes; names
     std::atomic<std::uint32_t> state{weft::detail::proc::kNew};
@@ -101,7 +139,8 @@ struct weft_process : weft::detail::Handle<weft::detail::Magic::process> {
     pid_t pid = 0;        // written before state becomes RUNNING
     int pidfd = -1;       // the child's pidfd (forkserver children too), or -1
     int statusfd = -1;    // a forkserver child's status socket, or -1
-    int reportfd = -1;    // a forkserver child's report pipe (its exit code), or -1
+    weft_forkserver *server = nullptr;  // forkserver: the one to ask; NULL = the process-wide one
+    std::atomic<bool> gone{false};      // forkserver: the pidfd fired; the answer is on statusfd
     bool via_server = false;
     bool lost = false;    // reaped behind weft's back (waitpid gave ECHILD)
     int exitcode = 0;     // valid once ENDED
@@ -273,16 +312,44 @@ struct Registry {
     std::uint64_t counter = 0;  // Python's _process_counter
 };
 
-struct Forkserver {
-    WordLock lk;  // starting and stopping
-    std::atomic<int> ctrl{-1};
-    pid_t pid = 0;
-    pid_t owner = 0;
+// Every forkserver handle of this process (for the at-fork handlers).
+struct Servers {
+    WordLock lk;
+    weft_forkserver *head = nullptr;
 };
 
-Forkserver &forkserver() noexcept {
-    static Forkserver f;  // trivially destructible
-    return f;
+Servers &servers() {
+    static Servers *s = new Servers;  // never freed
+    return *s;
+}
+
+void server_list_add(weft_forkserver *f) noexcept {
+    Servers &s = servers();
+    Guard g(s.lk);
+    f->prev = nullptr;
+    f->next = s.head;
+    if (s.head) s.head->prev = f;
+    s.head = f;
+}
+
+void server_list_remove(weft_forkserver *f) noexcept {
+    Servers &s = servers();
+    Guard g(s.lk);
+    if (f->prev) f->prev->next = f->next;
+    else if (s.head == f) s.head = f->next;
+    if (f->next) f->next->prev = f->prev;
+    f->prev = f->next = nullptr;
+}
+
+// The process-wide server (this program).
+weft_forkserver &forkserver() {
+    static weft_forkserver *f = [] {
+        auto *d = new weft_forkserver;  // never freed
+        d->process_wide = true;
+        server_list_add(d);
+        return d;
+    }();
+    return *f;
 }
 
 void fork_prepare() noexcept;
@@ -300,11 +367,15 @@ Registry &registry() {
 
 void fork_prepare() noexcept {
     registry().lk.lock_forever();
-    forkserver().lk.lock_forever();
+    Servers &s = servers();
+    s.lk.lock_forever();
+    for (weft_forkserver *f = s.head; f; f = f->next) f->lk.lock_forever();
 }
 
 void fork_parent() noexcept {
-    (void)forkserver().lk.unlock();
+    Servers &s = servers();
+    for (weft_forkserver *f = s.head; f; f = f->next) (void)f->lk.unlock();
+    (void)s.lk.unlock();
     (void)registry().lk.unlock();
 }
 
@@ -321,8 +392,7 @@ void fork_child() noexcept {
         // hide the forkserver's end from the parent.
         if (p->pidfd >= 0) (void)::close(p->pidfd);
         if (p->statusfd >= 0) (void)::close(p->statusfd);
-        if (p->reportfd >= 0) (void)::close(p->reportfd);
-        p->pidfd = p->statusfd = p->reportfd = -1;
+        p->pidfd = p->statusfd = -1;
         p = nx;
     }
     r.head = nullptr;
@@ -332,12 +402,21 @@ void fork_child() noexcept {
     r.counter = 0;
     if (report_fd >= 0) (void)::close(report_fd);  // our parent's report, not ours
     report_fd = -1;
-    Forkserver &f = forkserver();
-    new (&f.lk) WordLock;
-    int c = f.ctrl.exchange(-1, std::memory_order_relaxed);
-    if (c >= 0) (void)::close(c);
-    f.pid = 0;
-    f.owner = 0;
+    // The servers are the parent's: a handle starts one of our own on use.
+    Servers &s = servers();
+    new (&s.lk) WordLock;
+    for (weft_forkserver *f = s.head; f; f = f->next) {
+        new (&f->lk) WordLock;
+        int c = f->ctrl.exchange(-1, std::memory_order_relaxed);
+        if (c >= 0) (void)::close(c);
+        for (auto &o : f->offers) {
+            if (o.sock >= 0) (void)::close(o.sock);
+            if (o.pidfd >= 0) (void)::close(o.pidfd);
+        }
+        f->offers.clear();
+        f->pid = 0;
+        f->owner = 0;
+    }
 }
 
 // Caller holds r.lk.
@@ -406,32 +485,33 @@ void set_ended(weft_process *p, int code) noexcept {
 bool try_reap(weft_process *p) noexcept {
     if (p->state.load(std::memory_order_acquire) == kEnded) return true;
     if (p->via_server) {
-        int msg[2];
-        ssize_t got;
-        do got = ::recv(p->statusfd, msg, sizeof msg, MSG_DONTWAIT);
-        while (got < 0 && errno == EINTR);
-        if (got == static_cast<ssize_t>(sizeof msg) && msg[0] == kMsgStatus) {
-            set_ended(p, decode_status(msg[1]));
-            return true;
+        // The child's end (its pidfd) first; then its own report or, if it
+        // ended without one, the server's.
+        if (p->pidfd >= 0 && !p->gone.load(std::memory_order_relaxed)) {
+            struct pollfd pf = {p->pidfd, POLLIN, 0};
+            if (::poll(&pf, 1, 0) != 1) return false;
+            p->gone.store(true, std::memory_order_relaxed);
         }
-        // Once the child has ended (its pidfd is readable), its own report.
-        struct pollfd pf = {p->pidfd, POLLIN, 0};
-        if (p->reportfd >= 0 && p->pidfd >= 0 && ::poll(&pf, 1, 0) == 1) {
-            int code;
-            ssize_t r;
-            do r = ::read(p->reportfd, &code, sizeof code);
-            while (r < 0 && errno == EINTR);
-            if (r == static_cast<ssize_t>(sizeof code)) {
-                set_ended(p, code);
+        for (;;) {
+            int msg[2];
+            ssize_t got;
+            do got = ::recv(p->statusfd, msg, sizeof msg, MSG_DONTWAIT);
+            while (got < 0 && errno == EINTR);
+            if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
+            if (got == static_cast<ssize_t>(sizeof msg) && msg[0] == kMsgReport) {
+                set_ended(p, msg[1]);
                 return true;
             }
-            close_fd(p->reportfd);  // no report: the server's answer decides
+            if (got == static_cast<ssize_t>(sizeof msg) && msg[0] == kMsgStatus) {
+                set_ended(p, decode_status(msg[1]));
+                return true;
+            }
+            if (got <= 0) {
+                set_ended(p, -SIGKILL);  // the server died before telling
+                return true;
+            }
+            // anything else: skip it
         }
-        if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
-            set_ended(p, -SIGKILL);  // the server died before telling
-            return true;
-        }
-        return false;
     }
     int st = 0;
     pid_t w;
@@ -509,8 +589,8 @@ void die_with_parent(pid_t parent) noexcept {
     std::fflush(stdout);
     std::fflush(stderr);
     if (report_fd >= 0 && report_pid == ::getpid()) {
-        int code = rc & 255;
-        (void)!::write(report_fd, &code, sizeof code);
+        int msg[2] = {kMsgReport, rc & 255};
+        (void)::send(report_fd, msg, sizeof msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     }
     ::_exit(rc & 255);
 }
@@ -581,15 +661,6 @@ bool parse_task(const char *buf, std::size_t n, Task &t) noexcept {
     t.arg_off = align16(strs);
     if (t.h.arg_inline && (t.arg_off > n || n - t.arg_off != t.h.arg_len)) return false;
     return true;
-}
-
-// A 16-aligned private copy of len bytes (NULL for 0); exits on failure.
-void *aligned_copy(const void *src, std::size_t len) noexcept {
-    if (len == 0) return nullptr;
-    void *m = std::aligned_alloc(16, align16(len));
-    if (!m) ::_exit(WEFT_PROCESS_EXIT_BAD_TASK);
-    std::memcpy(m, src, len);
-    return m;
 }
 
 int make_memfd(const char *what, const void *data, std::size_t n) noexcept {
@@ -743,43 +814,141 @@ struct Hello {
     std::int32_t pid;
 };
 constexpr std::uint32_t kHelloMagic = 0x57465352u;  // "WFSR"
+constexpr std::size_t kMaxServerArgs = 64;
 
-// Whether this process's server runs; forgets (and reaps) a dead one.
+// Send {kind, value} with up to two descriptors (-1: none).
+bool send_msg(int sock, int kind, int value, int fd0, int fd1 = -1) noexcept {
+    int msg[2] = {kind, value};
+    int fds[2] = {fd0, fd1};
+    int nfds = fd0 < 0 ? 0 : fd1 < 0 ? 1 : 2;
+    char cbuf[CMSG_SPACE(sizeof fds)];
+    std::memset(cbuf, 0, sizeof cbuf);
+    struct iovec iov = {msg, sizeof msg};
+    struct msghdr mh {};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    if (nfds > 0) {
+        mh.msg_control = cbuf;
+        mh.msg_controllen = CMSG_SPACE(sizeof(int) * static_cast<std::size_t>(nfds));
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * static_cast<std::size_t>(nfds));
+        std::memcpy(CMSG_DATA(c), fds, sizeof(int) * static_cast<std::size_t>(nfds));
+    }
+    ssize_t r;
+    do r = ::sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (r < 0 && errno == EINTR);
+    return r == static_cast<ssize_t>(sizeof msg);
+}
+
+// Receive one message into buf; the descriptors it carried (up to `max`) in
+// fds, the others closed. Returns recvmsg's result; *truncated when the
+// message did not fit.
+ssize_t recv_msg(int sock, void *buf, std::size_t cap, int *fds, int max, int *nfds, bool *truncated,
+                 int flags) noexcept {
+    char cbuf[CMSG_SPACE(sizeof(int) * 4)];
+    struct iovec iov = {buf, cap};
+    struct msghdr mh {};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = cbuf;
+    mh.msg_controllen = sizeof cbuf;
+    ssize_t n;
+    do n = ::recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | flags);
+    while (n < 0 && errno == EINTR);
+    *nfds = 0;
+    if (truncated) *truncated = (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0;
+    if (n < 0) return n;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        std::size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (std::size_t i = 0; i < k; ++i) {
+            int fd;
+            std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+            if (*nfds < max) fds[(*nfds)++] = fd;
+            else (void)::close(fd);
+        }
+    }
+    return n;
+}
+
+// Close the children f's server offered and nobody took (each sees end of
+// file and leaves). Caller holds f.lk.
+void drop_offers(weft_forkserver &f) noexcept {
+    for (auto &o : f.offers) {
+        if (o.sock >= 0) (void)::close(o.sock);
+        if (o.pidfd >= 0) (void)::close(o.pidfd);
+    }
+    f.offers.clear();
+}
+
+// Forget f's dead server: close its socket and its offers, reap it
+// (blocking). Caller holds f.lk.
+void forget_server(weft_forkserver &f) noexcept {
+    int ctrl = f.ctrl.exchange(-1, std::memory_order_relaxed);
+    if (ctrl >= 0) (void)::close(ctrl);
+    drop_offers(f);
+    if (f.pid > 0 && f.owner == ::getpid()) {
+        int st;
+        while (::waitpid(f.pid, &st, 0) < 0 && errno == EINTR) {
+        }
+    }
+    f.pid = 0;
+}
+
+// Whether f's server runs (in this process); forgets (and reaps) a dead one.
 // Caller holds f.lk.
-bool server_running(Forkserver &f) noexcept {
+bool server_running(weft_forkserver &f) noexcept {
     int ctrl = f.ctrl.load(std::memory_order_relaxed);
     if (ctrl < 0 || f.owner != ::getpid()) return false;
     int st;
     pid_t w = ::waitpid(f.pid, &st, WNOHANG);
     if (w == 0) return true;
     if (w < 0 && errno != ECHILD) return true;  // EINTR: assume alive; the next call looks again
-    f.ctrl.store(-1, std::memory_order_relaxed);
-    (void)::close(ctrl);
-    f.pid = 0;
+    f.pid = 0;  // reaped
+    forget_server(f);
     return false;
 }
 
-weft_status forkserver_start_impl(const char *func) {
-    Forkserver &f = forkserver();
-    (void)registry();  // at-fork handlers: a forked child must not inherit our server
-    Guard g(f.lk);
+const char *server_program(const weft_forkserver &f) noexcept {
+    return f.program.empty() ? self_exe() : f.program.c_str();
+}
+
+// Start f's server unless it runs. Caller holds f.lk.
+weft_status start_server_locked(const char *func, weft_forkserver &f) {
     if (server_running(f)) return WEFT_OK;
+    if (f.owner != ::getpid()) {  // a parent's server (after fork): not ours to stop or reap
+        int c = f.ctrl.exchange(-1, std::memory_order_relaxed);
+        if (c >= 0) (void)::close(c);
+        drop_offers(f);
+        f.pid = 0;
+    }
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
         return fail_sys(WEFT_ESYS, errno, "%s: socketpair failed", func);
     char marker[64];
     std::snprintf(marker, sizeof marker, "--weft-forkserver=%d", sv[1]);
-    char *argv[] = {const_cast<char *>(self_exe()), marker, nullptr};
+    std::vector<char *> argv;
+    argv.reserve(f.args.size() + 3);
+    argv.push_back(const_cast<char *>(server_program(f)));
+    for (std::string &a : f.args) argv.push_back(a.data());
+    argv.push_back(marker);
+    argv.push_back(nullptr);
+    const char *path = f.program.empty() ? "/proc/self/exe" : f.program.c_str();
     posix_spawn_file_actions_t fa;
     int rc = posix_spawn_file_actions_init(&fa);
-    if (rc == 0) rc = posix_spawn_file_actions_adddup2(&fa, sv[1], sv[1]);
+    if (rc == 0) rc = posix_spawn_file_actions_adddup2(&fa, sv[1], sv[1]);  // clears FD_CLOEXEC
     pid_t pid = 0;
-    if (rc == 0) rc = ::posix_spawn(&pid, "/proc/self/exe", &fa, nullptr, argv, environ);
+    if (rc == 0) rc = ::posix_spawn(&pid, path, &fa, nullptr, argv.data(), environ);
     (void)posix_spawn_file_actions_destroy(&fa);
     (void)::close(sv[1]);
     if (rc != 0) {
         (void)::close(sv[0]);
-        return fail_sys(WEFT_ESYS, rc, "%s: posix_spawn of the forkserver failed", func);
+        weft_status code = rc == ENOENT || rc == ENOTDIR ? WEFT_ENOENT
+                           : rc == EACCES || rc == EPERM ? WEFT_EPERM
+                                                         : WEFT_ESYS;
+        return fail_sys(code, rc, "%s: cannot start the forkserver \"%.200s\"", func, path);
     }
     Deadline d(kAckTimeoutNs);
     Hello h{};
@@ -795,8 +964,9 @@ weft_status forkserver_start_impl(const char *func) {
         while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
         }
         return fail(WEFT_ENOTSUP,
-                    "%s: the forkserver (a copy of %s) did not start: does main() call weft_main(argc, argv) first?",
-                    func, self_exe());
+                    "%s: the forkserver (%.200s) did not start: does its main() call weft_main() first, with "
+                    "weft's argument as argv[1]?",
+                    func, server_program(f));
     }
     f.pid = pid;
     f.owner = ::getpid();
@@ -804,21 +974,102 @@ weft_status forkserver_start_impl(const char *func) {
     return WEFT_OK;
 }
 
-// Forget a dead server (its socket failed), reaping it.
-void forkserver_lost(int ctrl) noexcept {
-    Forkserver &f = forkserver();
+weft_status forkserver_start_impl(const char *func, weft_forkserver &f) {
+    (void)registry();  // at-fork handlers: a forked child must not inherit our server
     Guard g(f.lk);
-    if (f.ctrl.load(std::memory_order_relaxed) != ctrl) return;  // somebody replaced it already
-    f.ctrl.store(-1, std::memory_order_relaxed);
+    return start_server_locked(func, f);
+}
+
+// Stop f's server (if it is ours) and wait for it, at most 2 s before SIGKILL.
+void forkserver_stop(weft_forkserver &f) noexcept {
+    Guard g(f.lk);
+    drop_offers(f);
+    int ctrl = f.ctrl.exchange(-1, std::memory_order_relaxed);
+    if (ctrl < 0) return;
     (void)::close(ctrl);
+    if (f.owner != ::getpid()) return;
+    int pfd = sys_pidfd_open(f.pid);
+    if (pfd >= 0) {
+        Deadline d(2 * WEFT_SEC);
+        if (wait_readable(pfd, d) != 1) (void)::kill(f.pid, SIGKILL);
+        (void)::close(pfd);
+    } else {
+        (void)::kill(f.pid, SIGKILL);
+    }
     int st;
     while (::waitpid(f.pid, &st, 0) < 0 && errno == EINTR) {
     }
     f.pid = 0;
 }
 
+// Queue the offers waiting on the control socket; false (with errno, 0 for
+// end of file) when the socket failed: the server is gone. Caller holds f.lk.
+bool collect_offers(weft_forkserver &f, int ctrl) noexcept {
+    for (;;) {
+        int msg[2] = {0, 0}, fds[2] = {-1, -1}, n = 0;
+        ssize_t got = recv_msg(ctrl, msg, sizeof msg, fds, 2, &n, nullptr, MSG_DONTWAIT);
+        if (got < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
+        if (got == 0) {
+            errno = 0;
+            return false;
+        }
+        weft_forkserver::Offer o{0, -1, -1, 0};
+        if (got == static_cast<ssize_t>(sizeof msg) && msg[0] == kMsgSpare && n == 2) {
+            o.pid = msg[1];
+            o.sock = fds[0];
+            o.pidfd = fds[1];
+        } else {
+            for (int i = 0; i < n; ++i) (void)::close(fds[i]);
+            if (got != static_cast<ssize_t>(sizeof msg) || msg[0] != kMsgForkFailed) continue;  // not for us
+            o.err = msg[1] ? msg[1] : EAGAIN;
+        }
+        try {
+            f.offers.push_back(o);
+        } catch (...) {
+            if (o.sock >= 0) (void)::close(o.sock);
+            if (o.pidfd >= 0) (void)::close(o.pidfd);
+        }
+    }
+}
+
+enum class Take { ok, lost, failed };
+
+// Take the oldest offer of f's server (waiting up to 10 s for one) and ask
+// for the next. Caller holds f.lk; the server runs.
+Take take_offer(const char *func, weft_forkserver &f, weft_forkserver::Offer &out, weft_status &err) noexcept {
+    int ctrl = f.ctrl.load(std::memory_order_relaxed);
+    Deadline d(kAckTimeoutNs);
+    while (f.offers.empty()) {
+        if (!collect_offers(f, ctrl)) return Take::lost;
+        if (!f.offers.empty()) break;
+        int r = wait_readable(ctrl, d);
+        if (r == 0) {
+            err = fail(WEFT_ESYS, "%s: the forkserver (pid %d) offered no child within 10 s", func,
+                       static_cast<int>(f.pid));
+            return Take::failed;
+        }
+        if (r < 0) {
+            err = fail_sys(WEFT_ESYS, errno, "%s: poll failed", func);
+            return Take::failed;
+        }
+    }
+    out = f.offers.front();
+    f.offers.erase(f.offers.begin());
+    // The server forks the next one meanwhile. A dead server shows at the next
+    // collect (end of file); this child works without it.
+    (void)send_msg(ctrl, kMsgTaken, 0, -1);
+    if (out.sock < 0) {
+        err = fail_sys(WEFT_ESYS, out.err, "%s: the forkserver's fork failed", func);
+        return Take::failed;
+    }
+    return Take::ok;
+}
+
 weft_status start_forkserver(const char *func, weft_process *p, const std::string &fn, const void *arg,
                              std::size_t len) {
+    if (p->server && p->server->magic.load(std::memory_order_relaxed) != weft_forkserver::kMagic)
+        return misuse(func, "the process's forkserver (destroyed?)", p->server);
+    weft_forkserver &f = p->server ? *p->server : forkserver();
     bool inline_arg = len <= kInlineArg;
     std::vector<char> task = build_task(p, fn, arg, len, inline_arg);
     int memfd = -1;
@@ -826,240 +1077,262 @@ weft_status start_forkserver(const char *func, weft_process *p, const std::strin
         memfd = make_memfd("weft-arg", arg, len);
         if (memfd < 0) return fail_sys(WEFT_ESYS, errno, "%s: memfd for the argument failed", func);
     }
+    (void)registry();  // at-fork handlers: a forked child must not inherit our server
     for (int attempt = 0;; ++attempt) {
-        Forkserver &f = forkserver();
-        int ctrl = f.ctrl.load(std::memory_order_acquire);
-        if (ctrl < 0 || f.owner != ::getpid()) {
-            weft_status s = forkserver_start_impl(func);
-            if (s != WEFT_OK) {
-                close_fd(memfd);
-                return s;
+        weft_forkserver::Offer o{};
+        {
+            Guard g(f.lk);
+            int ctrl = f.ctrl.load(std::memory_order_relaxed);
+            if (ctrl < 0 || f.owner != ::getpid()) {
+                weft_status s = start_server_locked(func, f);
+                if (s != WEFT_OK) {
+                    close_fd(memfd);
+                    return s;
+                }
             }
-            ctrl = f.ctrl.load(std::memory_order_acquire);
+            weft_status err = WEFT_OK;
+            Take t = take_offer(func, f, o, err);
+            if (t == Take::lost) {
+                forget_server(f);
+                if (attempt < 2) continue;  // start a new one
+                close_fd(memfd);
+                return fail(WEFT_ESYS, "%s: the forkserver died", func);
+            }
+            if (t == Take::failed) {
+                close_fd(memfd);
+                return err;
+            }
         }
-        int st[2];
-        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, st) != 0) {
-            int e = errno;
-            close_fd(memfd);
-            return fail_sys(WEFT_ESYS, e, "%s: socketpair failed", func);
+        // An offered child that died idle (killed by someone): take the next.
+        struct pollfd dead = {o.pidfd, POLLIN, 0};
+        if (::poll(&dead, 1, 0) == 1 && attempt < 8) {
+            (void)::close(o.sock);
+            (void)::close(o.pidfd);
+            continue;
         }
-        int fds[2] = {st[1], memfd};
-        int nfds = memfd >= 0 ? 2 : 1;
+        // The request goes to the child itself.
+        int fds[1] = {memfd};
         char cbuf[CMSG_SPACE(sizeof fds)];
         std::memset(cbuf, 0, sizeof cbuf);
         struct iovec iov = {task.data(), task.size()};
         struct msghdr mh {};
         mh.msg_iov = &iov;
         mh.msg_iovlen = 1;
-        mh.msg_control = cbuf;
-        mh.msg_controllen = CMSG_SPACE(sizeof(int) * static_cast<std::size_t>(nfds));
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int) * static_cast<std::size_t>(nfds));
-        std::memcpy(CMSG_DATA(c), fds, sizeof(int) * static_cast<std::size_t>(nfds));
+        if (memfd >= 0) {
+            mh.msg_control = cbuf;
+            mh.msg_controllen = sizeof cbuf;
+            struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+            c->cmsg_level = SOL_SOCKET;
+            c->cmsg_type = SCM_RIGHTS;
+            c->cmsg_len = CMSG_LEN(sizeof fds);
+            std::memcpy(CMSG_DATA(c), fds, sizeof fds);
+        }
         ssize_t sent;
-        do sent = ::sendmsg(ctrl, &mh, MSG_NOSIGNAL);
+        do sent = ::sendmsg(o.sock, &mh, MSG_NOSIGNAL);
         while (sent < 0 && errno == EINTR);
-        (void)::close(st[1]);
-        if (sent < 0) {
-            int e = errno;
-            (void)::close(st[0]);
-            if ((e == EPIPE || e == ECONNRESET || e == ENOTCONN) && attempt == 0) {
-                forkserver_lost(ctrl);  // and start a new one
-                continue;
-            }
+        if (sent != static_cast<ssize_t>(task.size())) {
+            int e = sent < 0 ? errno : EIO;
+            (void)::close(o.sock);
+            if (o.pidfd >= 0) (void)::close(o.pidfd);
+            if (attempt < 8) continue;  // that child died idle: take the next
             close_fd(memfd);
-            return fail_sys(WEFT_ESYS, e, "%s: sending the request to the forkserver failed", func);
+            return fail_sys(WEFT_ESYS, e, "%s: sending the request to the forkserver's child %d failed", func,
+                            static_cast<int>(o.pid));
         }
         close_fd(memfd);
-        // The {pid} reply, with the child's pidfd and report pipe when the
-        // server could make them.
-        int reply[2] = {0, 0};
-        int rfds[2] = {-1, -1};
-        ssize_t got = -1;
-        Deadline d(kAckTimeoutNs);
-        if (wait_readable(st[0], d) == 1) {
-            char rbuf[CMSG_SPACE(sizeof rfds)];
-            struct iovec riov = {reply, sizeof reply};
-            struct msghdr rh {};
-            rh.msg_iov = &riov;
-            rh.msg_iovlen = 1;
-            rh.msg_control = rbuf;
-            rh.msg_controllen = sizeof rbuf;
-            do got = ::recvmsg(st[0], &rh, MSG_CMSG_CLOEXEC);
-            while (got < 0 && errno == EINTR);
-            int n = 0;
-            for (struct cmsghdr *rc = CMSG_FIRSTHDR(&rh); got > 0 && rc; rc = CMSG_NXTHDR(&rh, rc)) {
-                if (rc->cmsg_level != SOL_SOCKET || rc->cmsg_type != SCM_RIGHTS) continue;
-                std::size_t k = (rc->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                for (std::size_t i = 0; i < k; ++i) {
-                    int fd;
-                    std::memcpy(&fd, CMSG_DATA(rc) + i * sizeof(int), sizeof fd);
-                    if (n < 2) rfds[n++] = fd;
-                    else (void)::close(fd);
-                }
-            }
-            if (n == 1) close_fd(rfds[0]);  // both or neither
-        }
-        if (got != static_cast<ssize_t>(sizeof reply) || reply[0] != kMsgPid) {
-            (void)::close(st[0]);
-            close_fd(rfds[0]);
-            close_fd(rfds[1]);
-            if (got == static_cast<ssize_t>(sizeof reply) && reply[0] == kMsgForkFailed)
-                return fail_sys(WEFT_ESYS, reply[1], "%s: the forkserver's fork failed", func);
-            return fail(WEFT_ESYS, "%s: the forkserver did not answer", func);
-        }
-        p->pid = reply[1];
-        p->pidfd = rfds[0];
-        p->reportfd = rfds[1];
-        p->statusfd = st[0];
+        p->pid = o.pid;
+        p->pidfd = o.pidfd;
+        p->statusfd = o.sock;
         p->via_server = true;
         return WEFT_OK;
     }
 }
 
-// The server's main loop (in the spawned copy). Never returns.
+// The server's state, shared with the spares it forks.
+struct ServerState {
+    int ctrl = -1, sfd = -1, pfd = -1;
+    pid_t me = 0;
+    std::unordered_map<pid_t, int> kids;  // children (offered or running) -> the server's end of their socket
+    char *buf = nullptr;                  // a request (each spare's copy is its own)
+    std::size_t cap = 0;
+    struct sigaction old_int {}, old_chld {};  // the program's own, restored in children
+};
+
+// A spare: wait for its request on its socket, run the task. Never returns.
+[[noreturn]] void spare_main(ServerState &S, int sock) noexcept {
+    Task t;
+    int memfd = -1, nfds = 0;
+    for (;;) {
+        bool trunc = false;
+        ssize_t n = recv_msg(sock, S.buf, S.cap, &memfd, 1, &nfds, &trunc, 0);
+        if (n <= 0) ::_exit(0);  // never taken: the client closed its offer, or is gone
+        if (!trunc && parse_task(S.buf, static_cast<std::size_t>(n), t) && (t.h.arg_inline || nfds == 1)) break;
+        if (nfds == 1) (void)::close(memfd);  // not a request: drop it
+        memfd = -1;
+    }
+    if (t.h.daemon) die_with_parent(S.me);  // and if the server is gone already, now
+    report_fd = sock;                       // run_and_exit reports the exit code there
+    report_pid = ::getpid();
+    (void)::sigaction(SIGINT, &S.old_int, nullptr);
+    (void)::sigaction(SIGCHLD, &S.old_chld, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    (void)sigprocmask(SIG_SETMASK, &none, nullptr);
+    become_child(t.name, t.ident, static_cast<pid_t>(t.h.parent));
+    void *arg = nullptr;
+    if (t.h.arg_inline) {
+        arg = t.h.arg_len ? S.buf + t.arg_off : nullptr;  // S.buf is 16-aligned, and so is arg_off
+    } else if (t.h.arg_len) {
+        arg = std::aligned_alloc(16, align16(t.h.arg_len));
+        if (!arg || !pread_all(memfd, arg, t.h.arg_len, 0)) ::_exit(WEFT_PROCESS_EXIT_BAD_TASK);
+    }
+    if (memfd >= 0) (void)::close(memfd);
+    run_and_exit(nullptr, t.fn, arg, t.h.arg_len);
+}
+
+// Walk the path a spare takes once it has a request, without its effects:
+// in the server, once, so that the spares inherit resolved symbols (lazy
+// binding would resolve them in every spare); in each spare as it is born, so
+// that the pages it needs are its own (a fork maps no code page and shares
+// every data page) before a client waits on it.
+void warm_up(ServerState &S, bool in_spare) noexcept {
+    int saved = errno;
+    struct sigaction sa {};
+    (void)::sigaction(SIGINT, nullptr, &sa);
+    sigset_t mask;
+    (void)sigprocmask(SIG_BLOCK, nullptr, &mask);
+    int sig = 0;
+    (void)::prctl(PR_GET_PDEATHSIG, &sig);
+    (void)::getppid();
+    (void)::send(-1, &sig, sizeof sig, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)::close(-1);
+    (void)lookup_fn("");
+    static const char w1[] = "weft", w2[] = "weft";
+    volatile std::size_t n = sizeof w1;
+    (void)std::memcmp(w1, w2, n);  // as the registry's look-up does
+    std::fflush(stdout);
+    std::fflush(stderr);
+    std::free(std::aligned_alloc(16, 16));
+    try {
+        std::string t;
+        t = "";  // the assignment become_child() makes
+    } catch (...) {
+    }
+    if (in_spare) {
+        try {
+            Self &me = self();
+            me.name.reserve(64);  // so that become_child() need not allocate
+            me.identity.reserve(32);
+            me.name.clear();  // and writes pages that are ours already
+            me.identity.clear();
+        } catch (...) {
+        }
+        volatile char *b = S.buf;  // the first page of the request buffer
+        b[0] = 0;
+    }
+    errno = saved;
+}
+
+// Fork a spare and offer it to the client: {kMsgSpare, pid} with the
+// client's end of its socket and its pidfd; or {kMsgForkFailed, errno}.
+void offer_spare(ServerState &S) noexcept {
+    int sp[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) {
+        (void)send_msg(S.ctrl, kMsgForkFailed, errno, -1);
+        return;
+    }
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        (void)::close(sp[0]);
+        (void)::close(S.ctrl);
+        if (S.sfd >= 0) (void)::close(S.sfd);
+        if (S.pfd >= 0) (void)::close(S.pfd);
+        for (auto &kv : S.kids) (void)::close(kv.second);
+        warm_up(S, true);
+        spare_main(S, sp[1]);
+    }
+    if (pid < 0) {
+        int e = errno;
+        (void)::close(sp[0]);
+        (void)::close(sp[1]);
+        (void)send_msg(S.ctrl, kMsgForkFailed, e, -1);
+        return;
+    }
+    // A pidfd opened before we could reap the child, so it is this child's.
+    int pidfd = sys_pidfd_open(pid);
+    try {
+        S.kids.emplace(pid, sp[1]);  // for its wait status
+    } catch (...) {
+        (void)::close(sp[1]);
+    }
+    if (pidfd >= 0) {
+        (void)send_msg(S.ctrl, kMsgSpare, static_cast<int>(pid), sp[0], pidfd);
+        (void)::close(pidfd);
+    } else {
+        (void)::kill(pid, SIGKILL);  // reaped with the others
+        (void)send_msg(S.ctrl, kMsgForkFailed, errno, -1);
+    }
+    (void)::close(sp[0]);
+}
+
+// The server's main loop (in the spawned program). Never returns.
 [[noreturn]] void serve(int ctrl) noexcept {
-    pid_t me = ::getpid();
+    static ServerState S;  // the spares use it after fork; never destroyed (we _exit)
+    S.ctrl = ctrl;
+    S.me = ::getpid();
     pid_t parent = ::getppid();
     sigset_t chld;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
     (void)sigprocmask(SIG_BLOCK, &chld, nullptr);
-    int sfd = ::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
-    (void)std::signal(SIGINT, SIG_IGN);   // Ctrl-C is the parent's business
-    (void)std::signal(SIGCHLD, SIG_DFL);  // an ignored SIGCHLD (inherited) would reap behind our back
-    int pfd = sys_pidfd_open(parent);
+    S.sfd = ::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+    struct sigaction ign {}, dfl {};
+    ign.sa_handler = SIG_IGN;
+    dfl.sa_handler = SIG_DFL;
+    (void)::sigaction(SIGINT, &ign, &S.old_int);     // Ctrl-C is the parent's business
+    (void)::sigaction(SIGCHLD, &dfl, &S.old_chld);  // an ignored SIGCHLD (inherited) would reap behind our back
+    S.pfd = sys_pidfd_open(parent);
     if (::getppid() != parent) ::_exit(0);
-    Hello h{kHelloMagic, static_cast<std::int32_t>(me)};
+    // Requests go to the spares; allocated, not touched, so a fork copies no page of it.
+    S.cap = sizeof(TaskHeader) + 3 * 65536 + kInlineArg + 64;
+    S.buf = static_cast<char *>(std::aligned_alloc(16, align16(S.cap)));
+    if (!S.buf) ::_exit(0);
+    // Nothing buffered to be written again by every child; then the spares' path.
+    std::fflush(stdout);
+    std::fflush(stderr);
+    warm_up(S, false);
+    Hello h{kHelloMagic, static_cast<std::int32_t>(S.me)};
     if (::send(ctrl, &h, sizeof h, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof h)) ::_exit(0);
-    std::unordered_map<pid_t, int> kids;
-    std::vector<char> buf(sizeof(TaskHeader) + 3 * 65536 + kInlineArg + 64);
+    for (int i = 0; i < kSpares; ++i) offer_spare(S);
     for (;;) {
-        struct pollfd pf[3] = {{ctrl, POLLIN, 0}, {sfd, POLLIN, 0}, {pfd, POLLIN, 0}};
-        int r = ::poll(pf, pfd >= 0 ? 3 : 2, pfd >= 0 && sfd >= 0 ? -1 : 200);
+        struct pollfd pf[3] = {{ctrl, POLLIN, 0}, {S.sfd, POLLIN, 0}, {S.pfd, POLLIN, 0}};
+        int r = ::poll(pf, S.pfd >= 0 ? 3 : 2, S.pfd >= 0 && S.sfd >= 0 ? -1 : 200);
         if (r < 0 && errno != EINTR) ::_exit(0);
-        if (pfd < 0 && ::getppid() != parent) ::_exit(0);
-        if (pfd >= 0 && (pf[2].revents & POLLIN)) ::_exit(0);
-        if (sfd < 0 || (pf[1].revents & POLLIN)) {
+        if (S.pfd < 0 && ::getppid() != parent) ::_exit(0);
+        if (S.pfd >= 0 && (pf[2].revents & POLLIN)) ::_exit(0);
+        if (S.sfd < 0 || (pf[1].revents & POLLIN)) {
             struct signalfd_siginfo si;
-            while (sfd >= 0 && ::read(sfd, &si, sizeof si) > 0) {
+            while (S.sfd >= 0 && ::read(S.sfd, &si, sizeof si) > 0) {
             }
             int st;
             pid_t w;
             while ((w = ::waitpid(-1, &st, WNOHANG)) > 0) {
-                auto it = kids.find(w);
-                if (it == kids.end()) continue;
-                int msg[2] = {kMsgStatus, st};
-                (void)::send(it->second, msg, sizeof msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+                auto it = S.kids.find(w);
+                if (it == S.kids.end()) continue;
+                (void)send_msg(it->second, kMsgStatus, st, -1);
                 (void)::close(it->second);
-                kids.erase(it);
+                S.kids.erase(it);
             }
         }
-        if (pf[0].revents & (POLLHUP | POLLERR) && !(pf[0].revents & POLLIN)) ::_exit(0);
-        if (!(pf[0].revents & POLLIN)) continue;
-        int fds[2] = {-1, -1};
-        char cbuf[CMSG_SPACE(sizeof fds)];
-        struct iovec iov = {buf.data(), buf.size()};
-        struct msghdr mh {};
-        mh.msg_iov = &iov;
-        mh.msg_iovlen = 1;
-        mh.msg_control = cbuf;
-        mh.msg_controllen = sizeof cbuf;
-        ssize_t n = ::recvmsg(ctrl, &mh, MSG_CMSG_CLOEXEC);
-        if (n == 0) ::_exit(0);  // the parent is gone
-        if (n < 0) {
-            if (errno == EINTR || errno == EAGAIN) continue;
+        if (pf[0].revents & POLLIN) {
+            int msg[2] = {0, 0}, fds[2] = {-1, -1}, n = 0;
+            ssize_t got = recv_msg(ctrl, msg, sizeof msg, fds, 2, &n, nullptr, MSG_DONTWAIT);
+            for (int i = 0; i < n; ++i) (void)::close(fds[i]);
+            if (got == 0) ::_exit(0);  // the parent is gone
+            if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK) ::_exit(0);
+            if (got == static_cast<ssize_t>(sizeof msg) && msg[0] == kMsgTaken) offer_spare(S);
+        } else if (pf[0].revents & (POLLHUP | POLLERR)) {
             ::_exit(0);
-        }
-        int nfds = 0;
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-            std::size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            for (std::size_t i = 0; i < k; ++i) {
-                int fd;
-                std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-                if (nfds < 2) fds[nfds++] = fd;
-                else (void)::close(fd);
-            }
-        }
-        Task t;
-        bool ok = nfds >= 1 && !(mh.msg_flags & MSG_TRUNC) && parse_task(buf.data(), static_cast<std::size_t>(n), t) &&
-                  (t.h.arg_inline || nfds == 2);
-        if (!ok) {
-            for (int i = 0; i < nfds; ++i) (void)::close(fds[i]);
-            continue;
-        }
-        int rp[2] = {-1, -1};  // the child's report pipe
-        if (::pipe2(rp, O_CLOEXEC | O_NONBLOCK) != 0) rp[0] = rp[1] = -1;
-        pid_t pid = ::fork();
-        if (pid == 0) {
-            (void)::close(ctrl);
-            if (sfd >= 0) (void)::close(sfd);
-            if (pfd >= 0) (void)::close(pfd);
-            for (auto &kv : kids) (void)::close(kv.second);
-            (void)::close(fds[0]);
-            if (rp[0] >= 0) (void)::close(rp[0]);
-            report_fd = rp[1];  // run_and_exit reports the exit code there
-            report_pid = ::getpid();
-            sigset_t none;
-            sigemptyset(&none);
-            (void)sigprocmask(SIG_SETMASK, &none, nullptr);
-            (void)std::signal(SIGINT, SIG_DFL);
-            if (t.h.daemon) die_with_parent(me);
-            become_child(t.name, t.ident, static_cast<pid_t>(t.h.parent));
-            void *arg;
-            if (t.h.arg_inline) {
-                arg = aligned_copy(buf.data() + t.arg_off, t.h.arg_len);
-            } else {
-                arg = t.h.arg_len ? std::aligned_alloc(16, align16(t.h.arg_len)) : nullptr;
-                if ((t.h.arg_len && !arg) || !pread_all(fds[1], arg, t.h.arg_len, 0))
-                    ::_exit(WEFT_PROCESS_EXIT_BAD_TASK);
-                (void)::close(fds[1]);
-            }
-            run_and_exit(nullptr, t.fn, arg, t.h.arg_len);
-        }
-        int fork_errno = errno;
-        if (nfds == 2) (void)::close(fds[1]);
-        if (pid < 0) {
-            if (rp[0] >= 0) {
-                (void)::close(rp[0]);
-                (void)::close(rp[1]);
-            }
-            int msg[2] = {kMsgForkFailed, fork_errno};
-            (void)::send(fds[0], msg, sizeof msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-            (void)::close(fds[0]);
-            continue;
-        }
-        // {pid}, a pidfd (opened before we could reap the child, so it is this
-        // child's) and the report pipe's read end: the client's join waits on
-        // the pidfd and reads the report.
-        int msg[2] = {kMsgPid, static_cast<int>(pid)};
-        int out[2] = {sys_pidfd_open(pid), rp[0]};
-        if (rp[1] >= 0) (void)::close(rp[1]);
-        char rbuf[CMSG_SPACE(sizeof out)];
-        std::memset(rbuf, 0, sizeof rbuf);
-        struct iovec riov = {msg, sizeof msg};
-        struct msghdr rh {};
-        rh.msg_iov = &riov;
-        rh.msg_iovlen = 1;
-        if (out[0] >= 0 && out[1] >= 0) {
-            rh.msg_control = rbuf;
-            rh.msg_controllen = sizeof rbuf;
-            struct cmsghdr *rc = CMSG_FIRSTHDR(&rh);
-            rc->cmsg_level = SOL_SOCKET;
-            rc->cmsg_type = SCM_RIGHTS;
-            rc->cmsg_len = CMSG_LEN(sizeof out);
-            std::memcpy(CMSG_DATA(rc), out, sizeof out);
-        }
-        (void)::sendmsg(fds[0], &rh, MSG_NOSIGNAL | MSG_DONTWAIT);
-        for (int fd : out)
-            if (fd >= 0) (void)::close(fd);
-        try {
-            kids.emplace(pid, fds[0]);
-        } catch (...) {
-            (void)::close(fds[0]);
         }
     }
 }
@@ -1316,9 +1589,17 @@ weft_status program_spawn(const char *func, weft_process *p, const char *path, c
 weft_status create_impl(const char *func, weft_process **out, const weft_process_options *opts) noexcept {
     if (!out) return null_arg(func, "out");
     *out = nullptr;
-    if (weft_status s = check_version(func, opts, WEFT_PROCESS_OPTIONS_VERSION)) return s;
+    if (weft_status s = check_version_range(func, opts, 1, WEFT_PROCESS_OPTIONS_VERSION)) return s;
     if (opts)
         if (weft_status s = check_method(func, opts->start_method)) return s;
+    weft_forkserver *server = opts && opts->version >= 2 ? opts->forkserver : nullptr;
+    if (server) {
+        if (server->magic.load(std::memory_order_relaxed) != weft_forkserver::kMagic)
+            return misuse(func, "opts->forkserver", server);
+        if (opts->start_method != WEFT_START_FORKSERVER)
+            return fail(WEFT_EINVAL, "%s: opts->forkserver is set but start_method is %d; it needs "
+                        "WEFT_START_FORKSERVER", func, opts->start_method);
+    }
     return guarded(func, [&]() -> weft_status {
         cleanup();
         std::string id = next_identity();
@@ -1334,6 +1615,7 @@ weft_status create_impl(const char *func, weft_process **out, const weft_process
         p->name.store(copy, std::memory_order_relaxed);
         p->daemon.store(opts && opts->daemon ? 1 : 0, std::memory_order_relaxed);
         p->method = opts && opts->start_method != WEFT_START_DEFAULT ? opts->start_method : WEFT_START_FORK;
+        p->server = server;
         p->owner = ::getpid();
         *out = p;
         return WEFT_OK;
@@ -1489,7 +1771,6 @@ WEFT_API void weft_process_destroy(weft_process *p) noexcept {
     }
     close_fd(p->pidfd);
     close_fd(p->statusfd);
-    close_fd(p->reportfd);
     std::free(p->name.load(std::memory_order_relaxed));
     for (char *s : p->retired) std::free(s);
     delete p;
@@ -1514,12 +1795,9 @@ WEFT_API weft_status weft_process_join(weft_process *p, int64_t timeout_ns) noex
                         static_cast<int>(p->pid), p->name.load(std::memory_order_relaxed),
                         static_cast<long long>(timeout_ns));
         int fd = p->pidfd;
-        if (p->via_server) {
-            // The child's end (its pidfd) first; then, if it did not report
-            // its exit code itself, the server's report.
-            struct pollfd pf = {p->pidfd, POLLIN, 0};
-            if (p->pidfd < 0 || ::poll(&pf, 1, 0) == 1) fd = p->statusfd;
-        }
+        // A forkserver child: its end (the pidfd) first; then, if the answer
+        // is not there yet, the server's report.
+        if (p->via_server && (p->pidfd < 0 || p->gone.load(std::memory_order_relaxed))) fd = p->statusfd;
         if (fd >= 0) {
             if (wait_readable(fd, d) < 0)
                 return fail_sys(WEFT_ESYS, errno, "%s: poll failed", func);
@@ -1690,13 +1968,73 @@ WEFT_API int weft_main(int argc, char **argv) noexcept {
 }
 
 WEFT_API weft_status weft_forkserver_start(void) noexcept {
-    return guarded("weft_forkserver_start", [&]() -> weft_status { return forkserver_start_impl("weft_forkserver_start"); });
+    return guarded("weft_forkserver_start",
+                   [&]() -> weft_status { return forkserver_start_impl("weft_forkserver_start", forkserver()); });
 }
 
 WEFT_API int64_t weft_forkserver_pid(void) noexcept {
-    Forkserver &f = forkserver();
-    Guard g(f.lk);
-    return server_running(f) ? static_cast<int64_t>(f.pid) : 0;
+    try {
+        weft_forkserver &f = forkserver();
+        Guard g(f.lk);
+        return server_running(f) ? static_cast<int64_t>(f.pid) : 0;
+    } catch (...) {
+        return 0;  // out of memory creating it: none runs
+    }
+}
+
+WEFT_API weft_status weft_forkserver_start_program(const char *program, const char *const *argv,
+                                                   weft_forkserver **out) noexcept {
+    const char *func = "weft_forkserver_start_program";
+    if (!out) return null_arg(func, "out");
+    *out = nullptr;
+    if (program && !program[0]) return fail(WEFT_EINVAL, "%s: program is \"\"; give a path or NULL for this program", func);
+    std::size_t nargs = 0;
+    if (argv)
+        while (argv[nargs])
+            if (++nargs > kMaxServerArgs)
+                return fail(WEFT_EINVAL, "%s: argv has more than %zu entries (or lacks its NULL end)", func,
+                            kMaxServerArgs);
+    return guarded(func, [&]() -> weft_status {
+        auto *f = new weft_forkserver;
+        if (program) f->program = program;
+        f->args.reserve(nargs);
+        try {
+            for (std::size_t i = 0; i < nargs; ++i) f->args.emplace_back(argv[i]);
+        } catch (...) {
+            delete f;
+            throw;
+        }
+        weft_status s;
+        try {
+            s = forkserver_start_impl(func, *f);
+        } catch (...) {
+            delete f;
+            throw;
+        }
+        if (s != WEFT_OK) {
+            delete f;
+            return s;
+        }
+        server_list_add(f);
+        *out = f;
+        return WEFT_OK;
+    });
+}
+
+WEFT_API int64_t weft_forkserver_program_pid(weft_forkserver *server) noexcept {
+    if (!server || server->magic.load(std::memory_order_relaxed) != weft_forkserver::kMagic)
+        return misuse("weft_forkserver_program_pid", "server", server);
+    Guard g(server->lk);
+    return server_running(*server) ? static_cast<int64_t>(server->pid) : 0;
+}
+
+WEFT_API void weft_forkserver_destroy(weft_forkserver *server) noexcept {
+    if (!server || server->magic.load(std::memory_order_relaxed) != weft_forkserver::kMagic) return;
+    if (server->process_wide) return;  // not reachable through the API; never freed
+    server->magic.store(0xDEADF00Du, std::memory_order_relaxed);
+    server_list_remove(server);  // first: a fork from now on does not see it
+    forkserver_stop(*server);
+    delete server;
 }
 
 }  // extern "C"

@@ -44,10 +44,17 @@
  *   forks each child. Functions are found by registered name and get a copy
  *   of the argument bytes, as under spawn. The children inherit the server's
  *   stdin/stdout/stderr (the caller's when the server started) and no other
- *   file descriptor. The server reports each child's pid and exit status back
+ *   file descriptor of weft's. The server forks each child ahead of its
+ *   request and offers it to the caller (one child waits, idle, for the next
+ *   start; weft_process_active_children() does not count it), so a start
+ *   sends the task to a child that exists already: no fork and no wait for an
+ *   answer. The child reports its exit code, and the server its wait status,
  *   over a per-child socket, so join, exitcode and is_alive work although the
  *   caller is not the OS parent. The server ends when the process that
- *   started it ends (it watches its control socket and a pidfd of its parent).
+ *   started it ends (it watches its control socket and a pidfd of its
+ *   parent); an idle child leaves with it. weft_forkserver_start_program() starts
+ *   more servers, each running a program of your choice (an interpreter with
+ *   its modules loaded); weft_process_options::forkserver picks one.
  *
  * Under spawn and forkserver the program must call weft_main() at the top
  * of `main`, before anything with a visible effect: otherwise the re-executed
@@ -67,7 +74,8 @@
  * signal, so this holds whatever the timing). Start daemon children from the main thread or from a
  * thread that outlives them (forkserver children are forked by the server's
  * single thread, so for them only the server's end counts, and the server
- * ends with the process that started it). A daemon program
+ * ends with the process that started it; such a child arms the signal when it
+ * takes its task, and dies at once if the server is gone by then). A daemon program
  * (weft_process_start_program()) is started with fork and execve instead of
  * posix_spawn so that it gets the same guarantee.
  *
@@ -111,6 +119,10 @@ WEFT_BEGIN_DECLS
 /** Opaque process handle. */
 typedef struct weft_process weft_process;
 
+/** Opaque handle of a forkserver started from a chosen program
+ *  (weft_forkserver_start_program()). @since 0.3 */
+typedef struct weft_forkserver weft_forkserver;
+
 /**
  * A child's function. Its return value (taken modulo 256) is the child's
  * exit code. Under fork, @p arg is the caller's pointer, valid in the
@@ -141,10 +153,17 @@ typedef struct weft_process_options {
     const char *name;  /**< copied; NULL gives "Process-N" ("Process-1:2" in a child, as Python) */
     int daemon;        /**< non-zero: dies with its parent (Python's daemon=True) */
     int start_method;  /**< a ::weft_start_method; ignored by weft_process_start_program() */
+    /** Version 2: the server that forks the child under #WEFT_START_FORKSERVER
+     *  (from weft_forkserver_start_program()); NULL = the process-wide one
+     *  (weft_forkserver_start()). Not owned: it must stay alive until the
+     *  child is started; with another start method it is #WEFT_EINVAL.
+     *  @since 0.3 */
+    weft_forkserver *forkserver;
 } weft_process_options;
 
-#define WEFT_PROCESS_OPTIONS_VERSION 1
-#define WEFT_PROCESS_OPTIONS_INIT { WEFT_PROCESS_OPTIONS_VERSION, NULL, 0, WEFT_START_DEFAULT }
+/** Current version of ::weft_process_options (1 = without `forkserver`, still accepted). */
+#define WEFT_PROCESS_OPTIONS_VERSION 2
+#define WEFT_PROCESS_OPTIONS_INIT { WEFT_PROCESS_OPTIONS_VERSION, NULL, 0, WEFT_START_DEFAULT, NULL }
 
 /** weft_exec_options: the child keeps the caller's descriptor. */
 #define WEFT_FD_INHERIT (-1)
@@ -434,6 +453,78 @@ WEFT_API weft_status weft_forkserver_start(void) WEFT_NOEXCEPT;
  * @since 0.2
  */
 WEFT_API int64_t weft_forkserver_pid(void) WEFT_NOEXCEPT;
+
+/**
+ * Start a forkserver of its own that runs @p program instead of re-executing
+ * this one: an interpreter with its modules loaded, say, so that its children
+ * are forks of it (Python's forkserver with `set_forkserver_preload()`). Start
+ * children through it with weft_process_options::forkserver and
+ * #WEFT_START_FORKSERVER; they find their function by registered name *in
+ * the server's program*, and get a copy of the argument bytes, as with the
+ * process-wide server, which this one does not replace.
+ *
+ * The server runs `program argv[0] argv[1] ... --weft-forkserver=<fd>` with
+ * this process's environment, working directory, stdin, stdout and stderr,
+ * and must call weft_main() with an argv whose argv[1] is weft's argument
+ * (`python3 -m module` then `weft_main(sys.argv)`; a C program called with
+ * leading arguments of its own passes `argv + k`). weft_main() runs the server
+ * there and never returns. It ends when @p out is destroyed or this process
+ * ends (whatever the end, SIGKILL included); if it dies, the next start
+ * through it starts it again (same program and arguments).
+ *
+ * @code
+ * static const char *const args[] = {"-m", "weft._ppool", NULL};
+ * weft_forkserver *fs;
+ * if (weft_forkserver_start_program("/usr/bin/python3", args, &fs) != WEFT_OK) return 1;
+ * weft_process_options o = WEFT_PROCESS_OPTIONS_INIT;
+ * o.start_method = WEFT_START_FORKSERVER;
+ * o.forkserver = fs;
+ * weft_process *p;
+ * weft_process_create(&p, &o);
+ * weft_process_start_named(p, "work", "bytes", 5);   // forked by the Python server
+ * weft_process_join(p, WEFT_FOREVER);
+ * weft_process_destroy(p);
+ * weft_forkserver_destroy(fs);
+ * @endcode
+ *
+ * @param program path of the program (not searched in PATH); NULL = this
+ *        program (`/proc/self/exe`), which gives a private server.
+ * @param argv NULL-terminated arguments put between @p program and weft's
+ *        own, NOT including argv[0] (it is @p program); copied; NULL = none.
+ * @param out receives the handle; NULL on failure.
+ * @return #WEFT_OK once the server answered; #WEFT_EINVAL if @p out is NULL,
+ *         @p program is empty or @p argv has more than 64 entries;
+ *         #WEFT_ENOENT if @p program does not exist; #WEFT_EPERM if it is not
+ *         executable; #WEFT_ENOTSUP if it did not answer within 10 s (it does
+ *         not call weft_main() with weft's argument; it is killed);
+ *         #WEFT_ESYS for other OS refusals; #WEFT_ENOMEM.
+ * Thread-safe. In a child forked from this process the handle starts a new
+ * server of the child's own at its first use there.
+ * @since 0.3
+ */
+WEFT_API weft_status weft_forkserver_start_program(const char *program, const char *const *argv,
+                                                   weft_forkserver **out) WEFT_NOEXCEPT;
+
+/**
+ * The pid of @p server's process, or 0 when it is not running (it died and
+ * was not started again yet, or the handle belongs to the parent of a fork).
+ * @return the pid; 0; #WEFT_EMISUSE for a bad handle.
+ * @since 0.3
+ */
+WEFT_API int64_t weft_forkserver_program_pid(weft_forkserver *server) WEFT_NOEXCEPT;
+
+/**
+ * Stop @p server and release the handle: its control socket closes, the
+ * server leaves and is reaped (killed after 2 s if it does not). Its daemon
+ * children die with it (join reads -SIGKILL); the others go on, and their
+ * handles still join them and read the code their function returned (one
+ * that a signal ends after the server is gone reads -SIGKILL, as a daemon
+ * child's). NULL or a bad handle is a
+ * no-op. Must not race with starts through @p server. In a forked child it
+ * frees the handle and leaves the parent's server alone.
+ * @since 0.3
+ */
+WEFT_API void weft_forkserver_destroy(weft_forkserver *server) WEFT_NOEXCEPT;
 
 WEFT_END_DECLS
 

@@ -57,6 +57,42 @@ static pid_t ppid_of(pid_t pid) {
     return (pid_t)pp;
 }
 
+/* State letter of pid from /proc ('R', 'S', 'Z', ...), or 0. */
+static char proc_state(pid_t pid) {
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *rp = strrchr(buf, ')');
+    return rp && rp[1] == ' ' ? rp[2] : 0;
+}
+
+/* Reap every child of ours but `keep` (orphans adopted as a subreaper),
+ * waiting up to timeout_ms for them to end. Returns how many are left. */
+static int reap_adopted(pid_t keep, int timeout_ms) {
+    int left = 0;
+    for (int waited = 0; waited <= timeout_ms; waited += 5) {
+        left = 0;
+        DIR *d = opendir("/proc");
+        if (!d) return -1;
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+            pid_t pid = (pid_t)atoi(e->d_name);
+            if (pid == keep || ppid_of(pid) != getpid()) continue;
+            int st;
+            if (waitpid(pid, &st, WNOHANG) != pid) left++;
+        }
+        closedir(d);
+        if (left == 0) break;
+        wt_sleep_ms(5);
+    }
+    return left;
+}
+
 /* --------------------------------------------------------- exit codes */
 
 static void test_process_exit_codes_are_the_return_value_or_minus_the_signal(void **state) {
@@ -423,10 +459,211 @@ static void test_process_forkserver_and_its_daemon_children_die_with_their_paren
     assert_true(WIFEXITED(st));
     assert_true(reap_within(v.child, &st, 1000));
     assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    /* the server's idle spare (forked ahead) died with it, adopted by us too */
+    assert_int_equal(reap_adopted((pid_t)weft_forkserver_pid(), 2000), 0);
     weft_process_destroy(m);
     close(fds[0]);
     close(fds[1]);
     assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 0), 0);
+}
+
+/* ------------------------------------- a forkserver from a chosen program */
+
+/* The server is this test program, started with a leading argument of its
+ * own (main() passes argv + 1 to weft_main() then): its children are forks
+ * of it and see its command line. */
+static const char kServerFlag[] = "--test-process-server";
+
+static void self_path(char *buf, size_t cap) {
+    ssize_t n = readlink("/proc/self/exe", buf, cap - 1);
+    assert_true(n > 0);
+    buf[n] = '\0';
+}
+
+/* 51 when this process (a fork of the server) has kServerFlag as argv[1]. */
+static int check_server_argv(void *arg, size_t len) {
+    (void)arg;
+    (void)len;
+    char cmd[4096];
+    FILE *f = fopen("/proc/self/cmdline", "r");
+    if (!f) return 1;
+    size_t n = fread(cmd, 1, sizeof cmd - 1, f);
+    fclose(f);
+    cmd[n] = '\0';
+    const char *second = cmd + strlen(cmd) + 1; /* argv[1] */
+    if (second >= cmd + n || strcmp(second, kServerFlag) != 0) return 2;
+    return 51;
+}
+WEFT_REGISTER_FUNCTION(check_server_argv)
+
+static int sleep_then_return_52(void *arg, size_t len) {
+    (void)arg;
+    (void)len;
+    wt_sleep_ms(300);
+    return 52;
+}
+WEFT_REGISTER_FUNCTION(sleep_then_return_52)
+
+static weft_process *start_via(weft_forkserver *fs, weft_process_fn fn, const void *arg, size_t len, int daemon) {
+    weft_process *p = NULL;
+    weft_process_options o = WEFT_PROCESS_OPTIONS_INIT;
+    o.start_method = WEFT_START_FORKSERVER;
+    o.forkserver = fs;
+    o.daemon = daemon;
+    WT_OK(weft_process_spawn(&p, fn, arg, len, &o));
+    return p;
+}
+
+static int join_code(weft_process *p) {
+    int code = -1000;
+    WT_OK(weft_process_join(p, 10 * WEFT_SEC));
+    WT_OK(weft_process_exitcode(p, &code));
+    weft_process_destroy(p);
+    return code;
+}
+
+static void test_process_forkserver_from_a_program_forks_its_children(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    char path[4096];
+    self_path(path, sizeof path);
+    const char *const args[] = {kServerFlag, NULL};
+    weft_forkserver *fs = NULL;
+    WT_OK(weft_forkserver_start_program(path, args, &fs));
+    assert_non_null(fs);
+    int64_t server = weft_forkserver_program_pid(fs);
+    assert_true(server > 0);
+    assert_true(server != weft_forkserver_pid()); /* not the process-wide one */
+    assert_int_equal(ppid_of((pid_t)server), getpid());
+
+    /* exit codes, the argument bytes, pid/ppid: as with the process-wide server */
+    assert_int_equal(join_code(start_via(fs, check_server_argv, NULL, 0, 0)), 51);
+    struct fs_ids ids = {getpid(), server};
+    assert_int_equal(join_code(start_via(fs, check_forkserver_child, &ids, sizeof ids, 1)), 45);
+    assert_int_equal(join_code(start_via(fs, exit_by_itself, NULL, 0, 0)), 47);
+    unsigned char *big = malloc(100000); /* past the inline limit: a memfd */
+    assert_non_null(big);
+    for (size_t i = 0; i < 100000; i++) big[i] = (unsigned char)(i * 7);
+    assert_int_equal(join_code(start_via(fs, check_pattern, big, 100000, 0)), 43);
+    free(big);
+    for (int i = 0; i < 20; i++) /* one after another: each join reads its own child's code */
+        assert_int_equal(join_code(start_via(fs, i % 2 ? no_arg : return_nine, NULL, 0, i % 3 == 0)), i % 2 ? 44 : 9);
+    /* a signal's code comes from the server */
+    weft_process *p = start_via(fs, registered_sleep, NULL, 0, 0);
+    assert_int_equal(ppid_of((pid_t)weft_process_pid(p)), (pid_t)server);
+    WT_EXPECT(WEFT_ETIMEDOUT, weft_process_join(p, 20 * WEFT_MSEC));
+    WT_OK(weft_process_terminate(p));
+    assert_int_equal(join_code(p), -SIGTERM);
+
+    /* the server dies: its daemon child with it; the next start starts it again */
+    p = start_via(fs, registered_sleep, NULL, 0, 1);
+    assert_int_equal(kill((pid_t)server, SIGKILL), 0);
+    assert_int_equal(join_code(p), -SIGKILL);
+    int gone = 0;
+    for (int i = 0; i < 1000 && !gone; i++) { /* our child: weft reaps it */
+        gone = weft_forkserver_program_pid(fs) == 0;
+        if (!gone) wt_sleep_ms(2);
+    }
+    assert_true(gone);
+    assert_int_equal(join_code(start_via(fs, check_server_argv, NULL, 0, 0)), 51); /* same program, same argv */
+    int64_t again = weft_forkserver_program_pid(fs);
+    assert_true(again > 0 && again != server);
+    /* killed and not yet reaped when the next starts come: they work (an idle child it offered
+     * before it died may take one), and the server is started again */
+    assert_int_equal(kill((pid_t)again, SIGKILL), 0);
+    char pstate = 0;
+    for (int i = 0; i < 1000 && (pstate = proc_state((pid_t)again)) != 'Z'; i++) wt_sleep_ms(2);
+    assert_int_equal(pstate, 'Z');
+    assert_int_equal(join_code(start_via(fs, check_server_argv, NULL, 0, 0)), 51);
+    assert_int_equal(join_code(start_via(fs, return_nine, NULL, 0, 0)), 9);
+    server = again;
+    again = weft_forkserver_program_pid(fs);
+    assert_true(again > 0 && again != server);
+
+    /* the idle child the server offered ahead is killed: a start takes the next one */
+    pid_t idle = 0;
+    for (int i = 0; i < 1000 && idle == 0; i++) {
+        DIR *dir = opendir("/proc");
+        assert_non_null(dir);
+        struct dirent *e;
+        while ((e = readdir(dir)) != NULL && idle == 0)
+            if (e->d_name[0] >= '1' && e->d_name[0] <= '9' && ppid_of((pid_t)atoi(e->d_name)) == (pid_t)again)
+                idle = (pid_t)atoi(e->d_name);
+        closedir(dir);
+        if (idle == 0) wt_sleep_ms(2);
+    }
+    assert_true(idle > 0);
+    assert_int_equal(kill(idle, SIGKILL), 0);
+    char istate = 'R';
+    for (int i = 0; i < 1000 && (istate = proc_state(idle)) != 'Z' && istate != 0; i++) wt_sleep_ms(2);
+    assert_true(istate == 'Z' || istate == 0); /* dead, reaped by the server or not yet */
+    assert_int_equal(join_code(start_via(fs, check_server_argv, NULL, 0, 0)), 51);
+    assert_int_equal(join_code(start_via(fs, return_nine, NULL, 0, 0)), 9);
+    assert_int_equal(weft_forkserver_program_pid(fs), again);
+
+    /* destroy: a daemon child dies with the server, another finishes and reads its code */
+    weft_process *d = start_via(fs, registered_sleep, NULL, 0, 1);
+    weft_process *n = start_via(fs, sleep_then_return_52, NULL, 0, 0);
+    weft_forkserver_destroy(fs);
+    int st;
+    assert_int_equal(waitpid((pid_t)again, &st, WNOHANG), -1); /* reaped by destroy */
+    assert_int_equal(join_code(d), -SIGKILL);
+    assert_int_equal(join_code(n), 52);
+}
+
+static void test_process_forkserver_program_rejects_bad_input(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_forkserver *fs = (weft_forkserver *)&fs; /* overwritten with NULL on failure */
+    WT_EXPECT(WEFT_EINVAL, weft_forkserver_start_program("/bin/true", NULL, NULL));
+    WT_EXPECT(WEFT_EINVAL, weft_forkserver_start_program("", NULL, &fs));
+    assert_null(fs);
+    const char *many[70];
+    for (int i = 0; i < 69; i++) many[i] = "x";
+    many[69] = NULL;
+    WT_EXPECT(WEFT_EINVAL, weft_forkserver_start_program("/bin/true", many, &fs));
+    WT_EXPECT(WEFT_ENOENT, weft_forkserver_start_program("/nonexistent/weft-server", NULL, &fs));
+    assert_non_null(strstr(weft_last_error()->message, "/nonexistent/weft-server"));
+    char tmpl[] = "/tmp/weft-noexec-XXXXXX";
+    int fd = mkstemp(tmpl);
+    assert_true(fd >= 0);
+    close(fd);
+    WT_EXPECT(WEFT_EPERM, weft_forkserver_start_program(tmpl, NULL, &fs));
+    unlink(tmpl);
+    /* a program that does not call weft_main(): no answer, killed and reaped */
+    WT_EXPECT(WEFT_ENOTSUP, weft_forkserver_start_program("/bin/true", NULL, &fs));
+    assert_null(fs);
+    char path[4096];
+    self_path(path, sizeof path);
+
+    /* handles */
+    assert_int_equal(weft_forkserver_program_pid(NULL), WEFT_EMISUSE);
+    int not_a_server[16] = {0};
+    assert_int_equal(weft_forkserver_program_pid((weft_forkserver *)not_a_server), WEFT_EMISUSE);
+    weft_forkserver_destroy(NULL); /* no-op */
+    weft_forkserver_destroy((weft_forkserver *)not_a_server);
+
+    /* options: a forkserver only with the forkserver start method; version 1 still reads */
+    weft_process *p = (weft_process *)&p;
+    weft_process_options o = WEFT_PROCESS_OPTIONS_INIT;
+    o.forkserver = (weft_forkserver *)not_a_server;
+    o.start_method = WEFT_START_FORKSERVER;
+    WT_EXPECT(WEFT_EMISUSE, weft_process_create(&p, &o));
+    assert_null(p);
+    const char *const args[] = {kServerFlag, NULL};
+    WT_OK(weft_forkserver_start_program(path, args, &fs));
+    o.forkserver = fs;
+    o.start_method = WEFT_START_FORK;
+    WT_EXPECT(WEFT_EINVAL, weft_process_create(&p, &o));
+    o.start_method = WEFT_START_SPAWN;
+    WT_EXPECT(WEFT_EINVAL, weft_process_create(&p, &o));
+    o.version = 1; /* a caller built against version 1: no forkserver field is read */
+    o.start_method = WEFT_START_FORKSERVER;
+    WT_OK(weft_process_create(&p, &o));
+    weft_process_destroy(p);
+    o.version = 3;
+    WT_EXPECT(WEFT_EINVAL, weft_process_create(&p, &o));
+    weft_forkserver_destroy(fs);
 }
 
 /* ------------------------------------------------------------ programs */
@@ -929,6 +1166,8 @@ static void test_process_leaves_no_zombie_and_no_stray_child(void **state) {
 }
 
 int main(int argc, char **argv) {
+    /* the server of test_process_forkserver_from_a_program_forks_its_children */
+    if (argc >= 3 && strcmp(argv[1], kServerFlag) == 0) weft_main(argc - 1, argv + 1);
     weft_main(argc, argv); /* a spawned child or the forkserver never returns */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_process_rejects_bad_input),
@@ -943,6 +1182,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_process_forkserver_and_its_daemon_children_die_with_their_parent),
         cmocka_unit_test(test_process_forkserver_child_that_exits_by_itself_reads_its_own_code),
         cmocka_unit_test(test_process_killed_forkserver_is_replaced_and_its_children_read_killed),
+        cmocka_unit_test(test_process_forkserver_from_a_program_forks_its_children),
+        cmocka_unit_test(test_process_forkserver_program_rejects_bad_input),
         cmocka_unit_test(test_process_program_gets_argv_env_cwd_and_redirected_stdout),
         cmocka_unit_test(test_process_missing_program_is_enoent_with_its_path),
         cmocka_unit_test(test_process_kill_tree_leaves_no_survivor),
