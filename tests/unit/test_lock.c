@@ -706,6 +706,170 @@ static void test_lock_process_scope_timed_and_untimed_waiters_count_exactly(void
     munmap((void *)c.counter, 4096);
 }
 
+/* Threads of one process contend a process-scope lock through the same
+ * robust wait as processes do, timed and untimed: exact, and free after. */
+static void test_lock_process_scope_threads_count_exactly_with_timed_waiters(void **state) {
+    struct counter c = {NULL, 0, 0};
+    struct timed t = {NULL, 0, 0, 0};
+    pthread_t th[WORKERS];
+    (void)state;
+    WT_OK(make_plock(&c.lock, NULL, WEFT_LIFETIME_OWNED, 0));
+    for (int i = 0; i < WORKERS; i++) assert_int_equal(pthread_create(&th[i], NULL, add_many, &c), 0);
+    for (int i = 0; i < WORKERS; i++) pthread_join(th[i], NULL);
+    assert_int_equal(c.failures, 0);
+    assert_int_equal(c.value, (long)WORKERS * ROUNDS);
+    t.lock = c.lock;
+    for (int i = 0; i < 3; i++) assert_int_equal(pthread_create(&th[i], NULL, acquire_with_short_timeouts, &t), 0);
+    for (int i = 0; i < 3; i++) pthread_join(th[i], NULL);
+    assert_int_equal(t.errors, 0);
+    assert_int_equal(t.acquired + t.timeouts, 3 * 2000);
+    assert_int_equal(weft_lock_locked(c.lock), 0);
+    WT_OK(weft_lock_acquire(c.lock, 0));
+    WT_OK(weft_lock_release(c.lock));
+    weft_lock_destroy(c.lock);
+}
+
+/* No sleeper is ever left without a wake-up: several sleepers behind one
+ * holder after a waiter timed out, after the holder was killed and after a
+ * sleeping waiter was killed must each get the lock at once, in turn. (Any
+ * scheme that lets a woken waiter take the lock without the kernel's
+ * "waiters" bit, to spare its release a futile wake-up, must pass these.) */
+struct sleeper {
+    weft_lock *lock;
+    volatile long *owner_dead; /* how many sleepers got WEFT_EOWNERDEAD */
+    int hold_ms;               /* hold it this long, so the others sleep on */
+};
+
+static int sleep_then_take_child(void *arg) {
+    struct sleeper *s = arg;
+    int64_t t0 = weft_monotonic_ns();
+    weft_status st = weft_lock_acquire(s->lock, 5 * WEFT_SEC);
+    if (st == WEFT_EOWNERDEAD) {
+        __atomic_fetch_add(s->owner_dead, 1, __ATOMIC_SEQ_CST);
+        if (weft_lock_mark_consistent(s->lock) != WEFT_OK) return 91;
+    } else if (st != WEFT_OK) {
+        return 90; /* a lost wake-up ends as WEFT_ETIMEDOUT here */
+    }
+    if (weft_monotonic_ns() - t0 > 3 * WEFT_SEC) return 92;
+    wt_sleep_ms(s->hold_ms);
+    if (weft_lock_release(s->lock) != WEFT_OK) return 93;
+    return 0;
+}
+
+static int time_out_child(void *arg) {
+    struct sleeper *s = arg;
+    return weft_lock_acquire(s->lock, 100 * WEFT_MSEC) == WEFT_ETIMEDOUT ? 0 : 94;
+}
+
+static int sleep_forever_child(void *arg) {
+    struct sleeper *s = arg;
+    (void)weft_lock_acquire(s->lock, WEFT_FOREVER); /* SIGKILLed in there */
+    return 95;
+}
+
+/* With the caller holding `s->lock`: fork n sleepers, let them sleep, release,
+ * and check that each of them got the lock in time. */
+static void release_to_sleepers(struct sleeper *s, int n) {
+    pid_t kids[4];
+    assert_true(n <= 4);
+    for (int i = 0; i < n; i++) kids[i] = wt_fork(sleep_then_take_child, s);
+    wt_sleep_ms(150); /* let them block */
+    WT_OK(weft_lock_release(s->lock));
+    for (int i = 0; i < n; i++) WT_CHILD_OK(kids[i]);
+}
+
+static void test_lock_process_scope_waiter_timing_out_leaves_the_others_wakeable(void **state) {
+    struct sleeper s;
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    s.owner_dead = wt_shared_page();
+    s.hold_ms = 30;
+    assert_non_null((void *)s.owner_dead);
+    WT_OK(make_plock(&s.lock, NULL, WEFT_LIFETIME_OWNED, 0));
+    for (int round = 0; round < 2; round++) {
+        WT_OK(weft_lock_acquire(s.lock, 0));
+        /* Two time out while others sleep beside them, then three sleepers. */
+        pid_t t1 = wt_fork(time_out_child, &s);
+        pid_t t2 = wt_fork(time_out_child, &s);
+        pid_t a = wt_fork(sleep_then_take_child, &s);
+        WT_CHILD_OK(t1);
+        WT_CHILD_OK(t2);
+        pid_t kids[2];
+        for (int i = 0; i < 2; i++) kids[i] = wt_fork(sleep_then_take_child, &s);
+        wt_sleep_ms(150);
+        WT_OK(weft_lock_release(s.lock));
+        WT_CHILD_OK(a);
+        for (int i = 0; i < 2; i++) WT_CHILD_OK(kids[i]);
+    }
+    /* And a timeout in this process, with a sleeper in another. */
+    WT_OK(weft_lock_acquire(s.lock, 0));
+    pid_t t = wt_fork(time_out_child, &s);
+    WT_CHILD_OK(t);
+    release_to_sleepers(&s, 2);
+    assert_int_equal(*s.owner_dead, 0);
+    assert_int_equal(weft_lock_locked(s.lock), 0);
+    weft_lock_destroy(s.lock);
+    munmap((void *)s.owner_dead, 4096);
+}
+
+static void test_lock_process_scope_holder_killed_before_sleepers_wakes_each_in_turn(void **state) {
+    struct sleeper s;
+    pid_t kids[3];
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    s.owner_dead = wt_shared_page();
+    s.hold_ms = 30;
+    assert_non_null((void *)s.owner_dead);
+    WT_OK(make_plock(&s.lock, NULL, WEFT_LIFETIME_OWNED, 0));
+    pid_t holder = start_holder(s.lock);
+    assert_true(holder > 0);
+    for (int i = 0; i < 3; i++) kids[i] = wt_fork(sleep_then_take_child, &s);
+    wt_sleep_ms(150); /* let them block */
+    wt_kill(holder);
+    for (int i = 0; i < 3; i++) WT_CHILD_OK(kids[i]);
+    assert_int_equal(*s.owner_dead, 1); /* one repaired it; the others took it clean */
+    /* Contended as before. */
+    WT_OK(weft_lock_acquire(s.lock, 0));
+    release_to_sleepers(&s, 3);
+    assert_int_equal(*s.owner_dead, 1);
+    weft_lock_destroy(s.lock);
+    munmap((void *)s.owner_dead, 4096);
+}
+
+static void test_lock_process_scope_waiter_killed_while_asleep_skips_no_wake_up(void **state) {
+    struct sleeper s;
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    s.owner_dead = wt_shared_page();
+    s.hold_ms = 30;
+    assert_non_null((void *)s.owner_dead);
+    WT_OK(make_plock(&s.lock, NULL, WEFT_LIFETIME_OWNED, 0));
+    /* Three processes: this one holds, one waiter is killed asleep, the
+     * other must still be woken by the release. */
+    WT_OK(weft_lock_acquire(s.lock, 0));
+    pid_t doomed = wt_fork(sleep_forever_child, &s);
+    pid_t other = wt_fork(sleep_then_take_child, &s);
+    wt_sleep_ms(150);
+    wt_kill(doomed);
+    WT_OK(weft_lock_release(s.lock));
+    WT_CHILD_OK(other);
+    /* Later waiters are still woken, one after the other, and the
+     * uncontended path still works. */
+    for (int round = 0; round < 2; round++) {
+        WT_OK(weft_lock_acquire(s.lock, 0));
+        doomed = wt_fork(sleep_forever_child, &s);
+        wt_sleep_ms(100);
+        wt_kill(doomed);
+        release_to_sleepers(&s, 3);
+    }
+    WT_OK(weft_lock_acquire(s.lock, 0));
+    WT_OK(weft_lock_release(s.lock));
+    assert_int_equal(*s.owner_dead, 0); /* a waiter's death is no holder's */
+    assert_int_equal(weft_lock_locked(s.lock), 0);
+    weft_lock_destroy(s.lock);
+    munmap((void *)s.owner_dead, 4096);
+}
+
 static void test_lock_process_scope_leaves_nothing_in_dev_shm(void **state) {
     (void)state;
     assert_int_equal(wt_shm_leftovers(), 0);
@@ -736,6 +900,10 @@ int main(void) {
         cmocka_unit_test(test_lock_holder_killed_with_a_mix_of_locks_leaves_exactly_those_owner_dead),
         cmocka_unit_test(test_lock_thread_ending_while_holding_a_process_lock_leaves_it_owner_dead),
         cmocka_unit_test(test_lock_process_scope_timed_and_untimed_waiters_count_exactly),
+        cmocka_unit_test(test_lock_process_scope_threads_count_exactly_with_timed_waiters),
+        cmocka_unit_test(test_lock_process_scope_waiter_timing_out_leaves_the_others_wakeable),
+        cmocka_unit_test(test_lock_process_scope_holder_killed_before_sleepers_wakes_each_in_turn),
+        cmocka_unit_test(test_lock_process_scope_waiter_killed_while_asleep_skips_no_wake_up),
         cmocka_unit_test(test_lock_process_scope_leaves_nothing_in_dev_shm),
     };
     return cmocka_run_group_tests_name("lock", tests, NULL, NULL);
