@@ -847,6 +847,7 @@ struct weft_process_pool : Handle<Magic::process_pool> {
     std::string spawn_program;             // "" = re-execute this program through process.h
     std::vector<std::string> spawn_argv;   // leading arguments for spawn_program
     bool own_spawn = false;                // spawn workers are started here, with spawn_program
+    weft_forkserver *fserver = nullptr;    // forkserver with spawn_program: the pool's own server of it
     std::string worker_arg;                // a spawn or forkserver worker's argument (NamedWorkerArg ...)
     int64_t max_tasks_per_worker = 0;
     int64_t task_timeout_ns = 0;  // 0: none
@@ -894,6 +895,8 @@ struct weft_process_pool : Handle<Magic::process_pool> {
     int64_t fork_retry_at = 0;
 
     ~weft_process_pool() {
+        workers.clear();  // kills and reaps what is left, before their server goes
+        if (fserver) weft_forkserver_destroy(fserver);
         for (PTask *t : queue) delete t;
         if (efd >= 0) ::close(efd);
         if (lfd >= 0) ::close(lfd);
@@ -1100,6 +1103,7 @@ weft_status weft_process_pool::start_named_worker(std::string &err) {
         po.name = "weft-pool-worker";
         po.daemon = 1;
         po.start_method = start_method;
+        po.forkserver = fserver;  // NULL: the process-wide server
         weft_status s = weft_process_create(&w->proc, &po);
         if (s == WEFT_OK) s = weft_process_start_named(w->proc, kWorkerFnName, worker_arg.data(), worker_arg.size());
         if (s != WEFT_OK) {
@@ -2314,9 +2318,6 @@ WEFT_API weft_status weft_process_pool_create(weft_process_pool **out, const wef
                             kMaxSpawnArgv);
         }
     bool program = o.spawn_program || o.spawn_argv;
-    if (program && o.start_method == WEFT_PROCESS_POOL_START_FORKSERVER)
-        return fail(WEFT_ENOTSUP, "%s: opts->spawn_program and spawn_argv work with the spawn start method only: "
-                    "the forkserver is process-wide and re-executes this program", F);
     if (o.spawn_program && !o.spawn_program[0])
         return fail(WEFT_EINVAL, "%s: opts->spawn_program is empty; use NULL for this program", F);
     return guarded(F, [&]() -> weft_status {
@@ -2337,6 +2338,14 @@ WEFT_API weft_status weft_process_pool_create(weft_process_pool **out, const wef
         if (p->own_spawn) {
             p->spawn_program = o.spawn_program ? o.spawn_program : self_exe_path();
             for (size_t i = 0; i < nargv; i++) p->spawn_argv.emplace_back(o.spawn_argv[i]);
+        }
+        if (program && o.start_method == WEFT_PROCESS_POOL_START_FORKSERVER) {
+            // A server of the program's own, started once: the workers are its forks.
+            if (weft_status s = weft_forkserver_start_program(o.spawn_program, o.spawn_argv, &p->fserver)) {
+                weft_error saved = *weft_last_error();
+                delete p;
+                return fail(s, "%s: the forkserver running spawn_program did not start: %s", F, saved.message);
+            }
         }
         p->max_tasks_per_worker = o.max_tasks_per_worker;
         p->task_timeout_ns = o.task_timeout_ns > 0 ? o.task_timeout_ns : 0;

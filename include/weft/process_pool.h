@@ -126,6 +126,8 @@
  *   create;
  * - with `spawn_program` and `spawn_argv`, spawn workers run another program
  *   (an interpreter, say) that calls weft_main() with weft's arguments;
+ *   forkserver workers are forks of a server of the pool's own running that
+ *   program (weft_forkserver_start_program(); stopped with the pool);
  * - supervision is the same (pidfd, #WEFT_EWORKERDIED, replacement, budget,
  *   timeouts, cancel). The workers die with the pool's process: a spawn
  *   worker's parent is the supervisor thread that started it
@@ -267,21 +269,20 @@ typedef struct weft_process_pool_options {
      *  initializer. May be NULL. */
     weft_process_pool_fork_hook fork_child;
     void *fork_hook_data;           /**< passed to the three fork hooks */
-    /** Spawn start method only: the program each worker executes instead of
-     *  re-executing this one (`/proc/self/exe`), e.g. `/usr/bin/python3`;
+    /** Spawn and forkserver: the program each worker executes (spawn), or
+     *  the pool's own forkserver runs (forkserver: the workers are its
+     *  forks), instead of re-executing this one (`/proc/self/exe`), e.g.
+     *  `/usr/bin/python3`;
      *  copied; NULL = this program. It is started as
      *  `spawn_program spawn_argv[0] spawn_argv[1] ... <weft's arguments>` with
      *  this process's environment, and must call weft_main() with an argv whose
      *  argv[1] is the first of weft's arguments (for Python: `python3 -m module`
      *  and `weft_main(sys.argv)`). A path without '/' is not searched in PATH.
-     *  Under forkserver it is not supported (#WEFT_ENOTSUP at create: the
-     *  forkserver is process-wide and re-executes this program); under fork it
-     *  is ignored. */
+     *  Under fork it is ignored. */
     const char *spawn_program;
-    /** Spawn start method only: the NULL-terminated arguments put between
+    /** Spawn and forkserver: the NULL-terminated arguments put between
      *  @ref spawn_program and weft's own (for Python `{"-m", "module", NULL}`);
-     *  copied; NULL = none. Like @ref spawn_program, ignored under fork and
-     *  #WEFT_ENOTSUP under forkserver. */
+     *  copied; NULL = none. Like @ref spawn_program, ignored under fork. */
     const char *const *spawn_argv;
     /** An initializer by registered name (weft_process_pool_register(), the
      *  registry of tasks), for every start method: it runs once in each worker
@@ -363,12 +364,12 @@ WEFT_API weft_status weft_process_pool_register(const char *name, weft_ptask_fn 
  *         start method, both `initializer` and `initializer_name`, an
  *         `initializer_arg_len` > 0 with a NULL `initializer_arg`, or a
  *         `spawn_argv` longer than 64 entries; #WEFT_ENOENT for an
- *         `initializer_name` nobody registered (and, under spawn, for a
+ *         `initializer_name` nobody registered (and, under spawn and forkserver, for a
  *         `spawn_program` that does not exist); #WEFT_EPERM for one that is not
- *         executable; #WEFT_ENOTSUP for `spawn_program` or `spawn_argv`
- *         with forkserver, or an `initializer` function pointer with spawn or
- *         forkserver; #WEFT_ENOMEM; #WEFT_ESYS when a socket, fork or the
- *         thread fails; under spawn or forkserver also the codes of
+ *         executable; #WEFT_ENOTSUP for an `initializer` function pointer
+ *         with spawn or forkserver, or a `spawn_program` server that does not
+ *         answer (weft_forkserver_start_program()); #WEFT_ENOMEM;
+ *         #WEFT_ESYS when a socket, fork or the thread fails; under spawn or forkserver also the codes of
  *         weft_process_start_named() (e.g. #WEFT_ESYS when main() does not
  *         call weft_main()), #WEFT_EWORKERDIED when a worker died before it
  *         connected and #WEFT_ETIMEDOUT when it did not connect within 30 s.

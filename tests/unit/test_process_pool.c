@@ -1686,9 +1686,9 @@ static void self_path(char *buf, size_t cap) {
     buf[n] = '\0';
 }
 
-static void test_process_pool_spawn_program_runs_workers_with_the_argv_prefix(void **state) {
-    (void)state;
-    WT_SKIP_UNDER_TSAN();
+/* spawn: each worker runs the program; forkserver: the pool's own server
+ * runs it and the workers are its forks (they inherit what main() saw). */
+static void spawn_program_runs_workers_with_the_argv_prefix(int start_method) {
     char exe[4096];
     self_path(exe, sizeof exe);
     const char *const prefix[] = {kPrefixArg, NULL};
@@ -1696,7 +1696,7 @@ static void test_process_pool_spawn_program_runs_workers_with_the_argv_prefix(vo
     weft_process_pool *p;
     int64_t mark = 99;
     o.workers = 2;
-    o.start_method = WEFT_PROCESS_POOL_START_SPAWN;
+    o.start_method = start_method;
     o.spawn_program = exe;
     o.spawn_argv = prefix;
     o.initializer_name = "init_by_name";
@@ -1745,6 +1745,18 @@ static void test_process_pool_spawn_program_runs_workers_with_the_argv_prefix(vo
     weft_process_pool_destroy(p);
 }
 
+static void test_process_pool_spawn_program_runs_workers_with_the_argv_prefix(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    spawn_program_runs_workers_with_the_argv_prefix(WEFT_PROCESS_POOL_START_SPAWN);
+}
+
+static void test_process_pool_forkserver_runs_spawn_program_as_its_server(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    spawn_program_runs_workers_with_the_argv_prefix(WEFT_PROCESS_POOL_START_FORKSERVER);
+}
+
 static void test_process_pool_rejects_bad_version_2_options(void **state) {
     (void)state;
     WT_SKIP_UNDER_TSAN();
@@ -1769,8 +1781,10 @@ static void test_process_pool_rejects_bad_version_2_options(void **state) {
     o.initializer_name = NULL;
     o.initializer_arg_len = 0;
     o.start_method = WEFT_PROCESS_POOL_START_FORKSERVER;
-    o.spawn_program = "/usr/bin/python3";
-    WT_EXPECT(WEFT_ENOTSUP, weft_process_pool_create(&p, &o));
+    o.spawn_program = "/nonexistent/weft-server-program";
+    WT_EXPECT(WEFT_ENOENT, weft_process_pool_create(&p, &o));
+    assert_non_null(strstr(weft_last_error()->message, "forkserver"));
+    assert_null(p);
     o.start_method = WEFT_PROCESS_POOL_START_SPAWN;
     o.spawn_program = "";
     WT_EXPECT(WEFT_EINVAL, weft_process_pool_create(&p, &o));
@@ -1860,6 +1874,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_process_pool_runs_an_initializer_by_name_under_each_start_method),
         cmocka_unit_test(test_process_pool_failing_initializer_by_name_breaks_it_with_its_message),
         cmocka_unit_test(test_process_pool_spawn_program_runs_workers_with_the_argv_prefix),
+        cmocka_unit_test(test_process_pool_forkserver_runs_spawn_program_as_its_server),
         cmocka_unit_test(test_process_pool_rejects_bad_version_2_options),
     };
     return cmocka_run_group_tests_name("process_pool", tests, NULL, NULL);
