@@ -96,9 +96,10 @@ ALL = [(tcf.InitializerMixin, 'Initializer'), (tcf.FailingInitializerMixin, 'Fai
 # __mp_main__, about a second of CPU per executor on a loaded machine, so
 # spawn runs the classes where the start method matters (initializer,
 # executor, crashes, wait), not the executor logic that fork already covers
-# (shutdown, as_completed); weft's forkserver pools start their workers as
-# spawn ones do (see weft/_ppool.py), so forkserver runs a smaller subset.
-SUBSET = {'Fork': ALL, 'Spawn': ALL[:2] + ALL[3:4] + ALL[5:], 'Forkserver': ALL[:2] + ALL[5:6]}
+# (shutdown, as_completed); forkserver runs the same classes (its pool
+# workers are children of the Python forkserver, reached through a small
+# spawned link interpreter each: see weft/_ppool.py).
+SUBSET = {'Fork': ALL, 'Spawn': ALL[:2] + ALL[3:4] + ALL[5:], 'Forkserver': ALL[:2] + ALL[3:4] + ALL[5:]}
 PROCESS_CLASSES = []
 for _ctx, _mixin in CTX:
     for _base, _label in SUBSET[_ctx]:
