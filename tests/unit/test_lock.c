@@ -103,20 +103,26 @@ static void *acquire_with_short_timeouts(void *arg) {
     return NULL;
 }
 
-static void test_lock_stays_consistent_when_waiters_time_out(void **state) {
-    struct timed t = {NULL, 0, 0, 0};
+/* 3 threads x 2000 acquires with short timeouts: every one either gets the
+ * lock or times out, and no waiter leaves it wedged: it is free after. */
+static void timed_waiters_leave_it_free(weft_lock *lock) {
+    struct timed t = {lock, 0, 0, 0};
     pthread_t th[3];
-    (void)state;
-    WT_OK(weft_lock_create(&t.lock, NULL));
-    for (int i = 0; i < 3; i++) pthread_create(&th[i], NULL, acquire_with_short_timeouts, &t);
+    for (int i = 0; i < 3; i++) assert_int_equal(pthread_create(&th[i], NULL, acquire_with_short_timeouts, &t), 0);
     for (int i = 0; i < 3; i++) pthread_join(th[i], NULL);
     assert_int_equal(t.errors, 0);
     assert_int_equal(t.acquired + t.timeouts, 3 * 2000);
-    /* No waiter left the lock wedged: it is free now. */
-    assert_int_equal(weft_lock_locked(t.lock), 0);
-    WT_OK(weft_lock_acquire(t.lock, 0));
-    WT_OK(weft_lock_release(t.lock));
-    weft_lock_destroy(t.lock);
+    assert_int_equal(weft_lock_locked(lock), 0);
+    WT_OK(weft_lock_acquire(lock, 0));
+    WT_OK(weft_lock_release(lock));
+}
+
+static void test_lock_stays_consistent_when_waiters_time_out(void **state) {
+    weft_lock *lock;
+    (void)state;
+    WT_OK(weft_lock_create(&lock, NULL));
+    timed_waiters_leave_it_free(lock);
+    weft_lock_destroy(lock);
 }
 
 struct share {
@@ -710,7 +716,6 @@ static void test_lock_process_scope_timed_and_untimed_waiters_count_exactly(void
  * robust wait as processes do, timed and untimed: exact, and free after. */
 static void test_lock_process_scope_threads_count_exactly_with_timed_waiters(void **state) {
     struct counter c = {NULL, 0, 0};
-    struct timed t = {NULL, 0, 0, 0};
     pthread_t th[WORKERS];
     (void)state;
     WT_OK(make_plock(&c.lock, NULL, WEFT_LIFETIME_OWNED, 0));
@@ -718,14 +723,7 @@ static void test_lock_process_scope_threads_count_exactly_with_timed_waiters(voi
     for (int i = 0; i < WORKERS; i++) pthread_join(th[i], NULL);
     assert_int_equal(c.failures, 0);
     assert_int_equal(c.value, (long)WORKERS * ROUNDS);
-    t.lock = c.lock;
-    for (int i = 0; i < 3; i++) assert_int_equal(pthread_create(&th[i], NULL, acquire_with_short_timeouts, &t), 0);
-    for (int i = 0; i < 3; i++) pthread_join(th[i], NULL);
-    assert_int_equal(t.errors, 0);
-    assert_int_equal(t.acquired + t.timeouts, 3 * 2000);
-    assert_int_equal(weft_lock_locked(c.lock), 0);
-    WT_OK(weft_lock_acquire(c.lock, 0));
-    WT_OK(weft_lock_release(c.lock));
+    timed_waiters_leave_it_free(c.lock);
     weft_lock_destroy(c.lock);
 }
 

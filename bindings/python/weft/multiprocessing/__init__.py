@@ -108,6 +108,15 @@ def cpu_count():
 from .context import get_context, get_start_method, set_start_method, get_all_start_methods  # noqa: E402
 
 
+def _flush_std():
+    """Flush stdout and stderr before a child's os._exit (errors ignored)."""
+    for f in (_sys.stdout, _sys.stderr):
+        try:
+            f.flush()
+        except Exception:  # noqa: BLE001
+            pass
+
+
 def _arm_parent_death(ppid):
     """In a daemon child: ask the kernel for SIGKILL when the parent ends, then
     close the race where it ended first (as weft's C daemon children do)."""
@@ -284,11 +293,7 @@ class Process:
                 if _children:
                     _join_children_at_exit()
         finally:
-            for f in (_sys.stdout, _sys.stderr):
-                try:
-                    f.flush()
-                except Exception:  # noqa: BLE001
-                    pass
+            _flush_std()
         return code & 0xFF if code >= 0 else 1
 
     def _poll(self, timeout):

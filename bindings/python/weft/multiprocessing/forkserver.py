@@ -406,11 +406,8 @@ def _pool_child(chan, server_pid):
     except BaseException:  # noqa: BLE001 - e.g. KeyboardInterrupt between tasks
         code = 1
     finally:
-        for f in (_sys.stdout, _sys.stderr):
-            try:
-                f.flush()
-            except Exception:  # noqa: BLE001
-                pass
+        from . import _flush_std
+        _flush_std()
         _os._exit(code)
 
 
@@ -428,9 +425,6 @@ def _child(rep, daemon, server_pid):
         import traceback
         traceback.print_exc()
     finally:
-        for f in (_sys.stdout, _sys.stderr):
-            try:
-                f.flush()
-            except Exception:  # noqa: BLE001
-                pass
+        from . import _flush_std
+        _flush_std()
         _os._exit(code)
