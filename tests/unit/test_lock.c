@@ -776,14 +776,24 @@ static void release_to_sleepers(struct sleeper *s, int n) {
     for (int i = 0; i < n; i++) WT_CHILD_OK(kids[i]);
 }
 
+/* A process lock and a shared count of EOWNERDEAD answers, for sleepers. */
+static void sleepers_begin(struct sleeper *s) {
+    s->owner_dead = wt_shared_page();
+    s->hold_ms = 30;
+    assert_non_null((void *)s->owner_dead);
+    WT_OK(make_plock(&s->lock, NULL, WEFT_LIFETIME_OWNED, 0));
+}
+
+static void sleepers_end(struct sleeper *s) {
+    weft_lock_destroy(s->lock);
+    munmap((void *)s->owner_dead, 4096);
+}
+
 static void test_lock_process_scope_waiter_timing_out_leaves_the_others_wakeable(void **state) {
     struct sleeper s;
     (void)state;
     WT_SKIP_UNDER_TSAN();
-    s.owner_dead = wt_shared_page();
-    s.hold_ms = 30;
-    assert_non_null((void *)s.owner_dead);
-    WT_OK(make_plock(&s.lock, NULL, WEFT_LIFETIME_OWNED, 0));
+    sleepers_begin(&s);
     for (int round = 0; round < 2; round++) {
         WT_OK(weft_lock_acquire(s.lock, 0));
         /* Two time out while others sleep beside them, then three sleepers. */
@@ -806,8 +816,7 @@ static void test_lock_process_scope_waiter_timing_out_leaves_the_others_wakeable
     release_to_sleepers(&s, 2);
     assert_int_equal(*s.owner_dead, 0);
     assert_int_equal(weft_lock_locked(s.lock), 0);
-    weft_lock_destroy(s.lock);
-    munmap((void *)s.owner_dead, 4096);
+    sleepers_end(&s);
 }
 
 static void test_lock_process_scope_holder_killed_before_sleepers_wakes_each_in_turn(void **state) {
@@ -815,10 +824,7 @@ static void test_lock_process_scope_holder_killed_before_sleepers_wakes_each_in_
     pid_t kids[3];
     (void)state;
     WT_SKIP_UNDER_TSAN();
-    s.owner_dead = wt_shared_page();
-    s.hold_ms = 30;
-    assert_non_null((void *)s.owner_dead);
-    WT_OK(make_plock(&s.lock, NULL, WEFT_LIFETIME_OWNED, 0));
+    sleepers_begin(&s);
     pid_t holder = start_holder(s.lock);
     assert_true(holder > 0);
     for (int i = 0; i < 3; i++) kids[i] = wt_fork(sleep_then_take_child, &s);
@@ -830,18 +836,14 @@ static void test_lock_process_scope_holder_killed_before_sleepers_wakes_each_in_
     WT_OK(weft_lock_acquire(s.lock, 0));
     release_to_sleepers(&s, 3);
     assert_int_equal(*s.owner_dead, 1);
-    weft_lock_destroy(s.lock);
-    munmap((void *)s.owner_dead, 4096);
+    sleepers_end(&s);
 }
 
 static void test_lock_process_scope_waiter_killed_while_asleep_skips_no_wake_up(void **state) {
     struct sleeper s;
     (void)state;
     WT_SKIP_UNDER_TSAN();
-    s.owner_dead = wt_shared_page();
-    s.hold_ms = 30;
-    assert_non_null((void *)s.owner_dead);
-    WT_OK(make_plock(&s.lock, NULL, WEFT_LIFETIME_OWNED, 0));
+    sleepers_begin(&s);
     /* Three processes: this one holds, one waiter is killed asleep, the
      * other must still be woken by the release. */
     WT_OK(weft_lock_acquire(s.lock, 0));
@@ -864,8 +866,7 @@ static void test_lock_process_scope_waiter_killed_while_asleep_skips_no_wake_up(
     WT_OK(weft_lock_release(s.lock));
     assert_int_equal(*s.owner_dead, 0); /* a waiter's death is no holder's */
     assert_int_equal(weft_lock_locked(s.lock), 0);
-    weft_lock_destroy(s.lock);
-    munmap((void *)s.owner_dead, 4096);
+    sleepers_end(&s);
 }
 
 static void test_lock_process_scope_leaves_nothing_in_dev_shm(void **state) {
