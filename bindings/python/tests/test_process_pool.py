@@ -86,6 +86,17 @@ def alive(pid):
     return True
 
 
+def next_or_died(it, n):
+    """The next n results of an imap iterator, a WorkerDiedError in place of each crashed item."""
+    out = []
+    for _ in range(n):
+        try:
+            out.append(next(it))
+        except WorkerDiedError as e:
+            out.append(e)
+    return out
+
+
 def wait_until(cond, timeout=WAIT):
     end = time.monotonic() + timeout
     while not cond():
@@ -210,12 +221,7 @@ class PoolTest(unittest.TestCase):
 
     def test_a_worker_killed_in_a_map_fails_only_its_item_and_the_pool_serves_on(self):
         it = self.pool.imap(die_on_13, range(30), chunksize=5)
-        out = []
-        for _ in range(30):
-            try:
-                out.append(next(it))
-            except WorkerDiedError as e:
-                out.append(e)
+        out = next_or_died(it, 30)
         self.assertRaises(StopIteration, next, it)
         for i, v in enumerate(out):
             if i == 13:
@@ -358,13 +364,7 @@ class MapTest(unittest.TestCase):
         self.assertEqual(self.pool.map(square, range(3)), [0, 1, 4])
 
     def test_a_crash_in_a_range_chunk_fails_only_its_item(self):
-        it = self.pool.imap(die_on_13, range(10, 20), chunksize=4)
-        out = []
-        for _ in range(10):
-            try:
-                out.append(next(it))
-            except WorkerDiedError as e:
-                out.append(e)
+        out = next_or_died(self.pool.imap(die_on_13, range(10, 20), chunksize=4), 10)
         self.assertIsInstance(out[3], WorkerDiedError)
         self.assertEqual([v for i, v in enumerate(out) if i != 3], [x * x for x in range(10, 20) if x != 13])
 
