@@ -105,11 +105,8 @@ private:
 }  // namespace weft::detail::proc
 
 // A forkserver: the process-wide one (this program, created on first use,
-// never freed) or one from weft_forkserver_start_program(). Its magic word
-// is checked by hand (handle.hpp's enum has no value for it).
-struct weft_forkserver {
-    static constexpr std::uint32_t kMagic = 0x57465356u;  // "WFSV"
-    std::atomic<std::uint32_t> magic{kMagic};
+// never freed) or one from weft_forkserver_start_program().
+struct weft_forkserver : weft::detail::Handle<weft::detail::Magic::forkserver> {
     weft::detail::WordLock lk;  // starting and stopping
     std::atomic<int> ctrl{-1};
     pid_t pid = 0;
@@ -1067,7 +1064,7 @@ Take take_offer(const char *func, weft_forkserver &f, weft_forkserver::Offer &ou
 
 weft_status start_forkserver(const char *func, weft_process *p, const std::string &fn, const void *arg,
                              std::size_t len) {
-    if (p->server && p->server->magic.load(std::memory_order_relaxed) != weft_forkserver::kMagic)
+    if (p->server && !p->server->alive())
         return misuse(func, "the process's forkserver (destroyed?)", p->server);
     weft_forkserver &f = p->server ? *p->server : forkserver();
     bool inline_arg = len <= kInlineArg;
@@ -1594,8 +1591,7 @@ weft_status create_impl(const char *func, weft_process **out, const weft_process
         if (weft_status s = check_method(func, opts->start_method)) return s;
     weft_forkserver *server = opts && opts->version >= 2 ? opts->forkserver : nullptr;
     if (server) {
-        if (server->magic.load(std::memory_order_relaxed) != weft_forkserver::kMagic)
-            return misuse(func, "opts->forkserver", server);
+        if (!server->alive()) return misuse(func, "opts->forkserver", server);
         if (opts->start_method != WEFT_START_FORKSERVER)
             return fail(WEFT_EINVAL, "%s: opts->forkserver is set but start_method is %d; it needs "
                         "WEFT_START_FORKSERVER", func, opts->start_method);
@@ -2022,16 +2018,15 @@ WEFT_API weft_status weft_forkserver_start_program(const char *program, const ch
 }
 
 WEFT_API int64_t weft_forkserver_program_pid(weft_forkserver *server) noexcept {
-    if (!server || server->magic.load(std::memory_order_relaxed) != weft_forkserver::kMagic)
-        return misuse("weft_forkserver_program_pid", "server", server);
+    WEFT_CHECK_HANDLE("weft_forkserver_program_pid", server);
     Guard g(server->lk);
     return server_running(*server) ? static_cast<int64_t>(server->pid) : 0;
 }
 
 WEFT_API void weft_forkserver_destroy(weft_forkserver *server) noexcept {
-    if (!server || server->magic.load(std::memory_order_relaxed) != weft_forkserver::kMagic) return;
+    if (!weft::detail::valid(server)) return;
     if (server->process_wide) return;  // not reachable through the API; never freed
-    server->magic.store(0xDEADF00Du, std::memory_order_relaxed);
+    server->poison();
     server_list_remove(server);  // first: a fork from now on does not see it
     forkserver_stop(*server);
     delete server;

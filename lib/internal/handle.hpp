@@ -36,6 +36,7 @@ enum class Magic : std::uint32_t {
     shm_array = 0x57415252u,     // "WARR"
     dict = 0x57444354u,          // "WDCT"
     process_pool = 0x57505050u,  // "WPPP"
+    forkserver = 0x57465356u,    // "WFSV"
 };
 
 // Base of every handle. Public `struct weft_x` derive from it (first base,
