@@ -273,13 +273,7 @@ def _serve(fd):
                 if pid == 0:
                     _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
                     _child(rep, msg == b'D', server_pid)
-                try:
-                    rep.sendall(_struct.pack('<q', pid))
-                except OSError:
-                    pass
-                pfd = _os.pidfd_open(pid)
-                children[pfd] = (pid, rep, None)
-                poller.register(pfd, _select.POLLIN)
+                _watch_child(pid, rep, None, children, poller)
                 continue
             if rfd == listener.fileno():
                 _accept_link(listener, fork_child, server_pid, children, links, poller)
@@ -310,6 +304,17 @@ def _serve(fd):
             except OSError:
                 pass
             rep.close()
+
+
+def _watch_child(pid, rep, link_fd, children, poller):
+    """Tell the client the new child's pid on rep and watch the child's end (its pidfd)."""
+    try:
+        rep.sendall(_struct.pack('<q', pid))
+    except OSError:
+        pass
+    pfd = _os.pidfd_open(pid)
+    children[pfd] = (pid, rep, link_fd)
+    poller.register(pfd, _select.POLLIN)
 
 
 def _accept_link(listener, fork_child, server_pid, children, links, poller):
@@ -343,14 +348,8 @@ def _accept_link(listener, fork_child, server_pid, children, links, poller):
         _os.close(link_fd)
         _pool_child(chan, server_pid)
     chan.close()
-    try:
-        conn.sendall(_struct.pack('<q', pid))
-    except OSError:
-        pass
-    pfd = _os.pidfd_open(pid)
-    children[pfd] = (pid, conn, link_fd)
+    _watch_child(pid, conn, link_fd, children, poller)
     links[link_fd] = pid
-    poller.register(pfd, _select.POLLIN)
     poller.register(link_fd, _select.POLLIN)
 
 

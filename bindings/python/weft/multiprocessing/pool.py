@@ -374,6 +374,10 @@ class IMapIterator:
                 self._chunks = None
                 raise StopIteration
             self._fill(timeout)
+        return self._take()
+
+    def _take(self):
+        """The buffered result at the cursor (returned or raised), dropped from the buffer."""
         ok, v = self._buf[self._i]
         self._buf[self._i] = None
         self._i += 1
@@ -404,12 +408,7 @@ class IMapUnorderedIterator(IMapIterator):
             k = self._left.pop(fut)
             self._buf = self._chunks.outcomes(k)
             self._i = 0
-        ok, v = self._buf[self._i]
-        self._buf[self._i] = None
-        self._i += 1
-        if ok:
-            return v
-        raise v
+        return self._take()
 
     __next__ = next
 
