@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include <weft/weft.h>
@@ -46,6 +47,20 @@ static inline double wt_ms_since(int64_t start_ns) {
     } while (0)
 
 static inline void wt_sleep_ms(int ms) { weft_sleep_ns((int64_t)ms * WEFT_MSEC); }
+
+/* State letter of a process from /proc/PID/stat ('R', 'S', 'T' stopped,
+ * 'Z' zombie, ...), 0 when it is gone, '?' when the line does not parse. */
+static inline char wt_proc_state(int64_t pid) {
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%lld/stat", (long long)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *rp = strrchr(buf, ')');
+    return rp && rp[1] == ' ' ? rp[2] : '?';
+}
 
 /* Tests that fork run outside TSan (it does not support fork with threads
  * well) and inside ASan: put WT_SKIP_UNDER_TSAN(); first in such a case. */

@@ -57,19 +57,6 @@ static pid_t ppid_of(pid_t pid) {
     return (pid_t)pp;
 }
 
-/* State letter of pid from /proc ('R', 'S', 'Z', ...), or 0. */
-static char proc_state(pid_t pid) {
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *rp = strrchr(buf, ')');
-    return rp && rp[1] == ' ' ? rp[2] : 0;
-}
-
 /* Reap every child of ours but `keep` (orphans adopted as a subreaper),
  * waiting up to timeout_ms for them to end. Returns how many are left. */
 static int reap_adopted(pid_t keep, int timeout_ms) {
@@ -572,7 +559,7 @@ static void test_process_forkserver_from_a_program_forks_its_children(void **sta
      * before it died may take one), and the server is started again */
     assert_int_equal(kill((pid_t)again, SIGKILL), 0);
     char pstate = 0;
-    for (int i = 0; i < 1000 && (pstate = proc_state((pid_t)again)) != 'Z'; i++) wt_sleep_ms(2);
+    for (int i = 0; i < 1000 && (pstate = wt_proc_state((pid_t)again)) != 'Z'; i++) wt_sleep_ms(2);
     assert_int_equal(pstate, 'Z');
     assert_int_equal(join_code(start_via(fs, check_server_argv, NULL, 0, 0)), 51);
     assert_int_equal(join_code(start_via(fs, return_nine, NULL, 0, 0)), 9);
@@ -595,7 +582,7 @@ static void test_process_forkserver_from_a_program_forks_its_children(void **sta
     assert_true(idle > 0);
     assert_int_equal(kill(idle, SIGKILL), 0);
     char istate = 'R';
-    for (int i = 0; i < 1000 && (istate = proc_state(idle)) != 'Z' && istate != 0; i++) wt_sleep_ms(2);
+    for (int i = 0; i < 1000 && (istate = wt_proc_state(idle)) != 'Z' && istate != 0; i++) wt_sleep_ms(2);
     assert_true(istate == 'Z' || istate == 0); /* dead, reaped by the server or not yet */
     assert_int_equal(join_code(start_via(fs, check_server_argv, NULL, 0, 0)), 51);
     assert_int_equal(join_code(start_via(fs, return_nine, NULL, 0, 0)), 9);

@@ -252,19 +252,6 @@ static void wait_busy(weft_process_pool *p, int busy) {
     assert_int_equal(stats_of(p).busy, busy);
 }
 
-/* 'T' stopped, 'Z' zombie, 0 gone */
-static char proc_state(int64_t pid) {
-    char path[64], buf[256];
-    snprintf(path, sizeof path, "/proc/%lld/stat", (long long)pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *rp = strrchr(buf, ')');
-    return rp && rp[1] == ' ' ? rp[2] : '?';
-}
-
 /* ---- behaviour --------------------------------------------------------- */
 
 static void test_process_pool_submit_gives_a_future_with_the_result_bytes(void **state) {
@@ -525,7 +512,7 @@ static void test_process_pool_worker_killed_while_sending_a_large_result(void **
     int64_t pid = only_pid(p);
     weft_future *f = submit_i64(p, big_result_then_stop, 0);
     char st = 0;
-    for (int i = 0; i < 1000 && (st = proc_state(pid)) != 'T'; i++) wt_sleep_ms(5);
+    for (int i = 0; i < 1000 && (st = wt_proc_state(pid)) != 'T'; i++) wt_sleep_ms(5);
     assert_int_equal(st, 'T'); /* stopped in the middle of sending */
     assert_int_equal(weft_future_done(f), 0);
     kill((pid_t)pid, SIGKILL);
@@ -876,7 +863,7 @@ static void workers_die_with_the_pools_process(int method) {
     ssize_t got = read(fds[0], pids, sizeof pids);
     close(fds[0]);
     assert_int_equal(got, (ssize_t)sizeof pids);
-    for (int i = 0; i < 3; i++) assert_true(pids[i] > 0 && proc_state(pids[i]) != 0);
+    for (int i = 0; i < 3; i++) assert_true(pids[i] > 0 && wt_proc_state(pids[i]) != 0);
     kill(child, SIGKILL);
     int status;
     assert_int_equal(waitpid(child, &status, 0), child);
@@ -887,7 +874,7 @@ static void workers_die_with_the_pools_process(int method) {
     for (int t = 0; t < 500 && alive; t++) {
         alive = 0;
         for (int i = 0; i < 3; i++) {
-            char s = proc_state(pids[i]);
+            char s = wt_proc_state(pids[i]);
             alive += s != 0 && s != 'Z' && s != 'X';
         }
         if (alive) wt_sleep_ms(10);
@@ -1114,9 +1101,9 @@ static void killed_worker_is_replaced(int method) {
     weft_future_destroy(f);
     weft_process_pool_destroy(p);
     /* the workers are gone (a forkserver worker is reaped by the server, soon) */
-    for (int i = 0; i < 200 && (proc_state(pid) || proc_state(again)); i++) wt_sleep_ms(5);
-    assert_int_equal(proc_state(pid), 0);
-    assert_int_equal(proc_state(again), 0);
+    for (int i = 0; i < 200 && (wt_proc_state(pid) || wt_proc_state(again)); i++) wt_sleep_ms(5);
+    assert_int_equal(wt_proc_state(pid), 0);
+    assert_int_equal(wt_proc_state(again), 0);
 }
 
 static void test_process_pool_replaces_a_killed_spawn_worker(void **state) {
@@ -1729,9 +1716,9 @@ static void spawn_program_runs_workers_with_the_argv_prefix(int start_method) {
     assert_int_equal(result_i64(f), 1);
     weft_future_destroy(f);
     weft_process_pool_destroy(p);
-    for (int i = 0; i < 200 && (proc_state(pids[0]) || proc_state(pids[1])); i++) wt_sleep_ms(5);
-    assert_int_equal(proc_state(pids[0]), 0);
-    assert_int_equal(proc_state(pids[1]), 0);
+    for (int i = 0; i < 200 && (wt_proc_state(pids[0]) || wt_proc_state(pids[1])); i++) wt_sleep_ms(5);
+    assert_int_equal(wt_proc_state(pids[0]), 0);
+    assert_int_equal(wt_proc_state(pids[1]), 0);
     /* spawn_argv alone re-executes this program with the prefix */
     o.spawn_program = NULL;
     o.initializer_name = NULL;
