@@ -2571,40 +2571,7 @@ struct MapState {
         if (st == WEFT_FUTURE_DONE) {
             void *v = nullptr;
             (void)weft_future_result(u.f, &v, 0);
-            auto *b = static_cast<const weft_bytes *>(v);
-            char *p = static_cast<char *>(b->data);
-            Slab *sl = slab_of(b);
-            size_t off = 0, carved = 0;
-            for (size_t i = u.first; i < u.first + u.count; i++) {
-                ItemHdr ih{WEFT_EINTERNAL, 0, 0};
-                if (off + kItemRoom <= b->size) std::memcpy(&ih, p + off, sizeof ih);
-                if (off + kItemRoom > b->size || ih.len > b->size - off - kItemRoom) {
-                    set(i, WEFT_EINTERNAL, "the worker's reply was cut short", nullptr);
-                    off = b->size;
-                    continue;
-                }
-                char *data = p + off + kItemRoom;
-                if (ih.code == WEFT_OK && results && sl) {
-                    // The outcome's header room becomes the result's BytesHead and weft_bytes: no copy.
-                    auto *h = reinterpret_cast<BytesHead *>(p + off);
-                    h->slab = sl;
-                    h->pad = 0;
-                    auto *rb = reinterpret_cast<weft_bytes *>(h + 1);
-                    rb->size = ih.len;
-                    rb->data = data;
-                    carved++;
-                    set(i, WEFT_OK, nullptr, rb, true);
-                } else if (ih.code == WEFT_OK) {
-                    weft_bytes view{ih.len, data};
-                    set(i, WEFT_OK, nullptr, &view);
-                } else {
-                    std::string m(data, ih.len);
-                    set(i, ih.code, m.c_str(), nullptr);
-                }
-                off += kItemRoom + pad16(ih.len);
-            }
-            // The future still holds its reference, so the slab lives until these are counted.
-            if (carved) sl->refs.fetch_add(carved, std::memory_order_relaxed);
+            settle_reply(u, static_cast<const weft_bytes *>(v));
             return false;
         }
         weft_status c = WEFT_ECANCELLED;
@@ -2615,9 +2582,56 @@ struct MapState {
         return false;
     }
 
+    // A unit's chunk reply (kChunkDone): each outcome to its argument. The
+    // caller keeps its own reference to the reply's slab.
+    void settle_reply(Unit &u, const weft_bytes *b) {
+        char *p = static_cast<char *>(b->data);
+        Slab *sl = slab_of(b);
+        size_t off = 0, carved = 0;
+        for (size_t i = u.first; i < u.first + u.count; i++) {
+            ItemHdr ih{WEFT_EINTERNAL, 0, 0};
+            if (off + kItemRoom <= b->size) std::memcpy(&ih, p + off, sizeof ih);
+            if (off + kItemRoom > b->size || ih.len > b->size - off - kItemRoom) {
+                set(i, WEFT_EINTERNAL, "the worker's reply was cut short", nullptr);
+                off = b->size;
+                continue;
+            }
+            char *data = p + off + kItemRoom;
+            if (ih.code == WEFT_OK && results && sl) {
+                // The outcome's header room becomes the result's BytesHead and weft_bytes: no copy.
+                auto *h = reinterpret_cast<BytesHead *>(p + off);
+                h->slab = sl;
+                h->pad = 0;
+                auto *rb = reinterpret_cast<weft_bytes *>(h + 1);
+                rb->size = ih.len;
+                rb->data = data;
+                carved++;
+                set(i, WEFT_OK, nullptr, rb, true);
+            } else if (ih.code == WEFT_OK) {
+                weft_bytes view{ih.len, data};
+                set(i, WEFT_OK, nullptr, &view);
+            } else {
+                std::string m(data, ih.len);
+                set(i, ih.code, m.c_str(), nullptr);
+            }
+            off += kItemRoom + pad16(ih.len);
+        }
+        // The caller still holds its reference, so the slab lives until these are counted.
+        if (carved) sl->refs.fetch_add(carved, std::memory_order_relaxed);
+    }
+
+    void direct_round(std::vector<Unit> &units, std::vector<Unit> &rest, std::vector<Unit> &retry);
+
     // Submit units, wait for them (in completion order), settle each; the
     // crashed multi-argument ones come back in `retry`.
-    weft_status round(std::vector<Unit> &units, Deadline &d, std::vector<Unit> &retry) {
+    weft_status round(std::vector<Unit> &all, Deadline &d, std::vector<Unit> &retry) {
+        std::vector<Unit> rest;
+        std::vector<Unit> *queued = &all;
+        if (d.infinite() && pool->direct) {
+            direct_round(all, rest, retry);
+            queued = &rest;
+        }
+        std::vector<Unit> &units = *queued;
         size_t submitted = 0;
         weft_status submit_status = WEFT_OK;
         std::string submit_msg;
@@ -2669,6 +2683,249 @@ struct MapState {
         return cut ? WEFT_ETIMEDOUT : submit_status;
     }
 };
+
+// ---- a map's chunks on borrowed workers --------------------------------------
+//
+// An untimed map on a pool that lends its workers (no task timeout, no
+// max_tasks_per_worker) borrows every idle worker when nothing is queued and
+// does the chunks' I/O itself, as weft_process_pool_apply() does for one
+// task: it writes each chunk to a worker's socket (two ahead per worker when
+// they are small, so a worker never waits between chunks), reads each reply
+// straight into the slab its results are carved from, and watches the
+// workers' pidfds, all in one poll() of the caller's thread. The supervisor
+// is not woken once per chunk on the way there and back (on two cores its
+// hand-offs were most of a tiny-task map's time). A worker that dies under
+// the map goes back to the supervisor with the chunk it ran (its future fails
+// with EWORKERDIED as a queued one would, then the chunk is retried one
+// argument per task); the chunks sent after it never started and go to the
+// other borrowed workers, or through the queue when none is left.
+
+struct Lent {
+    Worker *w;
+    std::deque<size_t> sent;  // units sent (or being sent) in order: the front runs
+    PTask *out = nullptr;     // the unit being written (sent.back())
+    alignas(8) char head[sizeof(TaskHdr) + kMaxTaskName];
+    size_t head_len = 0, done = 0, total = 0;
+    alignas(8) char hb[sizeof(ResultHdr)];  // the reply's header, then its bytes into `block`
+    size_t hgot = 0, got = 0;
+    ResultHdr rh{};
+    weft_bytes *block = nullptr;
+    const char *where = nullptr;  // it died, or broke the protocol: where its unit was
+};
+
+void MapState::direct_round(std::vector<Unit> &units, std::vector<Unit> &rest, std::vector<Unit> &retry) {
+    weft_process_pool *P = pool;
+    const std::string *name = nullptr;
+    if (P->by_name && !(name = ptask_name_of(fn))) {  // the queued path says why
+        rest = units;
+        return;
+    }
+    std::vector<Lent> lent;
+    while (lent.size() < units.size()) {
+        Worker *w = P->borrow();
+        if (!w) break;
+        lent.push_back(Lent{});
+        lent.back().w = w;
+    }
+    if (lent.empty()) {
+        rest = units;
+        return;
+    }
+    P->busy.fetch_add(static_cast<int>(lent.size()), std::memory_order_relaxed);
+    std::deque<size_t> todo;  // units to send, in order
+    for (size_t k = 0; k < units.size(); k++) todo.push_back(k);
+    std::vector<size_t> lost;  // units that died with their worker (their future fails)
+
+    auto start_send = [&](Lent &L, size_t k) {
+        PTask *t = pack(units[k].first, units[k].count);
+        TaskHdr h{kChunk, t->count, static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(fn)), t->len, 0};
+        L.head_len = sizeof h;
+        if (name) {
+            h.fn = 0;
+            h.pad = name->size();
+            std::memcpy(L.head + sizeof h, name->data(), name->size());
+            L.head_len += name->size();
+        }
+        std::memcpy(L.head, &h, sizeof h);
+        L.out = t;
+        L.done = 0;
+        L.total = L.head_len + t->len;
+        L.sent.push_back(k);
+    };
+    // Write what the socket takes; false when the worker is gone.
+    auto write_some = [&](Lent &L) -> bool {
+        while (L.out) {
+            struct iovec iov[2];
+            int n = 0;
+            if (L.done < L.head_len) {
+                iov[n++] = {L.head + L.done, L.head_len - L.done};
+                if (L.out->len) iov[n++] = {L.out->arg, L.out->len};
+            } else {
+                iov[n++] = {L.out->arg + (L.done - L.head_len), L.total - L.done};
+            }
+            struct msghdr mh {};
+            mh.msg_iov = iov;
+            mh.msg_iovlen = static_cast<size_t>(n);
+            ssize_t r = ::sendmsg(L.w->sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (r > 0) {
+                L.done += static_cast<size_t>(r);
+                if (L.done == L.total) {
+                    delete L.out;  // its block goes back to the cache for the next chunk
+                    L.out = nullptr;
+                }
+            } else if (r < 0 && errno == EINTR) {
+                continue;
+            } else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                return true;
+            } else {
+                return false;
+            }
+        }
+        return true;
+    };
+    // Read what the socket holds, settling each whole reply; false when the
+    // worker is gone (end of file, an error, or a frame that breaks the protocol).
+    auto read_some = [&](Lent &L) -> bool {
+        for (;;) {
+            ssize_t r;
+            if (!L.block)
+                r = ::recv(L.w->sock, L.hb + L.hgot, sizeof L.hb - L.hgot, MSG_DONTWAIT);
+            else
+                r = ::recv(L.w->sock, static_cast<char *>(L.block->data) + L.got, L.rh.len - L.got, MSG_DONTWAIT);
+            if (r == 0) return false;
+            if (r < 0) {
+                if (errno == EINTR) continue;
+                return errno == EAGAIN || errno == EWOULDBLOCK;
+            }
+            if (!L.block) {
+                L.hgot += static_cast<size_t>(r);
+                if (L.hgot < sizeof L.hb) continue;
+                std::memcpy(&L.rh, L.hb, sizeof L.rh);
+                bool expected = L.rh.kind == kChunkDone && !L.sent.empty() && (L.sent.size() > 1 || !L.out);
+                if (!expected) {
+                    ::kill(L.w->pid, SIGKILL);
+                    L.where = "(it broke the pool's protocol)";
+                    return false;
+                }
+                if (!(L.block = slab_alloc(L.rh.len))) {
+                    ::kill(L.w->pid, SIGKILL);  // its reply cannot be read: nor can the next chunk be sent
+                    L.where = "(out of memory for the task's result)";
+                    return false;
+                }
+                L.got = 0;
+            } else {
+                L.got += static_cast<size_t>(r);
+            }
+            if (L.got == L.rh.len) {
+                size_t k = L.sent.front();
+                L.sent.pop_front();
+                settle_reply(units[k], L.block);
+                bytes_release(L.block);  // ours; the results carved from it hold their own
+                L.block = nullptr;
+                L.hgot = 0;
+                P->completed.fetch_add(1, std::memory_order_relaxed);
+                if (L.sent.empty()) return true;  // nothing more is due: skip a recv
+            }
+        }
+    };
+    // A borrowed worker is gone: its running unit is lost with it, the rest go to the others.
+    auto bury = [&](Lent &L) {
+        if (!L.where)
+            L.where = L.out && L.sent.size() == 1 ? "while receiving the task's argument"
+                      : L.block || L.hgot         ? "while sending the task's result"
+                                                  : "while running the task";
+        ::kill(L.w->pid, SIGKILL);  // (it is ending already, or it closed its socket: either way it goes)
+        bytes_release(L.block);
+        L.block = nullptr;
+        delete L.out;
+        L.out = nullptr;
+        PTask *t = nullptr;
+        if (!L.sent.empty()) {
+            size_t k = L.sent.front();
+            L.sent.pop_front();
+            for (auto it = L.sent.rbegin(); it != L.sent.rend(); ++it) todo.push_front(*it);  // never started
+            L.sent.clear();
+            t = new (std::nothrow) PTask;
+            weft_future *f = nullptr;
+            if (t && weft_future_create(&f) == WEFT_OK) {
+                t->fn = fn;
+                t->name = name;
+                t->kind = kChunk;
+                t->count = static_cast<std::uint32_t>(units[k].count);
+                (void)weft_future_set_running(f);
+                (void)weft_future_retain(f);
+                t->future = f;
+                t->running = true;
+                units[k].f = f;
+                lost.push_back(k);
+            } else {
+                delete t;
+                t = nullptr;
+                for (size_t i = units[k].first; i < units[k].first + units[k].count; i++)
+                    set(i, WEFT_EWORKERDIED, "a worker died with the call (no memory left to learn how)", nullptr);
+            }
+        }
+        P->busy.fetch_sub(1, std::memory_order_relaxed);
+        P->hand_back(L.w, t, L.where);
+        L.w = nullptr;
+    };
+
+    std::vector<struct pollfd> pf(2 * lent.size());
+    for (;;) {
+        // Keep every live worker fed: one chunk running, one waiting in its socket.
+        bool pending = false;
+        for (Lent &L : lent) {
+            if (!L.w) continue;
+            while (L.w && !L.out && !todo.empty() && L.sent.size() < kDepth - 1) {
+                start_send(L, todo.front());
+                todo.pop_front();
+                if (!write_some(L)) {
+                    bury(L);
+                    break;
+                }
+            }
+            if (L.w && !L.sent.empty()) pending = true;
+        }
+        if (!pending) break;  // all settled, or every worker gone (what is left goes through the queue)
+        size_t n = 0;
+        for (Lent &L : lent) {
+            if (!L.w) continue;
+            pf[n++] = {L.w->sock, static_cast<short>(POLLIN | (L.out ? POLLOUT : 0)), 0};
+            pf[n++] = {L.w->pidfd, POLLIN, 0};
+        }
+        int r = ::poll(pf.data(), static_cast<nfds_t>(n), -1);
+        if (r < 0 && errno == EINTR) continue;
+        size_t at = 0;
+        for (Lent &L : lent) {
+            if (!L.w) continue;
+            const struct pollfd &s = pf[at], &d = pf[at + 1];
+            at += 2;
+            bool ok = r >= 0;
+            if (ok && (s.revents & POLLOUT)) ok = write_some(L);
+            // data first: a reply sent before the worker died counts
+            if (ok && (s.revents & (POLLIN | POLLHUP | POLLERR))) ok = read_some(L);
+            if (ok && (d.revents & POLLIN)) {
+                (void)read_some(L);  // it ended: what it sent before counts, then it is gone
+                ok = false;
+            }
+            if (!ok) bury(L);
+        }
+    }
+    for (Lent &L : lent)
+        if (L.w) {
+            P->busy.fetch_sub(1, std::memory_order_relaxed);
+            P->hand_back(L.w, nullptr, nullptr);
+        }
+    for (size_t k : todo) rest.push_back(units[k]);
+    // The lost units' futures fail once the supervisor reaped their workers.
+    for (size_t k : lost) {
+        Unit &u = units[k];
+        (void)weft_future_wait(u.f, WEFT_FOREVER);
+        if (settle(u)) retry.push_back(u);
+        weft_future_destroy(u.f);
+        u.f = nullptr;
+    }
+}
 
 weft_status run_map(MapState &m, size_t chunksize, int64_t timeout_ns) {
     const char *F = m.func;

@@ -463,6 +463,11 @@ WEFT_API weft_status weft_process_pool_apply_async(weft_process_pool *pool, weft
  *        uneven times.
  * @param timeout_ns bounds the whole map: at the deadline, queued chunks are
  *        cancelled and the workers running the others are killed and replaced.
+ *        An untimed map (#WEFT_FOREVER) on a pool without a task timeout or
+ *        max_tasks_per_worker borrows the idle workers, as
+ *        weft_process_pool_apply() does, and moves its chunks to and from
+ *        them on the calling thread (what is left over, or finds no idle
+ *        worker, is queued as usual); crashes are handled the same way.
  * @return #WEFT_OK when every call succeeded; otherwise the code of the
  *         first failed call in argument order (weft_last_error() names the
  *         call and says why); #WEFT_ETIMEDOUT; #WEFT_EINVAL for NULL @p fn,

@@ -1439,6 +1439,178 @@ static void test_process_pool_map_results_of_one_chunk_freed_by_two_threads(void
     weft_process_pool_destroy(p);
 }
 
+/* ---- a map on lent workers (untimed maps do their own I/O) ------------------ */
+
+static void test_process_pool_untimed_map_with_one_crashing_element_keeps_the_others(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(2);
+    enum { N = 40 };
+    int64_t xs[N];
+    weft_bytes args[N];
+    weft_bytes *res[N];
+    weft_status codes[N];
+    for (int i = 0; i < N; i++) {
+        xs[i] = i;
+        args[i].size = sizeof xs[i];
+        args[i].data = &xs[i];
+    }
+    size_t chunks[] = {0, 1, 4, N};
+    for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+        WT_EXPECT(WEFT_EWORKERDIED,
+                  weft_process_pool_map(p, square_but_crash_on_3, args, N, res, codes, chunks[c], WEFT_FOREVER));
+        assert_non_null(strstr(weft_last_error()->message, "call 3 failed"));
+        assert_non_null(strstr(weft_last_error()->message, "SIGKILL"));
+        assert_non_null(strstr(weft_last_error()->message, "while running the task"));
+        for (int i = 0; i < N; i++) {
+            if (i == 3) {
+                assert_int_equal(codes[i], WEFT_EWORKERDIED);
+                assert_null(res[i]);
+                continue;
+            }
+            int64_t y;
+            assert_int_equal(codes[i], WEFT_OK);
+            memcpy(&y, res[i]->data, sizeof y);
+            assert_int_equal(y, (int64_t)i * i);
+            weft_bytes_free(res[i]);
+        }
+    }
+    weft_process_pool_stats st = stats_of(p);
+    assert_true(st.crashed >= 4);
+    assert_int_equal(st.busy, 0);
+    weft_future *f = submit_i64(p, square, 12); /* still serving */
+    assert_int_equal(result_i64(f), 144);
+    weft_future_destroy(f);
+    weft_process_pool_destroy(p);
+}
+
+struct killer {
+    int64_t pid;
+    int after_ms;
+    char wait_state; /* kill once /proc says this state ('T'), or 0 */
+};
+
+static void *kill_later(void *arg) {
+    struct killer *k = arg;
+    for (int i = 0; i < 1000 && k->wait_state && wt_proc_state(k->pid) != k->wait_state; i++) wt_sleep_ms(5);
+    wt_sleep_ms(k->after_ms);
+    kill((pid_t)k->pid, SIGKILL);
+    return NULL;
+}
+
+static void test_process_pool_untimed_map_with_a_worker_killed_while_receiving_or_sending(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(1);
+    size_t big = (size_t)16 << 20;
+    char *blob = malloc(big);
+    assert_non_null(blob);
+    memset(blob, 1, big);
+    weft_bytes args[2] = {{big, blob}, {big, blob}};
+    weft_bytes *res[2];
+    weft_status codes[2];
+    weft_thread *t;
+    /* Stopped, the worker cannot drain its socket: the first 16 MiB stay in flight. */
+    struct killer k = {only_pid(p), 50, 0};
+    assert_int_equal(kill((pid_t)k.pid, SIGSTOP), 0);
+    WT_OK(weft_thread_spawn(&t, kill_later, &k, NULL));
+    WT_EXPECT(WEFT_EWORKERDIED, weft_process_pool_map(p, byte_sum, args, 2, res, codes, 1, WEFT_FOREVER));
+    assert_non_null(strstr(weft_last_error()->message, "while receiving the task's argument"));
+    WT_OK(weft_thread_join(t, NULL, 10 * WEFT_SEC));
+    weft_thread_destroy(t);
+    assert_int_equal(codes[0], WEFT_EWORKERDIED);
+    assert_null(res[0]);
+    /* the second never started: the replacement ran it */
+    assert_int_equal(codes[1], WEFT_OK);
+    uint64_t sum;
+    memcpy(&sum, res[1]->data, sizeof sum);
+    assert_int_equal(sum, (uint64_t)big + big / 4096);
+    weft_bytes_free(res[1]);
+    /* a worker that stops itself half-way through sending a 64 MiB result */
+    k = (struct killer){only_pid(p), 20, 'T'};
+    WT_OK(weft_thread_spawn(&t, kill_later, &k, NULL));
+    int64_t zero = 0;
+    weft_bytes one = {sizeof zero, &zero};
+    WT_EXPECT(WEFT_EWORKERDIED, weft_process_pool_map(p, big_result_then_stop, &one, 1, res, codes, 0, WEFT_FOREVER));
+    assert_non_null(strstr(weft_last_error()->message, "while sending the task's result"));
+    WT_OK(weft_thread_join(t, NULL, 10 * WEFT_SEC));
+    weft_thread_destroy(t);
+    /* and the next map goes through whole */
+    WT_OK(weft_process_pool_map(p, byte_sum, args, 2, res, codes, 1, WEFT_FOREVER));
+    for (int i = 0; i < 2; i++) {
+        memcpy(&sum, res[i]->data, sizeof sum);
+        assert_int_equal(sum, (uint64_t)big + big / 4096);
+        weft_bytes_free(res[i]);
+    }
+    assert_int_equal(stats_of(p).busy, 0);
+    free(blob);
+    weft_process_pool_destroy(p);
+}
+
+struct mapper {
+    weft_process_pool *pool;
+    int rounds;
+    int64_t bad;
+    weft_status st;
+};
+
+static void *map_loop(void *arg) {
+    struct mapper *m = arg;
+    enum { N = 300 };
+    int64_t xs[N];
+    weft_bytes args[N];
+    weft_bytes *res[N];
+    for (int i = 0; i < N; i++) {
+        xs[i] = i * 7;
+        args[i].size = sizeof xs[i];
+        args[i].data = &xs[i];
+    }
+    for (int r = 0; r < m->rounds && m->st == WEFT_OK; r++) {
+        m->st = weft_process_pool_map(m->pool, square, args, N, res, NULL, (size_t)(r % 3) * 50, WEFT_FOREVER);
+        for (int i = 0; m->st == WEFT_OK && i < N; i++) {
+            int64_t y;
+            memcpy(&y, res[i]->data, sizeof y);
+            m->bad += y != xs[i] * xs[i];
+            weft_bytes_free(res[i]);
+        }
+    }
+    return NULL;
+}
+
+static void test_process_pool_untimed_maps_from_many_threads_with_applies_lose_nothing(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    enum { M = 3, A = 2, R = 30 };
+    weft_process_pool *p = make(2);
+    weft_thread *t[M + A];
+    struct mapper m[M];
+    struct applier a[A];
+    for (int i = 0; i < M; i++) {
+        m[i] = (struct mapper){p, R, 0, WEFT_OK};
+        WT_OK(weft_thread_spawn(&t[i], map_loop, &m[i], NULL));
+    }
+    for (int i = 0; i < A; i++) {
+        a[i] = (struct applier){p, square, 0, 200, 0, WEFT_OK};
+        WT_OK(weft_thread_spawn(&t[M + i], apply_loop, &a[i], NULL));
+    }
+    for (int i = 0; i < M + A; i++) {
+        WT_OK(weft_thread_join(t[i], NULL, 60 * WEFT_SEC));
+        weft_thread_destroy(t[i]);
+    }
+    for (int i = 0; i < M; i++) {
+        assert_int_equal(m[i].st, WEFT_OK);
+        assert_int_equal(m[i].bad, 0);
+    }
+    for (int i = 0; i < A; i++) {
+        assert_int_equal(a[i].st, WEFT_OK);
+        assert_int_equal(a[i].bad, 0);
+    }
+    weft_process_pool_stats st = stats_of(p);
+    assert_int_equal(st.busy, 0);
+    assert_int_equal(st.crashed, 0);
+    weft_process_pool_destroy(p);
+}
+
 /* ---- resize ---------------------------------------------------------------- */
 
 static int64_t live_workers_after(weft_process_pool *p, int want) {
@@ -1852,6 +2024,9 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_process_pool_apply_from_many_threads_with_submits_loses_nothing),
         cmocka_unit_test(test_process_pool_terminate_and_close_with_an_apply_running),
         cmocka_unit_test(test_process_pool_map_results_of_one_chunk_freed_by_two_threads),
+        cmocka_unit_test(test_process_pool_untimed_map_with_one_crashing_element_keeps_the_others),
+        cmocka_unit_test(test_process_pool_untimed_map_with_a_worker_killed_while_receiving_or_sending),
+        cmocka_unit_test(test_process_pool_untimed_maps_from_many_threads_with_applies_lose_nothing),
         cmocka_unit_test(test_process_pool_resize_grows_while_busy),
         cmocka_unit_test(test_process_pool_resize_shrinks_while_busy_without_losing_a_task),
         cmocka_unit_test(test_process_pool_resize_retires_idle_workers_first_and_grows_back),
