@@ -73,6 +73,7 @@
 #include "internal/builtin_fns.hpp"
 #include "internal/deadline.hpp"
 #include "internal/handle.hpp"
+#include "internal/map_blocks.hpp"
 #include "internal/task.hpp"
 
 #ifndef SYS_pidfd_open
@@ -197,13 +198,15 @@ weft_bytes *bytes_alloc(size_t len) noexcept {
 // Blocks of map chunks (a chunk's packed arguments, a chunk's reply slab)
 // freed recently, kept for the next chunks: a map's replies live until the
 // caller frees its results, and freeing a few hundred KiB at once lets malloc
-// give the memory back (brk), so that the next map page-faults it in again
-// (measured: 1.5x slower maps; the packed arguments faulted the same way).
-// At most kBlockCacheN blocks of up to kBlockCacheMax bytes, kBlockCacheBytes
-// in all, are kept (never freed: used until the process ends).
-constexpr size_t kBlockCacheN = 32;
-constexpr size_t kBlockCacheMax = 1 << 20;
-constexpr size_t kBlockCacheBytes = 8 << 20;
+// give the memory back (brk, or munmap for the larger ones), so that the next
+// map page-faults it in again (measured: 1.5x slower 10k maps; a 100k map,
+// whose 40 chunks did not fit the first cache of 32 blocks of up to 1 MiB,
+// ran 8x slower than a 10k one per call). At most kBlockCacheN blocks of up
+// to kBlockCacheMax bytes, kBlockCacheBytes in all, are kept, until
+// weft_memory_trim() frees them.
+constexpr size_t kBlockCacheN = 256;
+constexpr size_t kBlockCacheMax = size_t{16} << 20;
+constexpr size_t kBlockCacheBytes = size_t{64} << 20;
 struct BlockCache {
     std::mutex mu;
     size_t n = 0, bytes = 0;
@@ -254,6 +257,28 @@ void block_put(void *p, size_t cap) noexcept {
     }
     std::free(p);
 }
+
+}  // namespace
+
+std::size_t map_blocks_trim() noexcept {
+    BlockCache *cache = block_cache();
+    if (!cache) return 0;
+    BlockCache &c = *cache;
+    void *blocks[kBlockCacheN];
+    size_t n, bytes;
+    {
+        std::lock_guard<std::mutex> g(c.mu);
+        n = c.n;
+        bytes = c.bytes;
+        std::memcpy(blocks, c.blocks, n * sizeof blocks[0]);
+        c.n = 0;
+        c.bytes = 0;
+    }
+    for (size_t i = 0; i < n; i++) std::free(blocks[i]);
+    return bytes;
+}
+
+namespace {
 
 // The same inside a Slab (refs 1), so that results can be carved from the bytes.
 weft_bytes *slab_alloc(size_t len) noexcept {
@@ -2756,16 +2781,16 @@ void MapState::direct_round(std::vector<Unit> &units, std::vector<Unit> &rest, s
     auto write_some = [&](Lent &L) -> bool {
         while (L.out) {
             struct iovec iov[2];
-            int n = 0;
+            int k = 0;
             if (L.done < L.head_len) {
-                iov[n++] = {L.head + L.done, L.head_len - L.done};
-                if (L.out->len) iov[n++] = {L.out->arg, L.out->len};
+                iov[k++] = {L.head + L.done, L.head_len - L.done};
+                if (L.out->len) iov[k++] = {L.out->arg, L.out->len};
             } else {
-                iov[n++] = {L.out->arg + (L.done - L.head_len), L.total - L.done};
+                iov[k++] = {L.out->arg + (L.done - L.head_len), L.total - L.done};
             }
             struct msghdr mh {};
             mh.msg_iov = iov;
-            mh.msg_iovlen = static_cast<size_t>(n);
+            mh.msg_iovlen = static_cast<size_t>(k);
             ssize_t r = ::sendmsg(L.w->sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
             if (r > 0) {
                 L.done += static_cast<size_t>(r);
@@ -2887,13 +2912,13 @@ void MapState::direct_round(std::vector<Unit> &units, std::vector<Unit> &rest, s
             if (L.w && !L.sent.empty()) pending = true;
         }
         if (!pending) break;  // all settled, or every worker gone (what is left goes through the queue)
-        size_t n = 0;
+        size_t nfds = 0;
         for (Lent &L : lent) {
             if (!L.w) continue;
-            pf[n++] = {L.w->sock, static_cast<short>(POLLIN | (L.out ? POLLOUT : 0)), 0};
-            pf[n++] = {L.w->pidfd, POLLIN, 0};
+            pf[nfds++] = {L.w->sock, static_cast<short>(POLLIN | (L.out ? POLLOUT : 0)), 0};
+            pf[nfds++] = {L.w->pidfd, POLLIN, 0};
         }
-        int r = ::poll(pf.data(), static_cast<nfds_t>(n), -1);
+        int r = ::poll(pf.data(), static_cast<nfds_t>(nfds), -1);
         if (r < 0 && errno == EINTR) continue;
         size_t at = 0;
         for (Lent &L : lent) {

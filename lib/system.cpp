@@ -10,6 +10,7 @@
 #include <weft/system.h>
 
 #include "internal/cell_cache.hpp"
+#include "internal/map_blocks.hpp"
 
 namespace weft::detail {
 namespace {
@@ -82,6 +83,8 @@ WEFT_API int weft_cpu_count(void) noexcept {
     return n > 0 ? n : 1;
 }
 
-WEFT_API size_t weft_memory_trim(void) noexcept { return weft::detail::cells::trim(); }
+WEFT_API size_t weft_memory_trim(void) noexcept {
+    return weft::detail::cells::trim() + weft::detail::map_blocks_trim();
+}
 
 }  // extern "C"

@@ -40,9 +40,12 @@ WEFT_API int weft_cpu_count_online(void) WEFT_NOEXCEPT;
  * children (fork() copies the page tables of all that memory). It frees
  * every block with no live object in it; objects still alive, and the few
  * cells other threads keep at hand (at most 128 per thread), keep theirs.
- * It walks every cached object (0.1 s per million on a small VM). Safe to
- * call from any thread at any time; the cache refills as needed. Under
- * AddressSanitizer nothing is cached and this returns 0.
+ * It walks every cached object (0.1 s per million on a small VM). It also
+ * frees the blocks process-pool maps keep for their next chunks (at most
+ * 64 MB: a chunk's packed arguments and its results' block, once the caller
+ * freed those results). Safe to call from any thread at any time; the caches
+ * refill as needed. Under AddressSanitizer futures are not cached (only map
+ * blocks are).
  * @return the bytes given back.
  * @since 0.3
  */

@@ -1611,6 +1611,40 @@ static void test_process_pool_untimed_maps_from_many_threads_with_applies_lose_n
     weft_process_pool_destroy(p);
 }
 
+static void test_process_pool_large_map_blocks_are_kept_until_memory_trim(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    enum { N = 100000 };
+    int64_t *xs = malloc(N * sizeof *xs);
+    weft_bytes *args = malloc(N * sizeof *args);
+    weft_bytes **res = malloc(N * sizeof *res);
+    assert_non_null(xs);
+    assert_non_null(args);
+    assert_non_null(res);
+    for (int i = 0; i < N; i++) {
+        xs[i] = i;
+        args[i].size = sizeof xs[i];
+        args[i].data = &xs[i];
+    }
+    weft_process_pool *p = make(2);
+    for (int round = 0; round < 2; round++) {
+        WT_OK(weft_process_pool_map(p, square, args, N, res, NULL, 0, WEFT_FOREVER));
+        for (int i = 0; i < N; i++) {
+            int64_t y;
+            memcpy(&y, res[i]->data, sizeof y);
+            assert_int_equal(y, (int64_t)i * i);
+            weft_bytes_free(res[i]);
+        }
+        /* the chunks' argument blocks and reply blocks went back to the cache: trim frees them */
+        size_t given = weft_memory_trim();
+        assert_true(given >= (size_t)N * (32 + 16)); /* the replies alone: 32 bytes of head + 16 of data per call */
+    }
+    weft_process_pool_destroy(p);
+    free(res);
+    free(args);
+    free(xs);
+}
+
 /* ---- resize ---------------------------------------------------------------- */
 
 static int64_t live_workers_after(weft_process_pool *p, int want) {
@@ -2027,6 +2061,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_process_pool_untimed_map_with_one_crashing_element_keeps_the_others),
         cmocka_unit_test(test_process_pool_untimed_map_with_a_worker_killed_while_receiving_or_sending),
         cmocka_unit_test(test_process_pool_untimed_maps_from_many_threads_with_applies_lose_nothing),
+        cmocka_unit_test(test_process_pool_large_map_blocks_are_kept_until_memory_trim),
         cmocka_unit_test(test_process_pool_resize_grows_while_busy),
         cmocka_unit_test(test_process_pool_resize_shrinks_while_busy_without_losing_a_task),
         cmocka_unit_test(test_process_pool_resize_retires_idle_workers_first_and_grows_back),
