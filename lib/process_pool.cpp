@@ -2652,7 +2652,9 @@ struct MapState {
     weft_status round(std::vector<Unit> &all, Deadline &d, std::vector<Unit> &retry) {
         std::vector<Unit> rest;
         std::vector<Unit> *queued = &all;
-        if (d.infinite() && pool->direct) {
+        // (Not for map_unordered: its callback may call into the pool, which
+        // would wait for the workers this map holds.)
+        if (d.infinite() && pool->direct && !on_result) {
             direct_round(all, rest, retry);
             queued = &rest;
         }

@@ -423,6 +423,47 @@ static void test_process_pool_map_unordered_reports_each_result_once(void **stat
     weft_process_pool_destroy(p);
 }
 
+struct nested_seen {
+    weft_process_pool *pool;
+    int calls, bad;
+};
+
+/* map_unordered's callback applies a task on the same pool: it must not wait for the map's own workers */
+static void apply_from_callback(size_t i, const weft_bytes *r, weft_status code, const char *msg, void *ud) {
+    struct nested_seen *s = ud;
+    int64_t y = 0, x = (int64_t)i, z = 0;
+    weft_bytes *b = NULL;
+    (void)msg;
+    if (code == WEFT_OK) memcpy(&y, r->data, sizeof y);
+    s->bad += code != WEFT_OK || y != x * x;
+    if (weft_process_pool_apply(s->pool, square, &x, sizeof x, &b) != WEFT_OK) {
+        s->bad++;
+        return;
+    }
+    memcpy(&z, b->data, sizeof z);
+    s->bad += z != x * x;
+    weft_bytes_free(b);
+    s->calls++;
+}
+
+static void test_process_pool_untimed_map_unordered_callback_may_use_the_pool(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(2);
+    int64_t xs[40];
+    weft_bytes args[40];
+    for (int i = 0; i < 40; i++) {
+        xs[i] = i;
+        args[i].size = sizeof xs[i];
+        args[i].data = &xs[i];
+    }
+    struct nested_seen s = {p, 0, 0};
+    WT_OK(weft_process_pool_map_unordered(p, square, args, 40, 0, WEFT_FOREVER, apply_from_callback, &s));
+    assert_int_equal(s.calls, 40);
+    assert_int_equal(s.bad, 0);
+    weft_process_pool_destroy(p);
+}
+
 static void test_process_pool_runs_the_initializer_in_each_worker_and_replaces_after_max_tasks(void **state) {
     (void)state;
     WT_SKIP_UNDER_TSAN();
@@ -2022,6 +2063,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_process_pool_execute_runs_everything_before_shutdown_returns),
         cmocka_unit_test(test_process_pool_map_keeps_argument_order_for_any_chunk_size),
         cmocka_unit_test(test_process_pool_map_unordered_reports_each_result_once),
+        cmocka_unit_test(test_process_pool_untimed_map_unordered_callback_may_use_the_pool),
         cmocka_unit_test(test_process_pool_runs_the_initializer_in_each_worker_and_replaces_after_max_tasks),
         cmocka_unit_test(test_process_pool_worker_killed_while_running_fails_only_its_task),
         cmocka_unit_test(test_process_pool_worker_killed_while_receiving_a_large_argument),
