@@ -2747,18 +2747,23 @@ void MapState::direct_round(std::vector<Unit> &units, std::vector<Unit> &rest, s
         rest = units;
         return;
     }
-    std::vector<Lent> lent;
-    while (lent.size() < units.size()) {
-        Worker *w = P->borrow();
-        if (!w) break;
-        lent.push_back(Lent{});
-        lent.back().w = w;
-    }
+    std::deque<Lent> lent;  // (a deque: references stay valid as workers join)
+    // Borrow idle workers while units wait for one (workers that become idle
+    // during the map join it: a fresh pool's workers are not all ready yet).
+    auto borrow_more = [&](size_t want) {
+        while (want-- > 0) {
+            Worker *w = P->borrow();
+            if (!w) return;
+            lent.emplace_back();
+            lent.back().w = w;
+            P->busy.fetch_add(1, std::memory_order_relaxed);
+        }
+    };
+    borrow_more(units.size());
     if (lent.empty()) {
         rest = units;
         return;
     }
-    P->busy.fetch_add(static_cast<int>(lent.size()), std::memory_order_relaxed);
     std::deque<size_t> todo;  // units to send, in order
     for (size_t k = 0; k < units.size(); k++) todo.push_back(k);
     std::vector<size_t> lost;  // units that died with their worker (their future fails)
@@ -2897,30 +2902,39 @@ void MapState::direct_round(std::vector<Unit> &units, std::vector<Unit> &rest, s
         L.w = nullptr;
     };
 
-    std::vector<struct pollfd> pf(2 * lent.size());
+    std::vector<struct pollfd> pf;
     for (;;) {
-        // Keep every live worker fed: one chunk running, one waiting in its socket.
+        // Keep every live worker fed: one chunk running, one waiting in its
+        // socket; units still waiting go to workers that became idle since.
         bool pending = false;
-        for (Lent &L : lent) {
-            if (!L.w) continue;
-            while (L.w && !L.out && !todo.empty() && L.sent.size() < kDepth - 1) {
-                start_send(L, todo.front());
-                todo.pop_front();
-                if (!write_some(L)) {
-                    bury(L);
-                    break;
-                }
+        for (int pass = 0; pass < 2; pass++) {
+            if (pass == 1) {
+                if (todo.empty()) break;
+                borrow_more(todo.size());
             }
-            if (L.w && !L.sent.empty()) pending = true;
+            for (Lent &L : lent) {
+                if (!L.w) continue;
+                while (L.w && !L.out && !todo.empty() && L.sent.size() < kDepth - 1) {
+                    start_send(L, todo.front());
+                    todo.pop_front();
+                    if (!write_some(L)) {
+                        bury(L);
+                        break;
+                    }
+                }
+                if (L.w && !L.sent.empty()) pending = true;
+            }
         }
         if (!pending) break;  // all settled, or every worker gone (what is left goes through the queue)
+        pf.resize(2 * lent.size());
         size_t nfds = 0;
         for (Lent &L : lent) {
             if (!L.w) continue;
             pf[nfds++] = {L.w->sock, static_cast<short>(POLLIN | (L.out ? POLLOUT : 0)), 0};
             pf[nfds++] = {L.w->pidfd, POLLIN, 0};
         }
-        int r = ::poll(pf.data(), static_cast<nfds_t>(nfds), -1);
+        // Units wait for a worker: look again for idle ones every millisecond.
+        int r = ::poll(pf.data(), static_cast<nfds_t>(nfds), todo.empty() ? -1 : 1);
         if (r < 0 && errno == EINTR) continue;
         size_t at = 0;
         for (Lent &L : lent) {
@@ -2943,7 +2957,21 @@ void MapState::direct_round(std::vector<Unit> &units, std::vector<Unit> &rest, s
             P->busy.fetch_sub(1, std::memory_order_relaxed);
             P->hand_back(L.w, nullptr, nullptr);
         }
-    for (size_t k : todo) rest.push_back(units[k]);
+    if (!todo.empty()) {  // every borrowed worker died: the rest are queued, unless terminate killed them
+        bool terminated;
+        {
+            std::lock_guard<std::mutex> g(P->mu);
+            terminated = P->terminating;
+        }
+        for (size_t k : todo) {
+            if (!terminated) {
+                rest.push_back(units[k]);
+                continue;
+            }
+            for (size_t i = units[k].first; i < units[k].first + units[k].count; i++)
+                set(i, WEFT_ECANCELLED, "the pool was terminated before the call ran", nullptr);
+        }
+    }
     // The lost units' futures fail once the supervisor reaped their workers.
     for (size_t k : lost) {
         Unit &u = units[k];

@@ -1686,6 +1686,77 @@ static void test_process_pool_large_map_blocks_are_kept_until_memory_trim(void *
     free(xs);
 }
 
+static void test_process_pool_untimed_map_takes_workers_that_become_idle(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(2);
+    /* one worker is busy when the map starts: once idle it joins the map */
+    weft_future *f = submit_i64(p, sleep_ms_then_pid, 150);
+    wait_busy(p, 1);
+    enum { N = 10 };
+    int64_t xs[N];
+    weft_bytes args[N];
+    weft_bytes *res[N];
+    for (int i = 0; i < N; i++) {
+        xs[i] = 50;
+        args[i].size = sizeof xs[i];
+        args[i].data = &xs[i];
+    }
+    WT_OK(weft_process_pool_map(p, sleep_ms_then_pid, args, N, res, NULL, 1, WEFT_FOREVER));
+    int64_t other = result_i64(f), on_other = 0;
+    weft_future_destroy(f);
+    for (int i = 0; i < N; i++) {
+        int64_t pid;
+        memcpy(&pid, res[i]->data, sizeof pid);
+        on_other += pid == other;
+        weft_bytes_free(res[i]);
+    }
+    assert_true(on_other > 0);
+    weft_process_pool_destroy(p);
+}
+
+struct slow_mapper {
+    weft_process_pool *pool;
+    weft_status st;
+    weft_status codes[6];
+};
+
+static void *slow_map(void *arg) {
+    struct slow_mapper *m = arg;
+    int64_t xs[6] = {5000, 5000, 5000, 5000, 5000, 5000};
+    weft_bytes args[6];
+    weft_bytes *res[6];
+    for (int i = 0; i < 6; i++) {
+        args[i].size = sizeof xs[i];
+        args[i].data = &xs[i];
+    }
+    m->st = weft_process_pool_map(m->pool, sleep_ms_then_pid, args, 6, res, m->codes, 1, WEFT_FOREVER);
+    for (int i = 0; i < 6; i++)
+        if (m->codes[i] == WEFT_OK) weft_bytes_free(res[i]);
+    return NULL;
+}
+
+static void test_process_pool_terminate_ends_an_untimed_map_at_once(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(2);
+    struct slow_mapper m = {p, WEFT_OK, {0}};
+    weft_thread *t;
+    WT_OK(weft_thread_spawn(&t, slow_map, &m, NULL));
+    wait_busy(p, 2);
+    int64_t t0 = weft_monotonic_ns();
+    WT_OK(weft_process_pool_terminate(p));
+    WT_OK(weft_thread_join(t, NULL, 10 * WEFT_SEC));
+    weft_thread_destroy(t);
+    assert_true(wt_ms_since(t0) < 2000);
+    /* the running calls were cancelled with their workers, the others never ran */
+    assert_int_equal(m.st, WEFT_ECANCELLED);
+    for (int i = 0; i < 6; i++) assert_int_equal(m.codes[i], WEFT_ECANCELLED);
+    WT_OK(weft_process_pool_join(p, 5 * WEFT_SEC));
+    assert_int_equal(stats_of(p).workers, 0);
+    weft_process_pool_destroy(p);
+}
+
 /* ---- resize ---------------------------------------------------------------- */
 
 static int64_t live_workers_after(weft_process_pool *p, int want) {
@@ -2104,6 +2175,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_process_pool_untimed_map_with_a_worker_killed_while_receiving_or_sending),
         cmocka_unit_test(test_process_pool_untimed_maps_from_many_threads_with_applies_lose_nothing),
         cmocka_unit_test(test_process_pool_large_map_blocks_are_kept_until_memory_trim),
+        cmocka_unit_test(test_process_pool_terminate_ends_an_untimed_map_at_once),
+        cmocka_unit_test(test_process_pool_untimed_map_takes_workers_that_become_idle),
         cmocka_unit_test(test_process_pool_resize_grows_while_busy),
         cmocka_unit_test(test_process_pool_resize_shrinks_while_busy_without_losing_a_task),
         cmocka_unit_test(test_process_pool_resize_retires_idle_workers_first_and_grows_back),
