@@ -202,6 +202,15 @@ static weft_process_pool *make(int workers) {
     return p;
 }
 
+/* xs[i] = i, and args[i] the bytes of xs[i] */
+static void iota_args(int64_t *xs, weft_bytes *args, int n) {
+    for (int i = 0; i < n; i++) {
+        xs[i] = i;
+        args[i].size = sizeof xs[i];
+        args[i].data = &xs[i];
+    }
+}
+
 static weft_future *submit_i64(weft_process_pool *p, weft_ptask_fn fn, int64_t x) {
     weft_future *f = NULL;
     WT_OK(weft_process_pool_submit(p, fn, &x, sizeof x, &f, WEFT_FOREVER));
@@ -367,11 +376,7 @@ static void test_process_pool_map_keeps_argument_order_for_any_chunk_size(void *
     weft_bytes args[N];
     weft_bytes *res[N];
     weft_status codes[N];
-    for (int i = 0; i < N; i++) {
-        xs[i] = i;
-        args[i].size = sizeof xs[i];
-        args[i].data = &xs[i];
-    }
+    iota_args(xs, args, N);
     size_t chunks[] = {0, 1, 7, 200};
     for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
         WT_OK(weft_process_pool_map(p, square, args, N, res, codes, chunks[c], 20 * WEFT_SEC));
@@ -452,11 +457,7 @@ static void test_process_pool_untimed_map_unordered_callback_may_use_the_pool(vo
     weft_process_pool *p = make(2);
     int64_t xs[40];
     weft_bytes args[40];
-    for (int i = 0; i < 40; i++) {
-        xs[i] = i;
-        args[i].size = sizeof xs[i];
-        args[i].data = &xs[i];
-    }
+    iota_args(xs, args, 40);
     struct nested_seen s = {p, 0, 0};
     WT_OK(weft_process_pool_map_unordered(p, square, args, 40, 0, WEFT_FOREVER, apply_from_callback, &s));
     assert_int_equal(s.calls, 40);
@@ -794,11 +795,7 @@ static void test_process_pool_map_with_one_crashing_element_keeps_the_others(voi
     weft_bytes args[N];
     weft_bytes *res[N];
     weft_status codes[N];
-    for (int i = 0; i < N; i++) {
-        xs[i] = i;
-        args[i].size = sizeof xs[i];
-        args[i].data = &xs[i];
-    }
+    iota_args(xs, args, N);
     size_t chunks[] = {1, 4};
     for (size_t c = 0; c < 2; c++) {
         WT_EXPECT(WEFT_EWORKERDIED, weft_process_pool_map(p, square_but_crash_on_3, args, N, res, codes, chunks[c],
@@ -1084,11 +1081,7 @@ static void runs_registered_tasks_and_map(int method) {
     int64_t xs[10];
     weft_bytes args[10];
     weft_bytes *res[10];
-    for (int i = 0; i < 10; i++) {
-        xs[i] = i;
-        args[i].size = sizeof xs[i];
-        args[i].data = &xs[i];
-    }
+    iota_args(xs, args, 10);
     WT_OK(weft_process_pool_map(p, square, args, 10, res, NULL, 3, 10 * WEFT_SEC));
     for (int i = 0; i < 10; i++) {
         int64_t x;
@@ -1448,11 +1441,7 @@ static void test_process_pool_map_results_of_one_chunk_freed_by_two_threads(void
     static weft_bytes args[N];
     static weft_bytes *res[N];
     weft_process_pool *p = make(2);
-    for (int i = 0; i < N; i++) {
-        xs[i] = i;
-        args[i].size = sizeof xs[i];
-        args[i].data = &xs[i];
-    }
+    iota_args(xs, args, N);
     for (int round = 0; round < 20; round++) {
         /* one chunk: every result in one block, its halves freed by two threads at once */
         WT_OK(weft_process_pool_map(p, square, args, N, res, NULL, N, 10 * WEFT_SEC));
@@ -1491,11 +1480,7 @@ static void test_process_pool_untimed_map_with_one_crashing_element_keeps_the_ot
     weft_bytes args[N];
     weft_bytes *res[N];
     weft_status codes[N];
-    for (int i = 0; i < N; i++) {
-        xs[i] = i;
-        args[i].size = sizeof xs[i];
-        args[i].data = &xs[i];
-    }
+    iota_args(xs, args, N);
     size_t chunks[] = {0, 1, 4, N};
     for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
         WT_EXPECT(WEFT_EWORKERDIED,
@@ -1662,11 +1647,7 @@ static void test_process_pool_large_map_blocks_are_kept_until_memory_trim(void *
     assert_non_null(xs);
     assert_non_null(args);
     assert_non_null(res);
-    for (int i = 0; i < N; i++) {
-        xs[i] = i;
-        args[i].size = sizeof xs[i];
-        args[i].data = &xs[i];
-    }
+    iota_args(xs, args, N);
     weft_process_pool *p = make(2);
     for (int round = 0; round < 2; round++) {
         WT_OK(weft_process_pool_map(p, square, args, N, res, NULL, 0, WEFT_FOREVER));
