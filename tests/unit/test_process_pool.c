@@ -789,32 +789,46 @@ static void test_process_pool_terminate_kills_running_tasks(void **state) {
 static void test_process_pool_map_with_one_crashing_element_keeps_the_others(void **state) {
     (void)state;
     WT_SKIP_UNDER_TSAN();
-    weft_process_pool *p = make(2);
-    enum { N = 10 };
+    weft_process_pool_options o = WEFT_PROCESS_POOL_OPTIONS_INIT;
+    weft_process_pool *p = NULL;
+    o.workers = 2;
+    o.max_restarts = -1; /* 8 maps, up to 2 crashes each */
+    WT_OK(weft_process_pool_create(&p, &o));
+    enum { N = 40 };
     int64_t xs[N];
     weft_bytes args[N];
     weft_bytes *res[N];
     weft_status codes[N];
     iota_args(xs, args, N);
-    size_t chunks[] = {1, 4};
-    for (size_t c = 0; c < 2; c++) {
-        WT_EXPECT(WEFT_EWORKERDIED, weft_process_pool_map(p, square_but_crash_on_3, args, N, res, codes, chunks[c],
-                                                          20 * WEFT_SEC));
-        assert_non_null(strstr(weft_last_error()->message, "call 3 failed"));
-        assert_non_null(strstr(weft_last_error()->message, "SIGKILL"));
-        for (int i = 0; i < N; i++) {
-            if (i == 3) {
-                assert_int_equal(codes[i], WEFT_EWORKERDIED);
-                assert_null(res[i]);
-                continue;
+    size_t chunks[] = {0, 1, 4, N};
+    /* timed: through the queue; untimed: on the idle workers the map borrows */
+    int64_t timeouts[] = {20 * WEFT_SEC, WEFT_FOREVER};
+    for (size_t t = 0; t < 2; t++)
+        for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+            WT_EXPECT(WEFT_EWORKERDIED,
+                      weft_process_pool_map(p, square_but_crash_on_3, args, N, res, codes, chunks[c], timeouts[t]));
+            assert_non_null(strstr(weft_last_error()->message, "call 3 failed"));
+            assert_non_null(strstr(weft_last_error()->message, "SIGKILL"));
+            assert_non_null(strstr(weft_last_error()->message, "while running the task"));
+            for (int i = 0; i < N; i++) {
+                if (i == 3) {
+                    assert_int_equal(codes[i], WEFT_EWORKERDIED);
+                    assert_null(res[i]);
+                    continue;
+                }
+                int64_t y;
+                assert_int_equal(codes[i], WEFT_OK);
+                memcpy(&y, res[i]->data, sizeof y);
+                assert_int_equal(y, (int64_t)i * i);
+                weft_bytes_free(res[i]);
             }
-            int64_t y;
-            assert_int_equal(codes[i], WEFT_OK);
-            memcpy(&y, res[i]->data, sizeof y);
-            assert_int_equal(y, (int64_t)i * i);
-            weft_bytes_free(res[i]);
         }
-    }
+    weft_process_pool_stats st = stats_of(p);
+    assert_true(st.crashed >= 8);
+    assert_int_equal(st.busy, 0);
+    weft_future *f = submit_i64(p, square, 12); /* still serving */
+    assert_int_equal(result_i64(f), 144);
+    weft_future_destroy(f);
     weft_process_pool_destroy(p);
 }
 
@@ -1471,45 +1485,6 @@ static void test_process_pool_map_results_of_one_chunk_freed_by_two_threads(void
 
 /* ---- a map on lent workers (untimed maps do their own I/O) ------------------ */
 
-static void test_process_pool_untimed_map_with_one_crashing_element_keeps_the_others(void **state) {
-    (void)state;
-    WT_SKIP_UNDER_TSAN();
-    weft_process_pool *p = make(2);
-    enum { N = 40 };
-    int64_t xs[N];
-    weft_bytes args[N];
-    weft_bytes *res[N];
-    weft_status codes[N];
-    iota_args(xs, args, N);
-    size_t chunks[] = {0, 1, 4, N};
-    for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
-        WT_EXPECT(WEFT_EWORKERDIED,
-                  weft_process_pool_map(p, square_but_crash_on_3, args, N, res, codes, chunks[c], WEFT_FOREVER));
-        assert_non_null(strstr(weft_last_error()->message, "call 3 failed"));
-        assert_non_null(strstr(weft_last_error()->message, "SIGKILL"));
-        assert_non_null(strstr(weft_last_error()->message, "while running the task"));
-        for (int i = 0; i < N; i++) {
-            if (i == 3) {
-                assert_int_equal(codes[i], WEFT_EWORKERDIED);
-                assert_null(res[i]);
-                continue;
-            }
-            int64_t y;
-            assert_int_equal(codes[i], WEFT_OK);
-            memcpy(&y, res[i]->data, sizeof y);
-            assert_int_equal(y, (int64_t)i * i);
-            weft_bytes_free(res[i]);
-        }
-    }
-    weft_process_pool_stats st = stats_of(p);
-    assert_true(st.crashed >= 4);
-    assert_int_equal(st.busy, 0);
-    weft_future *f = submit_i64(p, square, 12); /* still serving */
-    assert_int_equal(result_i64(f), 144);
-    weft_future_destroy(f);
-    weft_process_pool_destroy(p);
-}
-
 struct killer {
     int64_t pid;
     int after_ms;
@@ -2152,7 +2127,6 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_process_pool_apply_from_many_threads_with_submits_loses_nothing),
         cmocka_unit_test(test_process_pool_terminate_and_close_with_an_apply_running),
         cmocka_unit_test(test_process_pool_map_results_of_one_chunk_freed_by_two_threads),
-        cmocka_unit_test(test_process_pool_untimed_map_with_one_crashing_element_keeps_the_others),
         cmocka_unit_test(test_process_pool_untimed_map_with_a_worker_killed_while_receiving_or_sending),
         cmocka_unit_test(test_process_pool_untimed_maps_from_many_threads_with_applies_lose_nothing),
         cmocka_unit_test(test_process_pool_large_map_blocks_are_kept_until_memory_trim),
