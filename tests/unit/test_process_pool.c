@@ -63,6 +63,9 @@ static weft_status exits_7(const void *arg, size_t len, weft_ptask_result *out) 
     _exit(7);
 }
 
+/* returns its argument */
+static weft_status echo(const void *arg, size_t len, weft_ptask_result *out) { return weft_ptask_result_set(out, arg, len); }
+
 /* map element 3 crashes its worker; the others square */
 static weft_status square_but_crash_on_3(const void *arg, size_t len, weft_ptask_result *out) {
     if (as_i64(arg, len) == 3) raise(SIGKILL);
@@ -390,6 +393,34 @@ static void test_process_pool_map_keeps_argument_order_for_any_chunk_size(void *
         }
     }
     WT_OK(weft_process_pool_map(p, square, NULL, 0, NULL, NULL, 0, WEFT_FOREVER));
+    weft_process_pool_destroy(p);
+}
+
+static void test_process_pool_map_moves_arguments_and_results_of_every_small_size(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(2);
+    enum { N = 70 };
+    unsigned char bytes[N][N];
+    weft_bytes args[N];
+    weft_bytes *res[N];
+    for (int i = 0; i < N; i++) { /* argument i has i bytes: 0, the sizes around 4, 8 and 16, and larger */
+        for (int j = 0; j < i; j++) bytes[i][j] = (unsigned char)(i * 31 + j + 1);
+        args[i].size = (size_t)i;
+        args[i].data = i ? bytes[i] : NULL;
+    }
+    int64_t timeouts[] = {20 * WEFT_SEC, WEFT_FOREVER};
+    size_t chunks[] = {0, 1, 3, N};
+    for (size_t t = 0; t < 2; t++)
+        for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+            WT_OK(weft_process_pool_map(p, echo, args, N, res, NULL, chunks[c], timeouts[t]));
+            for (int i = 0; i < N; i++) {
+                assert_int_equal(res[i]->size, (size_t)i);
+                assert_int_equal((uintptr_t)res[i]->data % 16, 0);
+                if (i) assert_memory_equal(res[i]->data, bytes[i], (size_t)i);
+                weft_bytes_free(res[i]);
+            }
+        }
     weft_process_pool_destroy(p);
 }
 
@@ -2089,6 +2120,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_process_pool_apply_async_calls_one_callback_per_job),
         cmocka_unit_test(test_process_pool_execute_runs_everything_before_shutdown_returns),
         cmocka_unit_test(test_process_pool_map_keeps_argument_order_for_any_chunk_size),
+        cmocka_unit_test(test_process_pool_map_moves_arguments_and_results_of_every_small_size),
         cmocka_unit_test(test_process_pool_map_unordered_reports_each_result_once),
         cmocka_unit_test(test_process_pool_untimed_map_unordered_callback_may_use_the_pool),
         cmocka_unit_test(test_process_pool_runs_the_initializer_in_each_worker_and_replaces_after_max_tasks),
