@@ -185,9 +185,8 @@ inline void zero_pad(char *p, size_t n) noexcept {
     }
 }
 
-// n bytes from src to dst, then zero_pad: small ones by overlapping
-// fixed-size moves.
-inline void copy_padded(char *dst, const void *src, size_t n) noexcept {
+// n bytes from src to dst: small ones by overlapping fixed-size moves.
+inline void copy_bytes(char *dst, const void *src, size_t n) noexcept {
     auto *s = static_cast<const char *>(src);
     if (n >= 8 && n <= 16) {
         char a[8], b[8];
@@ -208,7 +207,6 @@ inline void copy_padded(char *dst, const void *src, size_t n) noexcept {
     } else if (n > 16) {
         std::memcpy(dst, s, n);
     }
-    zero_pad(dst, n);
 }
 
 // Every weft_bytes weft hands out has a BytesHead before it: either its
@@ -2330,7 +2328,7 @@ WEFT_API weft_status weft_ptask_result_set(weft_ptask_result *result, const void
     if (len && !data) return null_arg("weft_ptask_result_set", "data");
     void *p;
     if (weft_status s = weft_ptask_result_alloc(result, len, &p)) return s;
-    if (len) std::memcpy(p, data, len);
+    copy_bytes(static_cast<char *>(p), data, len);
     return WEFT_OK;
 }
 
@@ -2624,7 +2622,8 @@ struct MapState {
             ItemHdr ih{0, 0, args[i].size};
             std::memcpy(t->arg + off, &ih, sizeof ih);
             off += sizeof ih;
-            copy_padded(t->arg + off, args[i].data, args[i].size);
+            copy_bytes(t->arg + off, args[i].data, args[i].size);
+            zero_pad(t->arg + off, args[i].size);
             off += pad16(args[i].size);
         }
         return t;
