@@ -1373,7 +1373,11 @@ void weft_process_pool::on_writable(Worker &w) {
         } else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             return;
         } else {
-            w.sock_eof = true;  // the worker is gone: its pidfd tells how
+            // The worker is gone (its pidfd tells how). Replies it sent before
+            // it went are still in the socket: take them first, as on_exit
+            // reads nothing once sock_eof is set.
+            on_readable(w);
+            w.sock_eof = true;
             return;
         }
     }
@@ -2952,18 +2956,20 @@ void MapState::direct_round(std::vector<Unit> &units, std::vector<Unit> &rest, s
                 if (todo.empty()) break;
                 borrow_more(todo.size());
             }
-            for (Lent &L : lent) {
-                if (!L.w) continue;
-                while (L.w && !L.out && !todo.empty() && L.sent.size() < kDepth - 1) {
-                    start_send(L, todo.front());
-                    todo.pop_front();
-                    if (!write_some(L)) {
-                        bury(L);
-                        break;
+            // Breadth first: one unit to every idle worker before a second one waits behind a running one.
+            for (size_t depth = 1; depth < kDepth; depth++)
+                for (Lent &L : lent) {
+                    if (L.w && !L.out && !todo.empty() && L.sent.size() < depth) {
+                        start_send(L, todo.front());
+                        todo.pop_front();
+                        if (!write_some(L)) {
+                            (void)read_some(L);  // it went: replies it sent first still count
+                            bury(L);
+                        }
                     }
                 }
+            for (Lent &L : lent)
                 if (L.w && !L.sent.empty()) pending = true;
-            }
         }
         if (!pending) break;  // all settled, or every worker gone (what is left goes through the queue)
         pf.resize(2 * lent.size());
@@ -2982,7 +2988,10 @@ void MapState::direct_round(std::vector<Unit> &units, std::vector<Unit> &rest, s
             const struct pollfd &s = pf[at], &d = pf[at + 1];
             at += 2;
             bool ok = r >= 0;
-            if (ok && (s.revents & POLLOUT)) ok = write_some(L);
+            if (ok && (s.revents & POLLOUT) && !write_some(L)) {
+                (void)read_some(L);  // it went: replies it sent first still count
+                ok = false;
+            }
             // data first: a reply sent before the worker died counts
             if (ok && (s.revents & (POLLIN | POLLHUP | POLLERR))) ok = read_some(L);
             if (ok && (d.revents & POLLIN)) {

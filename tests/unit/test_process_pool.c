@@ -63,6 +63,12 @@ static weft_status exits_7(const void *arg, size_t len, weft_ptask_result *out) 
     _exit(7);
 }
 
+/* map element 13 ends its worker with _exit(5); the others square */
+static weft_status square_but_exit_on_13(const void *arg, size_t len, weft_ptask_result *out) {
+    if (as_i64(arg, len) == 13) _exit(5);
+    return square(arg, len, out);
+}
+
 /* returns its argument */
 static weft_status echo(const void *arg, size_t len, weft_ptask_result *out) { return weft_ptask_result_set(out, arg, len); }
 
@@ -1514,6 +1520,40 @@ static void test_process_pool_map_results_of_one_chunk_freed_by_two_threads(void
     weft_process_pool_destroy(p);
 }
 
+static void test_process_pool_results_sent_before_a_worker_died_still_count(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    /* A worker ends a chunk, sends its results, and dies in the next one while
+     * the chunk after that is being sent to it: the finished chunk's results
+     * count (they were once lost when the send failed first), and only
+     * element 13 fails. Timed maps go through the supervisor, untimed ones
+     * through the caller. */
+    weft_process_pool_options o = WEFT_PROCESS_POOL_OPTIONS_INIT;
+    weft_process_pool *p = NULL;
+    o.workers = 2;
+    o.max_restarts = -1;
+    WT_OK(weft_process_pool_create(&p, &o));
+    enum { N = 30 };
+    int64_t xs[N];
+    weft_bytes args[N];
+    weft_bytes *res[N];
+    weft_status codes[N];
+    iota_args(xs, args, N);
+    for (int round = 0; round < 150; round++) {
+        int64_t timeout = round % 2 ? WEFT_FOREVER : 20 * WEFT_SEC;
+        WT_EXPECT(WEFT_EWORKERDIED, weft_process_pool_map(p, square_but_exit_on_13, args, N, res, codes, 5, timeout));
+        for (int i = 0; i < N; i++) {
+            if (i == 13) {
+                assert_int_equal(codes[i], WEFT_EWORKERDIED);
+                continue;
+            }
+            assert_int_equal(codes[i], WEFT_OK);
+            weft_bytes_free(res[i]);
+        }
+    }
+    weft_process_pool_destroy(p);
+}
+
 /* ---- a map on lent workers (untimed maps do their own I/O) ------------------ */
 
 struct killer {
@@ -2137,6 +2177,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_process_pool_cancels_a_pending_task_and_kills_a_running_one),
         cmocka_unit_test(test_process_pool_terminate_kills_running_tasks),
         cmocka_unit_test(test_process_pool_map_with_one_crashing_element_keeps_the_others),
+        cmocka_unit_test(test_process_pool_results_sent_before_a_worker_died_still_count),
         cmocka_unit_test(test_process_pool_map_times_out_and_kills_what_runs),
         cmocka_unit_test(test_process_pool_futures_mix_with_thread_pool_futures),
         cmocka_unit_test(test_process_pool_workers_die_with_the_pools_process),
