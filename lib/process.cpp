@@ -9,23 +9,34 @@
 //   memfd the child inherits; weft_main() in the child reads it, writes one
 //   byte on the ack pipe and runs the function. The ack tells the parent the
 //   program called weft_main() (else it would run its own main again).
-// - forkserver: a spawned server ("--weft-forkserver=<fd>", this program or
-//   one chosen with weft_forkserver_start_program()) forks each child ahead
-//   of its request, a "spare" blocked on a SOCK_SEQPACKET socket of its own,
-//   and offers it to the client over the control socket: {pid} with the
-//   client's end of that socket and a pidfd of the child (opened before the
-//   server could reap it). A start takes the oldest offer, tells the server
-//   {taken} (it forks the next one meanwhile) and sends the request (header
-//   + names + inline argument, or a memfd for big ones) to the child itself:
-//   a start costs the client two sends and no wait, and no fork. The child
-//   reports its exit code on its socket just before it _exits, so a join
-//   waits on the pidfd alone: one wake-up when the child ends, as with fork.
-//   The server reaps its children and sends {wait status} on their sockets:
-//   the answer for a child that did not report (killed, or exited by
-//   itself). The server ends when the control socket closes or its parent's
-//   pidfd fires; an idle spare leaves when the client's end of its socket
-//   closes (the client drops the offers of a dead server), a daemon child
-//   dies with the server (PR_SET_PDEATHSIG, armed when it takes its task).
+// - forkserver: a spawned server ("--weft-forkserver=<ctrl>,<ask>[,b]", this
+//   program or one chosen with weft_forkserver_start_program()) forks each
+//   child ahead of its request, a "spare" blocked on a SOCK_SEQPACKET socket
+//   of its own, and offers it to the client over the control socket: {pid}
+//   with the client's end of that socket and a pidfd of the child (opened
+//   before the server could reap it). A start takes the oldest offer, tells
+//   the server {taken} (it forks the next one meanwhile) and sends the
+//   request (header + names + inline argument, or a memfd for big ones) to
+//   the child itself: a start costs the client two sends and no wait, and no
+//   fork. The child reports its exit code on its socket just before it
+//   _exits, so a join waits on the pidfd alone: one wake-up when the child
+//   ends, as with fork. The server reaps its children and sends {wait
+//   status} on their sockets: the answer for a child that did not report
+//   (killed, or exited by itself). It reaps when a {taken} wakes it, when the
+//   client asks ({reap} on the ask socket: a child's pidfd fired without a
+//   report), and on SIGCHLD only once no start came for kQuietMs: a
+//   start+join wakes the server once, never on the join's path. The server
+//   ends when the control socket closes or its parent's pidfd fires; an idle
+//   spare leaves when the client's end of its socket closes (the client
+//   drops the offers of a dead server), a daemon child dies with the server
+//   (PR_SET_PDEATHSIG, armed when it takes its task).
+//   What a start costs is mostly page faults (each a page-table update, very
+//   dear under some hypervisors): a spare shares every written page with the
+//   server, so each page either writes after the fork is copied. Hence the
+//   server starts with its symbols bound (",b": LD_BIND_NOW, taken out of its
+//   environment again), keeps its per-child state in one static object, and
+//   the spare's path writes few pages and touches its code before its
+//   request comes (warm_up).
 //
 // Handles are owned by the process that created them: after fork the child
 // keeps a copy it may only read and destroy (owner != getpid()).
@@ -47,6 +58,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <spawn.h>
+#include <stdio_ext.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -78,18 +90,18 @@ constexpr std::size_t kInlineArg = 32 * 1024;  // bigger forkserver arguments go
 // client: kMsgTaken (fork the next one). On a child's socket, to the client:
 // kMsgReport {exit code} (from the child, just before it _exits) and/or
 // kMsgStatus {wait status} (from the server once reaped), in that order.
-constexpr int kMsgStatus = 2, kMsgForkFailed = 3, kMsgReport = 4, kMsgSpare = 5, kMsgTaken = 6;
+// On the ask socket, from the client: kMsgReap (a child ended without a
+// report: reap now, and send its status).
+constexpr int kMsgStatus = 2, kMsgForkFailed = 3, kMsgReport = 4, kMsgSpare = 5, kMsgTaken = 6, kMsgReap = 7;
 
 // Children a forkserver keeps offered ahead. One is enough for starts one
 // after another (the server forks the next while the child runs); a second
 // hides the fork when starts come in bursts.
 constexpr int kSpares = 1;
 
-// In a forkserver child: its status socket, where run_and_exit reports the
-// exit code (only in the process it was given to: report_pid; a fork of the
-// child forgets it).
-int report_fd = -1;
-pid_t report_pid = 0;
+// How long after a start the server leaves its children's SIGCHLD pending
+// (it reaps at the next start, or when the client asks; see serve).
+constexpr int kQuietMs = 50;
 
 class Guard {
 public:
@@ -109,6 +121,7 @@ private:
 struct weft_forkserver : weft::detail::Handle<weft::detail::Magic::forkserver> {
     weft::detail::WordLock lk;  // starting and stopping
     std::atomic<int> ctrl{-1};
+    int ask = -1;  // lk; our end of the server's "reap now" socket (see kMsgReap), or -1
     pid_t pid = 0;
     pid_t owner = 0;
     std::string program;            // "" = this program (/proc/self/exe)
@@ -136,6 +149,8 @@ struct weft_process : weft::detail::Handle<weft::detail::Magic::process> {
     pid_t pid = 0;        // written before state becomes RUNNING
     int pidfd = -1;       // the child's pidfd (forkserver children too), or -1
     int statusfd = -1;    // a forkserver child's status socket, or -1
+    int askfd = -1;       // a forkserver child: a copy of its server's "reap now" socket, or -1
+    bool asked = false;   // lk; kMsgReap sent for it
     weft_forkserver *server = nullptr;  // forkserver: the one to ask; NULL = the process-wide one
     std::atomic<bool> gone{false};      // forkserver: the pidfd fired; the answer is on statusfd
     bool via_server = false;
@@ -251,10 +266,17 @@ FnRegistry &fns() {
     return *r;
 }
 
-weft_process_fn lookup_fn(const char *name) noexcept {
-    if (std::strcmp(name, kPoolWorkerFn) == 0) return process_pool_worker_entry;
+// In a child about to run its task (one thread, nobody registering) the
+// look-up takes no lock: a lock would write a page it shares with its parent.
+weft_process_fn lookup_fn(const char *name, bool in_child = false) noexcept {
+    // (the first letter first: a child reads no page of our constants for other names)
+    if (name[0] == kPoolWorkerFn[0] && std::strcmp(name, kPoolWorkerFn) == 0) return process_pool_worker_entry;
     try {
         FnRegistry &r = fns();
+        if (in_child) {
+            auto it = r.by_name.find(name);
+            return it == r.by_name.end() ? nullptr : it->second;
+        }
         Guard g(r.lk);
         auto it = r.by_name.find(name);
         return it == r.by_name.end() ? nullptr : it->second;
@@ -274,14 +296,26 @@ std::string name_of(weft_process_fn fn) {
 
 // ------------------------------------------------- this process's identity
 
-struct Self {
+struct alignas(128) Self {  // (within one page: a forkserver child writes it)
     std::string name = "MainProcess";
     std::string identity;  // "" in the main process
     pid_t parent = 0;      // 0: getppid()
+    // A forkserver child: its name and identity where its task holds them
+    // (kept until it exits: no copy, no allocation), and its status socket,
+    // where run_and_exit reports the exit code (only in the process it was
+    // given to: report_pid; a fork of the child forgets it).
+    const char *task_name = nullptr, *task_ident = nullptr;
+    int report_fd = -1;
+    pid_t report_pid = 0;
+
+    const char *current_name() const noexcept { return task_name ? task_name : name.c_str(); }
+    const char *current_identity() const noexcept { return task_ident ? task_ident : identity.c_str(); }
 };
 
+Self *made_self = nullptr;  // self() once it exists (for the at-fork handler, which must not make it)
+
 Self &self() {
-    static Self *s = new Self;  // never freed
+    static Self *s = made_self = new Self;  // never freed
     return *s;
 }
 
@@ -290,6 +324,7 @@ void become_child(const char *name, const char *identity, pid_t parent) noexcept
         Self &s = self();
         s.name = name;
         s.identity = identity;
+        s.task_name = s.task_ident = nullptr;
         s.parent = parent;
     } catch (...) {
     }
@@ -389,7 +424,8 @@ void fork_child() noexcept {
         // hide the forkserver's end from the parent.
         if (p->pidfd >= 0) (void)::close(p->pidfd);
         if (p->statusfd >= 0) (void)::close(p->statusfd);
-        p->pidfd = p->statusfd = -1;
+        if (p->askfd >= 0) (void)::close(p->askfd);
+        p->pidfd = p->statusfd = p->askfd = -1;
         p = nx;
     }
     r.head = nullptr;
@@ -397,8 +433,10 @@ void fork_child() noexcept {
         if (d.statusfd >= 0) (void)::close(d.statusfd);
     r.detached.clear();
     r.counter = 0;
-    if (report_fd >= 0) (void)::close(report_fd);  // our parent's report, not ours
-    report_fd = -1;
+    if (made_self && made_self->report_fd >= 0) {  // our parent's report, not ours
+        (void)::close(made_self->report_fd);
+        made_self->report_fd = -1;
+    }
     // The servers are the parent's: a handle starts one of our own on use.
     Servers &s = servers();
     new (&s.lk) WordLock;
@@ -406,6 +444,8 @@ void fork_child() noexcept {
         new (&f->lk) WordLock;
         int c = f->ctrl.exchange(-1, std::memory_order_relaxed);
         if (c >= 0) (void)::close(c);
+        if (f->ask >= 0) (void)::close(f->ask);
+        f->ask = -1;
         for (auto &o : f->offers) {
             if (o.sock >= 0) (void)::close(o.sock);
             if (o.pidfd >= 0) (void)::close(o.pidfd);
@@ -494,7 +534,17 @@ bool try_reap(weft_process *p) noexcept {
             ssize_t got;
             do got = ::recv(p->statusfd, msg, sizeof msg, MSG_DONTWAIT);
             while (got < 0 && errno == EINTR);
-            if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
+            if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                // Ended without a report: the server has the answer once it
+                // reaps the child, which it does when told (else it may wait
+                // until no start came for a while).
+                if (p->gone.load(std::memory_order_relaxed) && !p->asked && p->askfd >= 0) {
+                    int m[2] = {kMsgReap, 0};
+                    (void)::send(p->askfd, m, sizeof m, MSG_NOSIGNAL | MSG_DONTWAIT);
+                    p->asked = true;
+                }
+                return false;
+            }
             if (got == static_cast<ssize_t>(sizeof msg) && msg[0] == kMsgReport) {
                 set_ended(p, msg[1]);
                 return true;
@@ -574,20 +624,36 @@ void die_with_parent(pid_t parent) noexcept {
     }
 }
 
+// Whether fp holds output not yet written (a wide stream: assume so).
+bool pending_output(FILE *fp) noexcept {
+#if defined(__GLIBC__)
+    return fp->_mode > 0 || fp->_IO_write_ptr > fp->_IO_write_base;  // __fpending, inline
+#else
+    return __fpending(fp) > 0;
+#endif
+}
+
+// Flush what the child's function left in stdout and stderr (only then: an
+// fflush locks the stream, a write to a page shared with the parent).
+void flush_std() noexcept {
+    if (pending_output(stdout)) std::fflush(stdout);
+    if (pending_output(stderr)) std::fflush(stderr);
+}
+
 [[noreturn]] void run_and_exit(weft_process_fn fn, const char *fn_name, void *arg, std::size_t len) noexcept {
-    if (!fn && fn_name) fn = lookup_fn(fn_name);
+    if (!fn && fn_name) fn = lookup_fn(fn_name, true);
     if (!fn) {
-        std::fprintf(stderr, "weft: %s: no function registered as \"%s\"\n", self().name.c_str(),
+        std::fprintf(stderr, "weft: %s: no function registered as \"%s\"\n", self().current_name(),
                      fn_name ? fn_name : "");
         std::fflush(stderr);
         ::_exit(WEFT_PROCESS_EXIT_NO_FUNCTION);
     }
     int rc = fn(arg, len);
-    std::fflush(stdout);
-    std::fflush(stderr);
-    if (report_fd >= 0 && report_pid == ::getpid()) {
+    flush_std();
+    const Self *me = made_self;
+    if (me && me->report_fd >= 0 && me->report_pid == ::getpid()) {
         int msg[2] = {kMsgReport, rc & 255};
-        (void)::send(report_fd, msg, sizeof msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)::send(me->report_fd, msg, sizeof msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     }
     ::_exit(rc & 255);
 }
@@ -681,7 +747,7 @@ std::string next_identity() {
         Guard g(r.lk);
         n = ++r.counter;
     }
-    const std::string &mine = self().identity;
+    std::string mine = self().current_identity();
     std::string id = mine.empty() ? std::string() : mine + ":";
     id += std::to_string(n);
     return id;
@@ -885,6 +951,7 @@ void drop_offers(weft_forkserver &f) noexcept {
 void forget_server(weft_forkserver &f) noexcept {
     int ctrl = f.ctrl.exchange(-1, std::memory_order_relaxed);
     if (ctrl >= 0) (void)::close(ctrl);
+    close_fd(f.ask);
     drop_offers(f);
     if (f.pid > 0 && f.owner == ::getpid()) {
         int st;
@@ -912,20 +979,30 @@ const char *server_program(const weft_forkserver &f) noexcept {
     return f.program.empty() ? self_exe() : f.program.c_str();
 }
 
-// Start f's server unless it runs. Caller holds f.lk.
-weft_status start_server_locked(const char *func, weft_forkserver &f) {
-    if (server_running(f)) return WEFT_OK;
-    if (f.owner != ::getpid()) {  // a parent's server (after fork): not ours to stop or reap
-        int c = f.ctrl.exchange(-1, std::memory_order_relaxed);
-        if (c >= 0) (void)::close(c);
-        drop_offers(f);
-        f.pid = 0;
-    }
-    int sv[2];
+// Spawn f's server and wait for its hello. bind_now: with LD_BIND_NOW=1
+// added to its environment (see start_server_locked). *loader_failed: the
+// server exited with 127 before its hello (the dynamic loader's failure).
+// Caller holds f.lk.
+weft_status spawn_server(const char *func, weft_forkserver &f, bool bind_now, bool *loader_failed) {
+    *loader_failed = false;
+    int sv[2], ak[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
         return fail_sys(WEFT_ESYS, errno, "%s: socketpair failed", func);
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ak) != 0) {
+        int e = errno;
+        (void)::close(sv[0]);
+        (void)::close(sv[1]);
+        return fail_sys(WEFT_ESYS, e, "%s: socketpair failed", func);
+    }
+    std::vector<char *> envp;
+    static char bind_now_var[] = "LD_BIND_NOW=1";
+    if (bind_now) {
+        for (char **e = environ; e && *e; ++e) envp.push_back(*e);
+        envp.push_back(bind_now_var);
+        envp.push_back(nullptr);
+    }
     char marker[64];
-    std::snprintf(marker, sizeof marker, "--weft-forkserver=%d", sv[1]);
+    std::snprintf(marker, sizeof marker, "--weft-forkserver=%d,%d%s", sv[1], ak[1], bind_now ? ",b" : "");
     std::vector<char *> argv;
     argv.reserve(f.args.size() + 3);
     argv.push_back(const_cast<char *>(server_program(f)));
@@ -936,12 +1013,15 @@ weft_status start_server_locked(const char *func, weft_forkserver &f) {
     posix_spawn_file_actions_t fa;
     int rc = posix_spawn_file_actions_init(&fa);
     if (rc == 0) rc = posix_spawn_file_actions_adddup2(&fa, sv[1], sv[1]);  // clears FD_CLOEXEC
+    if (rc == 0) rc = posix_spawn_file_actions_adddup2(&fa, ak[1], ak[1]);
     pid_t pid = 0;
-    if (rc == 0) rc = ::posix_spawn(&pid, path, &fa, nullptr, argv.data(), environ);
+    if (rc == 0) rc = ::posix_spawn(&pid, path, &fa, nullptr, argv.data(), bind_now ? envp.data() : environ);
     (void)posix_spawn_file_actions_destroy(&fa);
     (void)::close(sv[1]);
+    (void)::close(ak[1]);
     if (rc != 0) {
         (void)::close(sv[0]);
+        (void)::close(ak[0]);
         weft_status code = rc == ENOENT || rc == ENOTDIR ? WEFT_ENOENT
                            : rc == EACCES || rc == EPERM ? WEFT_EPERM
                                                          : WEFT_ESYS;
@@ -956,10 +1036,12 @@ weft_status start_server_locked(const char *func, weft_forkserver &f) {
     }
     if (got != static_cast<ssize_t>(sizeof h) || h.magic != kHelloMagic || h.pid != pid) {
         (void)::close(sv[0]);
+        (void)::close(ak[0]);
         (void)::kill(pid, SIGKILL);
-        int st;
+        int st = 0;
         while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
         }
+        *loader_failed = got == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 127;
         return fail(WEFT_ENOTSUP,
                     "%s: the forkserver (%.200s) did not start: does its main() call weft_main() first, with "
                     "weft's argument as argv[1]?",
@@ -967,8 +1049,33 @@ weft_status start_server_locked(const char *func, weft_forkserver &f) {
     }
     f.pid = pid;
     f.owner = ::getpid();
+    f.ask = ak[0];
     f.ctrl.store(sv[0], std::memory_order_release);
     return WEFT_OK;
+}
+
+// Start f's server unless it runs. Caller holds f.lk.
+weft_status start_server_locked(const char *func, weft_forkserver &f) {
+    if (server_running(f)) return WEFT_OK;
+    if (f.owner != ::getpid()) {  // a parent's server (after fork): not ours to stop or reap
+        int c = f.ctrl.exchange(-1, std::memory_order_relaxed);
+        if (c >= 0) (void)::close(c);
+        close_fd(f.ask);
+        drop_offers(f);
+        f.pid = 0;
+    }
+    // A server running this program starts with every symbol bound
+    // (LD_BIND_NOW, which it takes out of its environment again: ",b"): else
+    // each child would resolve the ones it calls first, writing pages it
+    // shares with the server. Not for another program: an interpreter keeps
+    // its own copy of the environment, which its children would see. A
+    // program that cannot bind every symbol (the loader fails: 127) starts
+    // again without.
+    bool bind_now = f.program.empty() && std::getenv("LD_BIND_NOW") == nullptr;
+    bool loader_failed = false;
+    weft_status s = spawn_server(func, f, bind_now, &loader_failed);
+    if (s == WEFT_ENOTSUP && bind_now && loader_failed) s = spawn_server(func, f, false, &loader_failed);
+    return s;
 }
 
 weft_status forkserver_start_impl(const char *func, weft_forkserver &f) {
@@ -981,6 +1088,7 @@ weft_status forkserver_start_impl(const char *func, weft_forkserver &f) {
 void forkserver_stop(weft_forkserver &f) noexcept {
     Guard g(f.lk);
     drop_offers(f);
+    close_fd(f.ask);
     int ctrl = f.ctrl.exchange(-1, std::memory_order_relaxed);
     if (ctrl < 0) return;
     (void)::close(ctrl);
@@ -1031,8 +1139,9 @@ bool collect_offers(weft_forkserver &f, int ctrl) noexcept {
 
 enum class Take { ok, lost, failed };
 
-// Take the oldest offer of f's server (waiting up to 10 s for one) and ask
-// for the next. Caller holds f.lk; the server runs.
+// Take the oldest offer of f's server, waiting up to 10 s for one. Caller
+// holds f.lk; the server runs. The caller tells the server (kMsgTaken) once it
+// has sent the child its task, or dropped the offer.
 Take take_offer(const char *func, weft_forkserver &f, weft_forkserver::Offer &out, weft_status &err) noexcept {
     int ctrl = f.ctrl.load(std::memory_order_relaxed);
     Deadline d(kAckTimeoutNs);
@@ -1052,14 +1161,37 @@ Take take_offer(const char *func, weft_forkserver &f, weft_forkserver::Offer &ou
     }
     out = f.offers.front();
     f.offers.erase(f.offers.begin());
-    // The server forks the next one meanwhile. A dead server shows at the next
-    // collect (end of file); this child works without it.
-    (void)send_msg(ctrl, kMsgTaken, 0, -1);
-    if (out.sock < 0) {
-        err = fail_sys(WEFT_ESYS, out.err, "%s: the forkserver's fork failed", func);
-        return Take::failed;
-    }
     return Take::ok;
+}
+
+// Tell f's server an offer was taken: it forks the next one. A dead server
+// shows at the next collect (end of file). Caller holds f.lk.
+void offer_taken(weft_forkserver &f) noexcept {
+    (void)send_msg(f.ctrl.load(std::memory_order_relaxed), kMsgTaken, 0, -1);
+}
+
+// Send the task (and the memfd, if any) to an offered child.
+ssize_t send_task(int sock, const std::vector<char> &task, int memfd) noexcept {
+    int fds[1] = {memfd};
+    char cbuf[CMSG_SPACE(sizeof fds)];
+    std::memset(cbuf, 0, sizeof cbuf);
+    struct iovec iov = {const_cast<char *>(task.data()), task.size()};
+    struct msghdr mh {};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    if (memfd >= 0) {
+        mh.msg_control = cbuf;
+        mh.msg_controllen = sizeof cbuf;
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof fds);
+        std::memcpy(CMSG_DATA(c), fds, sizeof fds);
+    }
+    ssize_t sent;
+    do sent = ::sendmsg(sock, &mh, MSG_NOSIGNAL);
+    while (sent < 0 && errno == EINTR);
+    return sent;
 }
 
 weft_status start_forkserver(const char *func, weft_process *p, const std::string &fn, const void *arg,
@@ -1076,57 +1208,45 @@ weft_status start_forkserver(const char *func, weft_process *p, const std::strin
     }
     (void)registry();  // at-fork handlers: a forked child must not inherit our server
     for (int attempt = 0;; ++attempt) {
+        Guard g(f.lk);
+        int ctrl = f.ctrl.load(std::memory_order_relaxed);
+        if (ctrl < 0 || f.owner != ::getpid()) {
+            weft_status s = start_server_locked(func, f);
+            if (s != WEFT_OK) {
+                close_fd(memfd);
+                return s;
+            }
+        }
         weft_forkserver::Offer o{};
-        {
-            Guard g(f.lk);
-            int ctrl = f.ctrl.load(std::memory_order_relaxed);
-            if (ctrl < 0 || f.owner != ::getpid()) {
-                weft_status s = start_server_locked(func, f);
-                if (s != WEFT_OK) {
-                    close_fd(memfd);
-                    return s;
-                }
-            }
-            weft_status err = WEFT_OK;
-            Take t = take_offer(func, f, o, err);
-            if (t == Take::lost) {
-                forget_server(f);
-                if (attempt < 2) continue;  // start a new one
-                close_fd(memfd);
-                return fail(WEFT_ESYS, "%s: the forkserver died", func);
-            }
-            if (t == Take::failed) {
-                close_fd(memfd);
-                return err;
-            }
+        weft_status err = WEFT_OK;
+        Take t = take_offer(func, f, o, err);
+        if (t == Take::lost) {
+            forget_server(f);
+            if (attempt < 2) continue;  // start a new one
+            close_fd(memfd);
+            return fail(WEFT_ESYS, "%s: the forkserver died", func);
+        }
+        if (t == Take::failed) {
+            close_fd(memfd);
+            return err;
+        }
+        if (o.sock < 0) {
+            offer_taken(f);
+            close_fd(memfd);
+            return fail_sys(WEFT_ESYS, o.err, "%s: the forkserver's fork failed", func);
         }
         // An offered child that died idle (killed by someone): take the next.
         struct pollfd dead = {o.pidfd, POLLIN, 0};
         if (::poll(&dead, 1, 0) == 1 && attempt < 8) {
+            offer_taken(f);
             (void)::close(o.sock);
             (void)::close(o.pidfd);
             continue;
         }
-        // The request goes to the child itself.
-        int fds[1] = {memfd};
-        char cbuf[CMSG_SPACE(sizeof fds)];
-        std::memset(cbuf, 0, sizeof cbuf);
-        struct iovec iov = {task.data(), task.size()};
-        struct msghdr mh {};
-        mh.msg_iov = &iov;
-        mh.msg_iovlen = 1;
-        if (memfd >= 0) {
-            mh.msg_control = cbuf;
-            mh.msg_controllen = sizeof cbuf;
-            struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-            c->cmsg_level = SOL_SOCKET;
-            c->cmsg_type = SCM_RIGHTS;
-            c->cmsg_len = CMSG_LEN(sizeof fds);
-            std::memcpy(CMSG_DATA(c), fds, sizeof fds);
-        }
-        ssize_t sent;
-        do sent = ::sendmsg(o.sock, &mh, MSG_NOSIGNAL);
-        while (sent < 0 && errno == EINTR);
+        // The task goes to the child itself; then the server hears of it and
+        // forks the next one while the child runs (the child first).
+        ssize_t sent = send_task(o.sock, task, memfd);
+        offer_taken(f);
         if (sent != static_cast<ssize_t>(task.size())) {
             int e = sent < 0 ? errno : EIO;
             (void)::close(o.sock);
@@ -1140,6 +1260,10 @@ weft_status start_forkserver(const char *func, weft_process *p, const std::strin
         p->pid = o.pid;
         p->pidfd = o.pidfd;
         p->statusfd = o.sock;
+        // Without it (out of descriptors) the server reaps this child a little
+        // later (see serve), and a join of a child that did not report waits
+        // that long.
+        p->askfd = f.ask >= 0 ? ::fcntl(f.ask, F_DUPFD_CLOEXEC, 0) : -1;
         p->via_server = true;
         return WEFT_OK;
     }
@@ -1147,12 +1271,56 @@ weft_status start_forkserver(const char *func, weft_process *p, const std::strin
 
 // The server's state, shared with the spares it forks.
 struct ServerState {
-    int ctrl = -1, sfd = -1, pfd = -1;
+    int ctrl = -1, ask = -1, sfd = -1, pfd = -1;
     pid_t me = 0;
-    std::unordered_map<pid_t, int> kids;  // children (offered or running) -> the server's end of their socket
+    // Children, offered or running: the pid and the server's copy of the
+    // child's end of its socket (for its wait status). The first ones in
+    // here, a page the server writes anyway, the others in `more`.
+    struct Kid {
+        pid_t pid;
+        int sock;
+    };
+    static constexpr std::size_t kFewKids = 32;
+    Kid few[kFewKids];
+    std::size_t nfew = 0;
+    std::vector<Kid> more;
     char *buf = nullptr;                  // a request (each spare's copy is its own)
     std::size_t cap = 0;
     struct sigaction old_int {}, old_chld {};  // the program's own, restored in children
+
+    bool add_kid(pid_t pid, int sock) noexcept {
+        if (nfew < kFewKids) {
+            few[nfew++] = {pid, sock};
+            return true;
+        }
+        try {
+            more.push_back({pid, sock});
+            return true;
+        } catch (...) {
+            return false;
+        }
+    }
+    // The socket of child pid, forgotten; -1 if not ours.
+    int take_kid(pid_t pid) noexcept {
+        for (std::size_t i = 0; i < nfew; ++i) {
+            if (few[i].pid != pid) continue;
+            int sock = few[i].sock;
+            few[i] = few[--nfew];
+            return sock;
+        }
+        for (std::size_t i = 0; i < more.size(); ++i) {
+            if (more[i].pid != pid) continue;
+            int sock = more[i].sock;
+            more[i] = more.back();
+            more.pop_back();
+            return sock;
+        }
+        return -1;
+    }
+    void close_kids() noexcept {  // in a spare: they are the server's
+        for (std::size_t i = 0; i < nfew; ++i) (void)::close(few[i].sock);
+        for (Kid &k : more) (void)::close(k.sock);
+    }
 };
 
 // A spare: wait for its request on its socket, run the task. Never returns.
@@ -1168,14 +1336,24 @@ struct ServerState {
         memfd = -1;
     }
     if (t.h.daemon) die_with_parent(S.me);  // and if the server is gone already, now
-    report_fd = sock;                       // run_and_exit reports the exit code there
-    report_pid = ::getpid();
     (void)::sigaction(SIGINT, &S.old_int, nullptr);
     (void)::sigaction(SIGCHLD, &S.old_chld, nullptr);
     sigset_t none;
     sigemptyset(&none);
     (void)sigprocmask(SIG_SETMASK, &none, nullptr);
-    become_child(t.name, t.ident, static_cast<pid_t>(t.h.parent));
+    Self *me = made_self;  // made in the server (warm_up): no allocation here
+    if (!me) {
+        try {
+            me = &self();
+        } catch (...) {
+            ::_exit(WEFT_PROCESS_EXIT_BAD_TASK);
+        }
+    }
+    me->task_name = t.name;  // S.buf is never reused from here on
+    me->task_ident = t.ident;
+    me->parent = static_cast<pid_t>(t.h.parent);
+    me->report_fd = sock;  // run_and_exit reports the exit code there
+    me->report_pid = ::getpid();
     void *arg = nullptr;
     if (t.h.arg_inline) {
         arg = t.h.arg_len ? S.buf + t.arg_off : nullptr;  // S.buf is 16-aligned, and so is arg_off
@@ -1193,41 +1371,34 @@ struct ServerState {
 // that the pages it needs are its own (a fork maps no code page and shares
 // every data page) before a client waits on it.
 void warm_up(ServerState &S, bool in_spare) noexcept {
-    int saved = errno;
     struct sigaction sa {};
     (void)::sigaction(SIGINT, nullptr, &sa);
     sigset_t mask;
     (void)sigprocmask(SIG_BLOCK, nullptr, &mask);
-    int sig = 0;
-    (void)::prctl(PR_GET_PDEATHSIG, &sig);
-    (void)::getppid();
-    (void)::send(-1, &sig, sizeof sig, MSG_NOSIGNAL | MSG_DONTWAIT);
-    (void)::close(-1);
-    (void)lookup_fn("");
+    if (!in_spare) {  // a daemon child's path: resolved, not faulted in (rarer)
+        int sig = 0;
+        (void)::prctl(PR_GET_PDEATHSIG, &sig);
+        (void)::getppid();
+    }
+    (void)::send(-1, &mask, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    char none[1] = {'\0'};  // not a constant: a spare then reads no page of ours it need not
+    (void)lookup_fn(none, true);
     static const char w1[] = "weft", w2[] = "weft";
     volatile std::size_t n = sizeof w1;
     (void)std::memcmp(w1, w2, n);  // as the registry's look-up does
-    std::fflush(stdout);
-    std::fflush(stderr);
-    std::free(std::aligned_alloc(16, 16));
-    try {
-        std::string t;
-        t = "";  // the assignment become_child() makes
-    } catch (...) {
-    }
-    if (in_spare) {
+    flush_std();
+    if (!in_spare) {
         try {
-            Self &me = self();
-            me.name.reserve(64);  // so that become_child() need not allocate
-            me.identity.reserve(32);
-            me.name.clear();  // and writes pages that are ours already
-            me.identity.clear();
+            (void)self();  // so that no spare makes it
         } catch (...) {
         }
+    } else if (made_self) {
+        made_self->report_pid = 0;  // the page spare_main writes, now ours
+    }
+    if (in_spare) {
         volatile char *b = S.buf;  // the first page of the request buffer
         b[0] = 0;
     }
-    errno = saved;
 }
 
 // Fork a spare and offer it to the client: {kMsgSpare, pid} with the
@@ -1238,13 +1409,16 @@ void offer_spare(ServerState &S) noexcept {
         (void)send_msg(S.ctrl, kMsgForkFailed, errno, -1);
         return;
     }
+    // fork(), not _Fork(): fewer pages written, but no at-fork handler would
+    // run, and weft's own and the program's must (robust_mutex.hpp).
     pid_t pid = ::fork();
     if (pid == 0) {
         (void)::close(sp[0]);
         (void)::close(S.ctrl);
+        if (S.ask >= 0) (void)::close(S.ask);
         if (S.sfd >= 0) (void)::close(S.sfd);
         if (S.pfd >= 0) (void)::close(S.pfd);
-        for (auto &kv : S.kids) (void)::close(kv.second);
+        S.close_kids();
         warm_up(S, true);
         spare_main(S, sp[1]);
     }
@@ -1257,11 +1431,7 @@ void offer_spare(ServerState &S) noexcept {
     }
     // A pidfd opened before we could reap the child, so it is this child's.
     int pidfd = sys_pidfd_open(pid);
-    try {
-        S.kids.emplace(pid, sp[1]);  // for its wait status
-    } catch (...) {
-        (void)::close(sp[1]);
-    }
+    if (!S.add_kid(pid, sp[1])) (void)::close(sp[1]);  // out of memory: no wait status for it
     if (pidfd >= 0) {
         (void)send_msg(S.ctrl, kMsgSpare, static_cast<int>(pid), sp[0], pidfd);
         (void)::close(pidfd);
@@ -1272,10 +1442,31 @@ void offer_spare(ServerState &S) noexcept {
     (void)::close(sp[0]);
 }
 
-// The server's main loop (in the spawned program). Never returns.
-[[noreturn]] void serve(int ctrl) noexcept {
+// Reap the children that ended; send each one's wait status on its socket
+// (the answer for a child that did not report), unless the client closed its
+// end already (a send would fail there, and write errno: a page copy).
+void reap_children(ServerState &S) noexcept {
+    int st;
+    pid_t w;
+    while ((w = ::waitpid(-1, &st, WNOHANG)) > 0) {
+        int sock = S.take_kid(w);
+        if (sock < 0) continue;
+        struct pollfd pf = {sock, 0, 0};
+        if (::poll(&pf, 1, 0) == 0 || !(pf.revents & (POLLHUP | POLLERR))) (void)send_msg(sock, kMsgStatus, st, -1);
+        (void)::close(sock);
+    }
+}
+
+[[noreturn, gnu::noinline]] void serve_loop(ServerState &S, pid_t parent) noexcept;
+
+// The server's main loop (in the spawned program). Never returns. bound_now:
+// the client added LD_BIND_NOW=1 to our environment (see start_server_locked);
+// take it out again so that our children see the client's environment.
+[[noreturn]] void serve(int ctrl, int ask, bool bound_now) noexcept {
     static ServerState S;  // the spares use it after fork; never destroyed (we _exit)
+    if (bound_now) (void)::unsetenv("LD_BIND_NOW");
     S.ctrl = ctrl;
+    S.ask = ask;
     S.me = ::getpid();
     pid_t parent = ::getppid();
     sigset_t chld;
@@ -1300,37 +1491,68 @@ void offer_spare(ServerState &S) noexcept {
     warm_up(S, false);
     Hello h{kHelloMagic, static_cast<std::int32_t>(S.me)};
     if (::send(ctrl, &h, sizeof h, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof h)) ::_exit(0);
+    // The loop runs just below a page boundary of the stack: a cycle (wake,
+    // fork, offer, reap) then writes one page of it, not two (each a copy
+    // while a spare shares it).
+    char here;
+    std::size_t below = (reinterpret_cast<std::uintptr_t>(&here) & 4095) + 64;
+    volatile char *pad = static_cast<char *>(__builtin_alloca(below));
+    pad[0] = 0;
+    serve_loop(S, parent);
+}
+
+[[noreturn, gnu::noinline]] void serve_loop(ServerState &S, pid_t parent) noexcept {
+    const int ctrl = S.ctrl;
     for (int i = 0; i < kSpares; ++i) offer_spare(S);
+    // Children are reaped when a start comes (it wakes us anyway) or when the
+    // client asks (a child ended without a report); a SIGCHLD wakes us only
+    // when no start came for kQuietMs, so a start+join costs one wake-up here.
+    bool quiet = false;  // a start came within kQuietMs: SIGCHLD waits
     for (;;) {
-        struct pollfd pf[3] = {{ctrl, POLLIN, 0}, {S.sfd, POLLIN, 0}, {S.pfd, POLLIN, 0}};
-        int r = ::poll(pf, S.pfd >= 0 ? 3 : 2, S.pfd >= 0 && S.sfd >= 0 ? -1 : 200);
+        struct pollfd pf[4];
+        int n = 0, ip = -1, ia = -1, is = -1;
+        pf[n++] = {ctrl, POLLIN, 0};
+        if (S.pfd >= 0) pf[ip = n++] = {S.pfd, POLLIN, 0};
+        if (S.ask >= 0) pf[ia = n++] = {S.ask, POLLIN, 0};
+        if (S.sfd >= 0 && !quiet) pf[is = n++] = {S.sfd, POLLIN, 0};
+        int timeout = quiet ? kQuietMs : S.pfd >= 0 && S.sfd >= 0 ? -1 : 200;
+        int r = ::poll(pf, static_cast<nfds_t>(n), timeout);
         if (r < 0 && errno != EINTR) ::_exit(0);
         if (S.pfd < 0 && ::getppid() != parent) ::_exit(0);
-        if (S.pfd >= 0 && (pf[2].revents & POLLIN)) ::_exit(0);
-        if (S.sfd < 0 || (pf[1].revents & POLLIN)) {
-            struct signalfd_siginfo si;
-            while (S.sfd >= 0 && ::read(S.sfd, &si, sizeof si) > 0) {
+        if (ip >= 0 && (pf[ip].revents & POLLIN)) ::_exit(0);
+        bool reap = r == 0;  // quiet time over, or no signalfd: reap, then SIGCHLD wakes us again
+        if ((r == 0 && quiet) || (is >= 0 && (pf[is].revents & POLLIN))) {
+            struct signalfd_siginfo si;  // SIGCHLD does not queue: one read takes it
+            if (S.sfd >= 0) (void)!::read(S.sfd, &si, sizeof si);
+            reap = true;
+            quiet = false;
+        }
+        if (ia >= 0 && pf[ia].revents) {
+            for (;;) {
+                int msg[2];
+                ssize_t got = ::recv(S.ask, msg, sizeof msg, MSG_DONTWAIT);
+                if (got > 0) continue;
+                if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+                    close_fd(S.ask);  // nobody can ask any more
+                break;
             }
-            int st;
-            pid_t w;
-            while ((w = ::waitpid(-1, &st, WNOHANG)) > 0) {
-                auto it = S.kids.find(w);
-                if (it == S.kids.end()) continue;
-                (void)send_msg(it->second, kMsgStatus, st, -1);
-                (void)::close(it->second);
-                S.kids.erase(it);
-            }
+            reap = true;
         }
         if (pf[0].revents & POLLIN) {
-            int msg[2] = {0, 0}, fds[2] = {-1, -1}, n = 0;
-            ssize_t got = recv_msg(ctrl, msg, sizeof msg, fds, 2, &n, nullptr, MSG_DONTWAIT);
-            for (int i = 0; i < n; ++i) (void)::close(fds[i]);
+            int msg[2] = {0, 0}, fds[2] = {-1, -1}, k = 0;
+            ssize_t got = recv_msg(ctrl, msg, sizeof msg, fds, 2, &k, nullptr, MSG_DONTWAIT);
+            for (int i = 0; i < k; ++i) (void)::close(fds[i]);
             if (got == 0) ::_exit(0);  // the parent is gone
             if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK) ::_exit(0);
-            if (got == static_cast<ssize_t>(sizeof msg) && msg[0] == kMsgTaken) offer_spare(S);
+            if (got == static_cast<ssize_t>(sizeof msg) && msg[0] == kMsgTaken) {
+                offer_spare(S);
+                quiet = true;
+                reap = true;
+            }
         } else if (pf[0].revents & (POLLHUP | POLLERR)) {
             ::_exit(0);
         }
+        if (reap) reap_children(S);
     }
 }
 
@@ -1767,6 +1989,7 @@ WEFT_API void weft_process_destroy(weft_process *p) noexcept {
     }
     close_fd(p->pidfd);
     close_fd(p->statusfd);
+    close_fd(p->askfd);
     std::free(p->name.load(std::memory_order_relaxed));
     for (char *s : p->retired) std::free(s);
     delete p;
@@ -1917,7 +2140,7 @@ WEFT_API size_t weft_process_active_children(int64_t *pids, size_t capacity) noe
 
 WEFT_API const char *weft_process_current_name(void) noexcept {
     try {
-        return self().name.c_str();
+        return self().current_name();
     } catch (...) {
         return "MainProcess";
     }
@@ -1955,10 +2178,14 @@ WEFT_API int weft_main(int argc, char **argv) noexcept {
     static const char kSpawn[] = "--weft-spawn=", kServer[] = "--weft-forkserver=";
     if (std::strncmp(argv[1], kSpawn, sizeof kSpawn - 1) == 0) spawned(argv[1] + sizeof kSpawn - 1);
     if (std::strncmp(argv[1], kServer, sizeof kServer - 1) == 0) {
+        // <ctrl>,<ask>[,b]
         char *end = nullptr;
         long fd = std::strtol(argv[1] + sizeof kServer - 1, &end, 10);
-        if (!end || *end != '\0' || fd < 0) ::_exit(WEFT_PROCESS_EXIT_BAD_TASK);
-        serve(static_cast<int>(fd));
+        if (!end || *end != ',' || fd < 0) ::_exit(WEFT_PROCESS_EXIT_BAD_TASK);
+        long ask = std::strtol(end + 1, &end, 10);
+        bool bound_now = end && std::strcmp(end, ",b") == 0;
+        if (!end || (*end != '\0' && !bound_now) || ask < 0) ::_exit(WEFT_PROCESS_EXIT_BAD_TASK);
+        serve(static_cast<int>(fd), static_cast<int>(ask), bound_now);
     }
     return 0;
 }

@@ -48,9 +48,12 @@
  *   request and offers it to the caller (one child waits, idle, for the next
  *   start; weft_process_active_children() does not count it), so a start
  *   sends the task to a child that exists already: no fork and no wait for an
- *   answer. The child reports its exit code, and the server its wait status,
- *   over a per-child socket, so join, exitcode and is_alive work although the
- *   caller is not the OS parent. The server ends when the process that
+ *   answer. The child reports its exit code over a per-child socket just
+ *   before it exits; for a child that ends another way (a signal, `exit()`,
+ *   `_exit()`) the server sends its wait status there, once reaped (it reaps
+ *   at the next start, when the caller asks, or when no start came for a
+ *   moment), so join, exitcode and is_alive work although the caller is not
+ *   the OS parent. The server ends when the process that
  *   started it ends (it watches its control socket and a pidfd of its
  *   parent); an idle child leaves with it. weft_forkserver_start_program() starts
  *   more servers, each running a program of your choice (an interpreter with
@@ -432,7 +435,11 @@ WEFT_API weft_status weft_register(const char *name, weft_process_fn fn) WEFT_NO
  * In a process started by weft's spawn (argv[1] is `--weft-spawn=<fd>`) it
  * reads the task from that inherited descriptor, runs the registered
  * function and `_exit`s with its return value; in a forkserver it runs the
- * server and `_exit`s when its parent is gone. Otherwise it returns 0 at once.
+ * server and `_exit`s when its parent is gone (a server running this program
+ * is started with `LD_BIND_NOW=1` added to its environment, unless it is set
+ * already, and weft_main() takes it out again; if the loader cannot bind
+ * every symbol then, the server is started again without it). Otherwise it
+ * returns 0 at once.
  * @return 0 (it returns only in an ordinary run).
  * @since 0.2
  */
@@ -463,7 +470,7 @@ WEFT_API int64_t weft_forkserver_pid(void) WEFT_NOEXCEPT;
  * the server's program*, and get a copy of the argument bytes, as with the
  * process-wide server, which this one does not replace.
  *
- * The server runs `program argv[0] argv[1] ... --weft-forkserver=<fd>` with
+ * The server runs `program argv[0] argv[1] ... --weft-forkserver=<fds>` with
  * this process's environment, working directory, stdin, stdout and stderr,
  * and must call weft_main() with an argv whose argv[1] is weft's argument
  * (`python3 -m module` then `weft_main(sys.argv)`; a C program called with

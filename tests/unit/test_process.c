@@ -409,6 +409,141 @@ static void test_process_killed_forkserver_is_replaced_and_its_children_read_kil
     assert_true(weft_forkserver_pid() != old);
 }
 
+/* Children that end without reporting: the server's wait status answers,
+ * asked for by the join (or is_alive) that finds the child gone. */
+static int die_by(void *arg, size_t len) {
+    int how = len == sizeof(int) ? *(const int *)arg : 0;
+    if (how == 1) raise(SIGKILL);
+    if (how == 2) kill(getpid(), SIGTERM);
+    if (how == 3) _exit(3);
+    if (how == 4) exit(4);
+    return 5;
+}
+WEFT_REGISTER_FUNCTION(die_by)
+
+static int code_of_death(int how) {
+    static const int codes[] = {5, -SIGKILL, -SIGTERM, 3, 4};
+    return codes[how];
+}
+
+static void test_process_forkserver_child_ending_without_a_report_reads_the_servers_status(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    WT_OK(weft_forkserver_start());
+    for (int i = 0; i < 25; i++) { /* one right after another: the server is busy with starts */
+        int how = i % 5;
+        assert_int_equal(run_method(WEFT_START_FORKSERVER, die_by, &how, sizeof how, NULL), code_of_death(how));
+    }
+    /* is_alive alone (no join) sees the end too */
+    weft_process_options o = WEFT_PROCESS_OPTIONS_INIT;
+    o.start_method = WEFT_START_FORKSERVER;
+    for (int how = 1; how <= 3; how++) {
+        weft_process *p;
+        WT_OK(weft_process_spawn(&p, die_by, &how, sizeof how, &o));
+        int alive = 1;
+        for (int i = 0; i < 2500 && alive; i++) {
+            alive = weft_process_is_alive(p);
+            if (alive) wt_sleep_ms(2);
+        }
+        assert_int_equal(alive, 0);
+        int code = 0;
+        WT_OK(weft_process_exitcode(p, &code));
+        assert_int_equal(code, code_of_death(how));
+        weft_process_destroy(p);
+    }
+}
+
+/* Several threads start and join forkserver children at once, some of which
+ * end without a report: every join reads its own child's code. */
+enum { kFsThreads = 4, kFsStarts = 15 };
+
+static void *start_and_join_many(void *arg) {
+    intptr_t t = (intptr_t)arg;
+    weft_process_options o = WEFT_PROCESS_OPTIONS_INIT;
+    o.start_method = WEFT_START_FORKSERVER;
+    for (int i = 0; i < kFsStarts; i++) {
+        int how = (int)((t + i) % 5);
+        weft_process *p;
+        int code = -1000;
+        if (weft_process_spawn(&p, die_by, &how, sizeof how, &o) != WEFT_OK) return (void *)1;
+        if (weft_process_join(p, 10 * WEFT_SEC) != WEFT_OK || weft_process_exitcode(p, &code) != WEFT_OK)
+            return (void *)2;
+        weft_process_destroy(p);
+        if (code != code_of_death(how)) return (void *)3;
+    }
+    return NULL;
+}
+
+static void test_process_forkserver_starts_and_joins_from_many_threads(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    WT_OK(weft_forkserver_start());
+    weft_thread *t[kFsThreads];
+    for (int i = 0; i < kFsThreads; i++) WT_OK(weft_thread_spawn(&t[i], start_and_join_many, (void *)(intptr_t)i, NULL));
+    for (int i = 0; i < kFsThreads; i++) {
+        void *r = (void *)9;
+        WT_OK(weft_thread_join(t[i], &r, 60 * WEFT_SEC));
+        assert_null(r);
+        weft_thread_destroy(t[i]);
+    }
+}
+
+/* The server reaps its ended children when starts stop coming too: none
+ * stays a zombie, and a detached child that ends without a report leaves
+ * weft_process_active_children(). */
+static void test_process_forkserver_reaps_its_children_when_starts_stop(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    WT_OK(weft_forkserver_start());
+    weft_process_options o = WEFT_PROCESS_OPTIONS_INIT;
+    o.start_method = WEFT_START_FORKSERVER;
+    int64_t pids[6];
+    for (int i = 0; i < 5; i++) {
+        int how = i;
+        weft_process *p;
+        WT_OK(weft_process_spawn(&p, die_by, &how, sizeof how, &o));
+        pids[i] = weft_process_pid(p);
+        WT_OK(weft_process_join(p, 10 * WEFT_SEC));
+        weft_process_destroy(p);
+    }
+    /* detached while it runs; it then ends without a report */
+    weft_process *d;
+    WT_OK(weft_process_spawn(&d, registered_sleep, NULL, 0, &o));
+    pids[5] = weft_process_pid(d);
+    weft_process_destroy(d);
+    int64_t kids[8];
+    size_t n = weft_process_active_children(kids, 8);
+    int listed = 0;
+    for (size_t i = 0; i < n && i < 8; i++) listed |= kids[i] == pids[5];
+    assert_true(listed);
+    assert_int_equal(kill((pid_t)pids[5], SIGKILL), 0);
+    int left = 1;
+    for (int w = 0; w < 2500 && left; w++) {
+        left = 0;
+        for (int i = 0; i < 6; i++) left += wt_proc_state(pids[i]) != 0; /* gone: reaped */
+        n = weft_process_active_children(kids, 8);
+        for (size_t i = 0; i < n && i < 8; i++) left += kids[i] == pids[5];
+        if (left) wt_sleep_ms(2);
+    }
+    assert_int_equal(left, 0);
+}
+
+/* A server running this program starts with LD_BIND_NOW=1 added to its
+ * environment and takes it out again: its children see ours. */
+static int bind_now_is(void *arg, size_t len) {
+    int want = len == sizeof(int) ? *(const int *)arg : -1;
+    return (getenv("LD_BIND_NOW") != NULL) == want ? 61 : 62;
+}
+WEFT_REGISTER_FUNCTION(bind_now_is)
+
+static void test_process_forkserver_children_see_the_callers_environment(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    int want = getenv("LD_BIND_NOW") != NULL;
+    assert_int_equal(run_method(WEFT_START_FORKSERVER, bind_now_is, &want, sizeof want, NULL), 61);
+}
+
+
 struct fs_pair {
     int32_t server, child;
 };
@@ -650,6 +785,25 @@ static void test_process_forkserver_program_rejects_bad_input(void **state) {
     weft_process_destroy(p);
     o.version = 3;
     WT_EXPECT(WEFT_EINVAL, weft_process_create(&p, &o));
+    weft_forkserver_destroy(fs);
+}
+
+/* A program whose symbols cannot all be bound at start (the loader exits
+ * with 127 under LD_BIND_NOW; main() plays that part when kFailBindNow is
+ * set) gets a server started again without. */
+static const char kFailBindNow[] = "WEFT_TEST_PROCESS_FAIL_BIND_NOW";
+
+static void test_process_forkserver_starts_without_bind_now_when_the_loader_fails(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    assert_int_equal(setenv(kFailBindNow, "1", 1), 0);
+    weft_forkserver *fs = NULL;
+    weft_status s = weft_forkserver_start_program(NULL, NULL, &fs); /* this program */
+    assert_int_equal(unsetenv(kFailBindNow), 0);
+    WT_OK(s);
+    int want = getenv("LD_BIND_NOW") != NULL;
+    assert_int_equal(join_code(start_via(fs, bind_now_is, &want, sizeof want, 0)), 61);
+    assert_int_equal(join_code(start_via(fs, return_nine, NULL, 0, 0)), 9);
     weft_forkserver_destroy(fs);
 }
 
@@ -1153,6 +1307,9 @@ static void test_process_leaves_no_zombie_and_no_stray_child(void **state) {
 }
 
 int main(int argc, char **argv) {
+    /* a loader that cannot bind every symbol now (see kFailBindNow) */
+    if (argc >= 2 && strncmp(argv[1], "--weft-forkserver=", 18) == 0 && getenv(kFailBindNow) && getenv("LD_BIND_NOW"))
+        _exit(127);
     /* the server of test_process_forkserver_from_a_program_forks_its_children */
     if (argc >= 3 && strcmp(argv[1], kServerFlag) == 0) weft_main(argc - 1, argv + 1);
     weft_main(argc, argv); /* a spawned child or the forkserver never returns */
@@ -1169,6 +1326,11 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_process_forkserver_and_its_daemon_children_die_with_their_parent),
         cmocka_unit_test(test_process_forkserver_child_that_exits_by_itself_reads_its_own_code),
         cmocka_unit_test(test_process_killed_forkserver_is_replaced_and_its_children_read_killed),
+        cmocka_unit_test(test_process_forkserver_child_ending_without_a_report_reads_the_servers_status),
+        cmocka_unit_test(test_process_forkserver_starts_and_joins_from_many_threads),
+        cmocka_unit_test(test_process_forkserver_reaps_its_children_when_starts_stop),
+        cmocka_unit_test(test_process_forkserver_children_see_the_callers_environment),
+        cmocka_unit_test(test_process_forkserver_starts_without_bind_now_when_the_loader_fails),
         cmocka_unit_test(test_process_forkserver_from_a_program_forks_its_children),
         cmocka_unit_test(test_process_forkserver_program_rejects_bad_input),
         cmocka_unit_test(test_process_program_gets_argv_env_cwd_and_redirected_stdout),
