@@ -1328,6 +1328,7 @@ static swig_type_info *weft_py_ppool_type(void) { return SWIGTYPE_p_weft_process
 %typemap(in) PyObject *argv "$1 = $input;";
 %typemap(in) PyObject *data "$1 = $input;";
 %typemap(in) PyObject *on_result "$1 = $input;";
+%typemap(in) PyObject *chunks "$1 = $input;";
 
 %inline %{
 /* Install the worker-side runner (weft._ppool does, at import). */
@@ -1434,6 +1435,99 @@ PyObject *py_ppool_submit(weft_process_pool *pool, PyObject *data) {
     PyObject *pair = weft_py_pf_pair(outer, inner);
     if (!pair) { weft_future_destroy(outer); weft_future_destroy(inner); }
     return pair;
+}
+
+/* Run one task per item of chunks (a sequence of runner bytes, a map's
+ * chunks) with weft_process_pool_map(chunksize 1, untimed), so an untimed
+ * map on a pool without task timeout or max_tasks borrows the idle workers
+ * and moves the chunks on this thread (no supervisor hop, no future per
+ * chunk). Returns a list with each task's outcome in py_ppool_outcome's
+ * form: (0, bytes) when it ran (b'R'/b'P'/b'E'...), (1, (code, name,
+ * message)) when it failed in weft (worker died, cancelled, ...). The C map
+ * keeps the message of the first failed task only; the others get the
+ * code's own text. Raises WeftClosedError when the pool was closed before
+ * every task was queued, and the error of a map that did not run (bad
+ * handle, WeftDeadlockError when called from the pool's supervisor thread (a
+ * callback), no memory).
+ *
+ * The GIL is released for the whole map and nothing interrupts it: signal
+ * handlers (Ctrl-C) run when it returns. (The stdlib's Pool.map can be
+ * interrupted while it waits, but its tasks run on; the Python side
+ * accepts this for the synchronous maps only.) */
+PyObject *py_ppool_map(weft_process_pool *pool, PyObject *chunks) {
+    PyObject *fast = PySequence_Fast(chunks, "the chunks must be a sequence of bytes");
+    if (!fast) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    PyObject *out = NULL;
+    size_t got = 0; /* buffers held */
+    weft_status st = WEFT_OK;
+    char first[WEFT_ERROR_MESSAGE_MAX] = ""; /* the first failure's message, and its index */
+    size_t first_at = (size_t)-1;
+    Py_buffer *bufs = PyMem_Calloc((size_t)n + 1, sizeof *bufs);
+    weft_bytes *args = PyMem_Calloc((size_t)n + 1, sizeof *args);
+    weft_bytes **results = PyMem_Calloc((size_t)n + 1, sizeof *results);
+    weft_status *codes = PyMem_Calloc((size_t)n + 1, sizeof *codes);
+    if (!bufs || !args || !results || !codes) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(fast, i), &bufs[i], PyBUF_SIMPLE) < 0) goto done;
+        got++;
+        args[i].size = (size_t)bufs[i].len;
+        args[i].data = bufs[i].buf;
+        codes[i] = 1; /* not a weft_status: still 1 after the call if the map never ran */
+    }
+    /* The exported buffers (held by fast) stay put without the GIL: bytes are
+     * immutable, and an exported bytearray cannot be resized. */
+    Py_BEGIN_ALLOW_THREADS
+    st = weft_process_pool_map(pool, weft_py_ptask, args, (size_t)n, results, codes, 1, WEFT_FOREVER);
+    if (st != WEFT_OK) {
+        /* "weft_process_pool_map: call K failed: <the task's message>" names the first failure */
+        const weft_error *e = weft_last_error();
+        int off = -1;
+        size_t k = 0;
+        if (e && e->code == st && sscanf(e->message, "weft_process_pool_map: call %zu failed: %n", &k, &off) >= 1 &&
+            off >= 0) {
+            first_at = k;
+            snprintf(first, sizeof first, "%s", e->message + off);
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (st != WEFT_OK && (n == 0 || codes[0] == 1)) { /* the map did not run */
+        weft_py_raise(st);
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (codes[i] == WEFT_ECLOSED) { /* as a submit to a closed pool raises */
+            weft_py_raise(WEFT_ECLOSED);
+            goto done;
+        }
+    out = PyList_New(n);
+    if (!out) goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *o;
+        if (codes[i] == WEFT_OK)
+            o = Py_BuildValue("(iy#)", 0, (const char *)results[i]->data, (Py_ssize_t)results[i]->size);
+        else
+            o = Py_BuildValue("(i(iss))", 1, codes[i], weft_status_name(codes[i]),
+                              (size_t)i == first_at ? first : weft_strerror(codes[i]));
+        if (!o) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyList_SET_ITEM(out, i, o);
+    }
+done:
+    if (results)
+        for (Py_ssize_t i = 0; i < n; i++) weft_bytes_free(results[i]);
+    for (size_t i = 0; i < got; i++) PyBuffer_Release(&bufs[i]);
+    PyMem_Free(bufs);
+    PyMem_Free(args);
+    PyMem_Free(results);
+    PyMem_Free(codes);
+    Py_DECREF(fast);
+    return out;
 }
 
 /* The outcome of a finished task, read in the asking thread:

@@ -9,8 +9,10 @@ import concurrent.futures as std_futures
 import ctypes
 import functools
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -20,6 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import weft  # noqa: E402
 import weft.futures as wf  # noqa: E402
 import weft.multiprocessing as mp  # noqa: E402
+from weft.multiprocessing import pool as pool_mod  # noqa: E402
 from weft.multiprocessing.pool import Pool, WorkerDiedError  # noqa: E402
 from _runner import check_fresh_build  # noqa: E402
 
@@ -67,6 +70,23 @@ def slow_square(x):
 
 def getpid(_=None):
     return os.getpid()
+
+
+def raise_on_7(x):
+    if x == 7:
+        raise KeyError('no key 7')
+    return x * x
+
+
+def die_on_13_once(marker, x):
+    """Kill the worker at x == 13 the first time (marker: a file it creates first)."""
+    if x == 13:
+        try:
+            os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return x * x
+        os.kill(os.getpid(), signal.SIGKILL)
+    return x * x
 
 
 # Who imported this module: the process itself (fork's parent copy, a spawn
@@ -315,6 +335,179 @@ class PoolTest(unittest.TestCase):
             with self.assertRaises(TimeoutError):
                 p.apply(sleep_and_return, (20, 'late'))
             self.assertEqual(p.apply(square, (9,)), 81)
+
+    # ---- map and starmap: one C map on the calling thread (no future per chunk) ----
+    def spy_sync_maps(self):
+        """Count the C maps of self.pool; fail if a chunk goes through a future."""
+        core = self.pool._core
+        calls = []
+        real = core.map_chunks
+
+        def map_chunks(datas):
+            calls.append(len(datas))
+            return real(datas)
+
+        def no_submit(data):
+            raise AssertionError('map or starmap submitted a chunk as a future')
+
+        core.map_chunks = map_chunks
+        core.submit = no_submit
+        return calls
+
+    def tmp(self):
+        """A fresh directory, removed after the test."""
+        d = tempfile.mkdtemp(prefix='weft-test-pool-')
+        self.addCleanup(shutil.rmtree, d, True)
+        return d
+
+    def test_map_and_starmap_run_their_chunks_in_one_c_map_in_order(self):
+        calls = self.spy_sync_maps()
+        items = list(range(-50, 250))
+        self.assertEqual(self.pool.map(square, items), [x * x for x in items])
+        self.assertEqual(self.pool.map(square, range(5000)), [x * x for x in range(5000)])
+        self.assertEqual(self.pool.map(square, range(3, 40, 3), chunksize=1), [x * x for x in range(3, 40, 3)])
+        self.assertEqual(self.pool.map(square, (x for x in range(7)), chunksize=2), [x * x for x in range(7)])
+        self.assertEqual(self.pool.starmap(add, [(i, 10 * i) for i in range(30)], chunksize=4),
+                         [11 * i for i in range(30)])
+        self.assertEqual(calls, [8, 2, 13, 4, 8])  # the chunks of each call, all in one C map
+        self.assertEqual(self.pool.map(square, []), [])
+        self.assertEqual(self.pool.starmap(add, iter(())), [])
+        self.assertEqual(len(calls), 5)  # nothing to run: no C map
+
+    def test_an_exception_in_one_item_of_a_sync_map_raises_it(self):
+        self.spy_sync_maps()
+        with self.assertRaises(KeyError) as cm:
+            self.pool.map(raise_on_7, range(20), chunksize=3)
+        self.assertIn('no key 7', str(cm.exception))
+        self.assertIn('raise_on_7', str(cm.exception.__cause__))  # the remote traceback
+        with self.assertRaises(KeyError):
+            self.pool.starmap(boom, [(1,), (2,)])
+        with self.assertRaises(CustomError) as cm:
+            self.pool.starmap(raise_custom, [()])
+        self.assertEqual((cm.exception.a, cm.exception.b), (1, 'two'))
+        self.assertEqual(self.pool.map(square, range(4)), [0, 1, 4, 9])
+
+    def test_a_crash_in_a_sync_map_fails_only_its_item(self):
+        # The chunk whose worker died is run again one item per task (through
+        # futures: a rare path); only the item that kills its worker fails.
+        # 13 starts its chunk, so no task ran before it on the worker it kills
+        # (the supervisor may still report the task before it as lost with
+        # that worker, then run the crashing task again: a bug of lib/, open).
+        chunks = self.pool._chunks(die_on_13, range(3, 33), 5, False, pool_mod._MapNow)
+        out = []
+        for part, ok, v in chunks.settled():
+            out.extend(pool_mod._chunk_outcomes(chunks.core, chunks.func, chunks.star, part, ok, v, None))
+        self.assertEqual(len(out), 30)
+        for x, (ok, v) in zip(range(3, 33), out):
+            if x == 13:
+                self.assertFalse(ok)
+                self.assertIsInstance(v, WorkerDiedError)
+                self.assertEqual(v.signal, 9)
+                self.assertIn('worker %d' % v.pid, str(v))
+            else:
+                self.assertEqual((ok, v), (True, x * x))
+        # map raises the first failure in item order: the crash at 13 ...
+        with self.assertRaises(WorkerDiedError) as cm:
+            self.pool.map(die_on_13, range(30), chunksize=10)
+        self.assertIn('signal 9 (SIGKILL)', str(cm.exception))
+        self.assertGreater(cm.exception.pid, 0)
+        # ... or the exception of an item before it
+        with self.assertRaises(KeyError):
+            self.pool.map(raise_on_7, [1, 7, 2, 13], chunksize=4)
+        # an item whose worker died once is run again, so every result comes back
+        marker = os.path.join(self.tmp(), 'died')
+        self.assertEqual(self.pool.map(functools.partial(die_on_13_once, marker), range(30)),
+                         [x * x for x in range(30)])
+        self.assertTrue(os.path.exists(marker))
+        stats = self.pool.stats()
+        self.assertGreaterEqual(stats['crashed'], 3)
+        self.assertEqual(stats['workers'], 2)
+        self.assertEqual(self.pool.map(square, range(10)), [x * x for x in range(10)])
+
+    def test_a_sync_map_on_a_closed_pool_raises_value_error(self):
+        self.pool._core.close()  # closed under the Pool (as by another thread)
+        with self.assertRaises(ValueError) as cm:
+            self.pool.map(square, range(10))
+        self.assertEqual(str(cm.exception), 'Pool not running')
+        self.assertEqual(self.pool.map(square, []), [])  # nothing to run
+
+    def test_a_sync_map_in_a_callback_raises_instead_of_deadlocking(self):
+        seen = []
+
+        def callback(value):  # runs in the pool's supervisor thread
+            try:
+                seen.append(self.pool.map(square, range(3)))
+            except BaseException as e:  # noqa: B902 - asserted on the test thread
+                seen.append(e)
+
+        # (the task outlasts the callback's registration: a callback added to
+        # a finished future runs at once in the thread that adds it)
+        self.assertEqual(self.pool.apply_async(sleep_and_return, (0.5, 4), callback=callback).get(WAIT), 4)
+        self.assertEqual(len(seen), 1)
+        self.assertIsInstance(seen[0], weft.WeftDeadlockError)
+        self.assertIn('supervisor', str(seen[0]))
+        self.assertEqual(self.pool.map(square, range(3)), [0, 1, 4])
+
+    def test_terminate_from_another_thread_ends_a_sync_map(self):
+        timer = threading.Timer(0.3, self.pool.terminate)
+        timer.start()
+        t0 = time.monotonic()
+        with self.assertRaises(std_futures.CancelledError):
+            self.pool.starmap(sleep_and_return, [(0.2, i) for i in range(100)], chunksize=1)
+        self.assertLess(time.monotonic() - t0, 10)
+        timer.join(WAIT)
+        self.assertTrue(self.pool.join(WAIT))
+
+    def test_sync_maps_from_several_threads_at_once(self):
+        results, errors = {}, []
+
+        def run(k):
+            try:
+                if k % 2:
+                    results[k] = self.pool.starmap(add, [(k, i) for i in range(300)])
+                else:
+                    results[k] = self.pool.map(functools.partial(add, k), range(300), chunksize=7)
+            except BaseException as e:  # noqa: B902 - asserted on the test thread
+                errors.append(e)
+
+        threads = [threading.Thread(target=run, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(WAIT)
+        self.assertEqual(errors, [])
+        for k in range(4):
+            self.assertEqual(results[k], [k + i for i in range(300)])
+
+    def test_a_sync_map_on_a_pool_that_does_not_lend_its_workers(self):
+        # maxtasksperchild or a task timeout: the C map queues its chunks
+        with Pool(1, maxtasksperchild=1, context=self.method) as p:
+            pids = p.map(getpid, range(4), chunksize=1)
+            self.assertEqual(len(set(pids)), 4)  # a new worker for every chunk
+            self.assertEqual(p.map(square, range(10), chunksize=3), [x * x for x in range(10)])
+        with Pool(2, context=self.method, task_timeout=0.5) as p:
+            self.assertEqual(p.starmap(add, [(1, 2)] * 9, chunksize=2), [3] * 9)
+            with self.assertRaises(WorkerDiedError):
+                p.map(die_on_13, range(20), chunksize=5)
+            with self.assertRaises(TimeoutError):  # its chunk's worker was killed at the task timeout
+                p.starmap(sleep_and_return, [(0, 1), (20, 'late')], chunksize=1)
+            self.assertEqual(p.map(square, range(5)), [0, 1, 4, 9, 16])
+
+    def test_the_c_map_binding_checks_its_arguments(self):
+        h = self.pool._core.h
+        with self.assertRaises(TypeError):
+            pool_mod._ppool._weft.py_ppool_map(h, 3)
+        with self.assertRaises(TypeError):
+            pool_mod._ppool._weft.py_ppool_map(h, [b'x', 4])
+        self.assertEqual(pool_mod._ppool._weft.py_ppool_map(h, []), [])
+        # a chunk the worker cannot read comes back as its error, the others' results intact
+        core = self.pool._core
+        good = core.chunk_packer(square, False)([2, 3])
+        out = core.map_chunks([good, b'Gjunk', good])
+        self.assertEqual(out[0], (True, [4, 9]))
+        self.assertEqual(out[2], (True, [4, 9]))
+        self.assertFalse(out[1][0])
+        self.assertIsInstance(out[1][1], pool_mod._ppool.TransferError)
 
 
 class MapTest(unittest.TestCase):

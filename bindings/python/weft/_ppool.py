@@ -504,6 +504,13 @@ def decode(outer, inner):
     o = _outcome(outer, inner)
     if o is None:
         raise _cf.InvalidStateError('the task is not finished')
+    return decode_outcome(o)
+
+
+def decode_outcome(o):
+    """(True, value) or (False, exception) of a task's outcome as
+    py_ppool_outcome and py_ppool_map give it: (0, bytes), (1, (code, name,
+    message)) or (2, None)."""
     kind, payload = o
     if kind == 0:
         try:
@@ -679,6 +686,16 @@ class Core:
         f._result = f._exception = f._work = f._pool_state = None
         f._decoded = False
         return f
+
+    def map_chunks(self, datas):
+        """Run the tasks of runner bytes datas (a map's chunks) with one C map
+        on this thread and wait: [(ok, value or exception), ...] in order.
+        An untimed map on a pool without task timeout or max_tasks borrows
+        the idle workers and moves the chunks itself (no supervisor hop and
+        no future per chunk; weft_process_pool_map). It holds no GIL and
+        nothing interrupts it: Ctrl-C is seen when it returns (see
+        multiprocessing.pool._MapNow). WeftClosedError if the pool was closed."""
+        return [decode_outcome(o) for o in _weft.py_ppool_map(self.h, datas)]
 
     @staticmethod
     def _fn_ref(fn):

@@ -146,46 +146,43 @@ def _pairs(v):
     return v if type(v) is _ppool.Outcomes else [(True, x) for x in v]
 
 
-def _chunk_values(core, func, star, items, fut, end):
-    """A chunk's values when every call returned, else None (then use _outcomes)."""
+def _settled(fut, end):
+    """(True, value) or (False, exception) of a chunk's future; raises
+    TimeoutError if it has not finished by end."""
     timeout = None if end is None else max(0.0, end - _monotonic())
     try:
-        v = fut.result(timeout)
+        return True, fut.result(timeout)
     except _futures.TimeoutError:
         if not fut.done():
             raise
-        return None
-    except BaseException:  # noqa: B902
-        return None
-    return None if type(v) is _ppool.Outcomes else v
+        return False, fut.exception()
+    except BaseException as e:  # noqa: B902 - the whole chunk failed (pickling, cancel, broken)
+        if not fut.done():
+            raise  # not the chunk's: the wait itself was interrupted (KeyboardInterrupt)
+        return False, e
 
 
 def _outcomes(core, func, star, items, fut, end):
-    """[(ok, value), ...] of a chunk, retrying a crashed chunk one item per task."""
-    timeout = None if end is None else max(0.0, end - _monotonic())
-    try:
-        return _pairs(fut.result(timeout))
-    except WorkerDiedError as e:
-        if len(items) == 1:
-            return [(False, e)]
-    except _futures.TimeoutError:
-        if not fut.done():
-            raise
-        return [(False, fut.exception())] * len(items)
-    except BaseException as e:  # noqa: B902 - the whole chunk failed (pickling, cancel, broken)
-        return [(False, e)] * len(items)
+    """[(ok, value), ...] of a chunk's future, retrying a crashed chunk one
+    item per task (weft.futures' map uses it too)."""
+    return _chunk_outcomes(core, func, star, items, *_settled(fut, end), end)
+
+
+def _chunk_outcomes(core, func, star, items, ok, value, end):
+    """[(ok, value), ...] of a chunk whose task ended with (ok, value),
+    retrying a crashed chunk one item per task."""
+    if ok:
+        return _pairs(value)
+    if not isinstance(value, WorkerDiedError) or len(items) == 1:
+        return [(False, value)] * len(items)
     singles = [core.submit_chunk(func, [x], star) for x in items]
     out = []
     for s in singles:
-        timeout = None if end is None else max(0.0, end - _monotonic())
-        try:
-            out.extend(_pairs(s.result(timeout)))
-        except _futures.TimeoutError:
-            if not s.done():
-                raise
-            out.append((False, s.exception()))
-        except BaseException as e:  # noqa: B902
-            out.append((False, e))
+        ok, v = _settled(s, end)
+        if ok:
+            out.extend(_pairs(v))
+        else:
+            out.append((False, v))
     return out
 
 
@@ -244,9 +241,11 @@ class _Chunks:
         self.n = len(items)
         self.workers = pool._processes
         self.parts = []
-        pack = core.chunk_packer(func, star)
-        submit = core.submit
-        starts = range(0, len(items), chunksize)
+        self._send(items, range(0, len(items), chunksize), chunksize, core.chunk_packer(func, star))
+
+    def _send(self, items, starts, chunksize, pack):
+        """Pickle and submit every chunk: parts = [(items, ProcessFuture), ...]."""
+        submit = self.core.submit
         # The first chunk of each worker pickled first, then submitted
         # together (the pool's thread wakes once for them: measured 4-9%
         # faster), the others as they are pickled.
@@ -272,22 +271,62 @@ class _Chunks:
             # all of them (measured 5-18% faster on a loaded machine than a
             # wake-up per chunk, whose unpickling would overlap little).
             _wait_all([fut._h for _, fut in self.parts], end)
+        return self._gather(((part, *_settled(fut, end)) for part, fut in self.parts), end)
+
+    def _gather(self, settled, end):
+        """The values of settled chunks [(items, ok, value or exception), ...]
+        in order; raises the first failure (a crashed chunk is retried one
+        item per task first)."""
         out = None
-        for k, (part, fut) in enumerate(self.parts):
-            values = _chunk_values(self.core, self.func, self.star, part, fut, end)
-            if values is not None:
+        for part, ok, v in settled:
+            if ok and type(v) is not _ppool.Outcomes:  # every call of the chunk returned
                 if out is None:
-                    out = values  # the first chunk's fresh list, unpickled for this call only
+                    out = v  # the first chunk's fresh list, unpickled for this call only
                 else:
-                    out.extend(values)
+                    out.extend(v)
                 continue
             if out is None:
                 out = []
-            for ok, v in self.outcomes(k, end):
+            for ok, x in _chunk_outcomes(self.core, self.func, self.star, part, ok, v, end):
                 if not ok:
-                    raise v
-                out.append(v)
+                    raise x
+                out.append(x)
         return [] if out is None else out
+
+
+class _MapNow(_Chunks):
+    """The chunks of one map() or starmap() call, which waits: pickled here,
+    then run by one C map on the calling thread (weft_process_pool_map,
+    _ppool.Core.map_chunks), which on a pool without task timeout or
+    maxtasksperchild borrows the idle workers and moves the chunks itself:
+    no supervisor hop and no future per chunk. Outcomes, retries of crashed
+    chunks and the first failure are as for the futures of _Chunks.
+
+    Ctrl-C: the C map holds no GIL and nothing interrupts it; the
+    KeyboardInterrupt is raised when it returns. That is accepted for the
+    maps that wait (the stdlib's Pool.map can be interrupted while it waits,
+    but its tasks run on anyway); map_async, imap and imap_unordered keep
+    their futures and interruptible waits.
+    """
+
+    def _send(self, items, starts, chunksize, pack):
+        """Only pickle: parts = [(items, bytes or a failed Future), ...]."""
+        self.parts = [(part, pack(part)) for part in (items[i:i + chunksize] for i in starts)]
+
+    def settled(self):
+        """Run every chunk and wait: [(items, ok, value or exception), ...] in order."""
+        datas = [data for _, data in self.parts if type(data) is bytes]
+        try:
+            done = iter(self.core.map_chunks(datas) if datas else ())
+        except WeftClosedError:
+            raise ValueError('Pool not running') from None
+        # A chunk that did not pickle holds a failed Future instead of bytes.
+        return [(part, *(next(done) if type(data) is bytes else _settled(data, None)))
+                for part, data in self.parts]
+
+    def values(self, end=None):
+        """Run every chunk, wait; every value in order, raises the first failure."""
+        return self._gather(self.settled(), None)
 
 
 class MapResult(AsyncResult):
@@ -484,10 +523,10 @@ class Pool:
         return AsyncResult(f, callback, error_callback)
 
     # ---- maps ----
-    def _chunks(self, func, iterable, chunksize, star):
+    def _chunks(self, func, iterable, chunksize, star, kind=_Chunks):
         self._check_running()
         try:
-            return _Chunks(self, func, iterable, chunksize, star)
+            return kind(self, func, iterable, chunksize, star)
         except WeftClosedError:
             raise ValueError('Pool not running') from None
 
@@ -501,13 +540,15 @@ class Pool:
         stdlib's rule (4 chunks per worker). Give a smaller chunksize when
         many calls take very different times, so that the workers share the
         work more evenly. A ``range`` is sent as ranges (nothing per item is
-        pickled on the way there).
+        pickled on the way there). The chunks run in one call of weft's C map
+        on this thread, which Ctrl-C does not interrupt: it is seen when the
+        map returns (use map_async().get() for an interruptible wait).
         """
-        return self._chunks(func, iterable, chunksize, False).values()
+        return self._chunks(func, iterable, chunksize, False, _MapNow).values()
 
     def starmap(self, func, iterable, chunksize=None):
         """[func(*args) for args in iterable], computed by the workers."""
-        return self._chunks(func, iterable, chunksize, True).values()
+        return self._chunks(func, iterable, chunksize, True, _MapNow).values()
 
     def map_async(self, func, iterable, chunksize=None, callback=None, error_callback=None):
         """map() without waiting: return a MapResult."""
