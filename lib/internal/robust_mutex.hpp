@@ -51,6 +51,7 @@
 
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -244,13 +245,27 @@ struct RobustMutex {
         return lock_contended(d);
     }
 
-    // lock() after its inline attempt failed: glibc, which waits and answers
-    // every unusual state (owner died, not recoverable, the caller holds it).
-    // No spinning first: on two cores a bounded spin on the word (20 or 100
-    // reads, or with back-off) measured no better than sleeping at once in
-    // W9, and a longer one worse (the spinner takes the line from the holder).
+    // lock() after its inline attempt failed: a few yields first, then
+    // glibc, which waits and answers every unusual state (owner died, not
+    // recoverable, the caller holds it). Between the yields the word is tried
+    // once each (the inline path): a holder's critical section is usually
+    // over by then, and a waiter that never slept leaves FUTEX_WAITERS clear,
+    // so the holder's unlock makes no futex call either. Measured in W9 (two
+    // processes on two cores): 4 to 16 yields 2.0-2.2x the robust pthread
+    // mutex (and 1.6x Boost's spinning interprocess_mutex), against 0.98x
+    // when sleeping at once; a spin on the word without yielding (20 or 100
+    // reads, or with back-off) measured no better than sleeping (the spinner
+    // takes the line from the holder). With more waiters than cores a yield
+    // lets the holder run. Bounded: a long hold costs kYields syscalls.
+    static constexpr int kYields = 8;
     [[gnu::noinline]] weft_status lock_contended(Deadline &d) noexcept {
         int r;
+        if (!d.poll() && inline_usable()) {
+            for (int i = 0; i < kYields; i++) {
+                sched_yield();
+                if (try_lock_inline()) return WEFT_OK;
+            }
+        }
         if (d.poll() || !inline_usable()) {
             // A poll's answer, or the uncontended path without the inline one.
             r = pthread_mutex_trylock(&m);
