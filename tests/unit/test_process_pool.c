@@ -211,6 +211,16 @@ static weft_process_pool *make(int workers) {
     return p;
 }
 
+/* a pool whose restart budget never runs out: for tests that crash many workers on purpose */
+static weft_process_pool *make_unbudgeted(int workers) {
+    weft_process_pool_options o = WEFT_PROCESS_POOL_OPTIONS_INIT;
+    weft_process_pool *p = NULL;
+    o.workers = workers;
+    o.max_restarts = -1;
+    WT_OK(weft_process_pool_create(&p, &o));
+    return p;
+}
+
 /* xs[i] = i, and args[i] the bytes of xs[i] */
 static void iota_args(int64_t *xs, weft_bytes *args, int n) {
     for (int i = 0; i < n; i++) {
@@ -826,11 +836,7 @@ static void test_process_pool_terminate_kills_running_tasks(void **state) {
 static void test_process_pool_map_with_one_crashing_element_keeps_the_others(void **state) {
     (void)state;
     WT_SKIP_UNDER_TSAN();
-    weft_process_pool_options o = WEFT_PROCESS_POOL_OPTIONS_INIT;
-    weft_process_pool *p = NULL;
-    o.workers = 2;
-    o.max_restarts = -1; /* 8 maps, up to 2 crashes each */
-    WT_OK(weft_process_pool_create(&p, &o));
+    weft_process_pool *p = make_unbudgeted(2); /* crashes on purpose, many times */
     enum { N = 40 };
     int64_t xs[N];
     weft_bytes args[N];
@@ -1528,11 +1534,7 @@ static void test_process_pool_results_sent_before_a_worker_died_still_count(void
      * count (they were once lost when the send failed first), and only
      * element 13 fails. Timed maps go through the supervisor, untimed ones
      * through the caller. */
-    weft_process_pool_options o = WEFT_PROCESS_POOL_OPTIONS_INIT;
-    weft_process_pool *p = NULL;
-    o.workers = 2;
-    o.max_restarts = -1;
-    WT_OK(weft_process_pool_create(&p, &o));
+    weft_process_pool *p = make_unbudgeted(2); /* crashes on purpose, many times */
     enum { N = 30 };
     int64_t xs[N];
     weft_bytes args[N];
