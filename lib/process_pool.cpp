@@ -254,8 +254,17 @@ struct BlockCache {
     void *blocks[kBlockCacheN];
     size_t caps[kBlockCacheN];
 };
+// Its lock is held across fork() (at-fork handlers registered with the
+// cache), so a child never inherits it held by a thread it does not have:
+// a child may map, free results and weft_memory_trim() as its parent does.
 BlockCache *block_cache() noexcept {
-    static auto *c = new (std::nothrow) BlockCache;  // function-local: nothing runs at load time
+    static BlockCache *c = [] {  // function-local: nothing runs at load time
+        auto *made = new (std::nothrow) BlockCache;
+        if (made)
+            (void)pthread_atfork([] { block_cache()->mu.lock(); }, [] { block_cache()->mu.unlock(); },
+                                 [] { block_cache()->mu.unlock(); });
+        return made;
+    }();
     return c;
 }
 

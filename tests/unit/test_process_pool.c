@@ -1786,6 +1786,40 @@ static void test_process_pool_terminate_ends_an_untimed_map_at_once(void **state
     weft_process_pool_destroy(p);
 }
 
+static int trimming;
+
+static void *trim_loop(void *arg) {
+    (void)arg;
+    while (__atomic_load_n(&trimming, __ATOMIC_RELAXED)) (void)weft_memory_trim();
+    return NULL;
+}
+
+static void test_process_pool_map_blocks_survive_a_fork_while_another_thread_trims(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    /* The map block cache's lock is never inherited held: a child forked
+     * while another thread trims (or maps) can use it at once. */
+    __atomic_store_n(&trimming, 1, __ATOMIC_RELAXED);
+    weft_thread *t;
+    WT_OK(weft_thread_spawn(&t, trim_loop, NULL, NULL));
+    for (int round = 0; round < 200; round++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            alarm(10); /* a deadlocked child dies instead of hanging the test */
+            (void)weft_memory_trim();
+            _exit(0);
+        }
+        int st = 0;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 0);
+    }
+    __atomic_store_n(&trimming, 0, __ATOMIC_RELAXED);
+    WT_OK(weft_thread_join(t, NULL, 10 * WEFT_SEC));
+    weft_thread_destroy(t);
+}
+
 /* ---- resize ---------------------------------------------------------------- */
 
 static int64_t live_workers_after(weft_process_pool *p, int want) {
@@ -2205,6 +2239,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_process_pool_untimed_map_with_a_worker_killed_while_receiving_or_sending),
         cmocka_unit_test(test_process_pool_untimed_maps_from_many_threads_with_applies_lose_nothing),
         cmocka_unit_test(test_process_pool_large_map_blocks_are_kept_until_memory_trim),
+        cmocka_unit_test(test_process_pool_map_blocks_survive_a_fork_while_another_thread_trims),
         cmocka_unit_test(test_process_pool_terminate_ends_an_untimed_map_at_once),
         cmocka_unit_test(test_process_pool_untimed_map_takes_workers_that_become_idle),
         cmocka_unit_test(test_process_pool_resize_grows_while_busy),
