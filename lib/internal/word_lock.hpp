@@ -1,4 +1,4 @@
-// WordLock: a one-word futex lock (spinning only if kSpins says so) with a starvation
+// WordLock: a one-word futex lock (yielding a few times before it parks) with a starvation
 // hand-off. It is the engine of weft_lock and the internal lock of every
 // other primitive. It holds no pointer, so it works in shared memory too
 // (construct it there and pass shared = true).
@@ -17,6 +17,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include <sched.h>
+
 #include "deadline.hpp"
 #include "futex.hpp"
 
@@ -31,6 +33,12 @@ public:
     // lock's cache line from the owner, and a parked waiter does not. The
     // loop stays for machines where a spin pays; raise this after measuring.
     static constexpr int kSpins = 0;
+    // Yields before parking, trying the word after each: unlike a spin, a
+    // yielding waiter leaves the line to the owner, and one that never
+    // parked leaves PARKED clear, so the owner's unlock makes no futex call.
+    // W2: 8 yields 1.73x GMutex's contended throughput (none: 0.93x), min
+    // share 45% (none: 36%); W1, W3, W4, W5, W8 unchanged.
+    static constexpr int kYields = 8;
     static constexpr std::int64_t kStarveNs = 1000000;  // 1 ms
 
     bool try_lock() noexcept {
@@ -83,7 +91,7 @@ private:
         return lock_slow(d, shared);
     }
     [[gnu::noinline]] weft_status lock_slow(Deadline &deadline, bool shared) noexcept {
-        int spins = 0;
+        int spins = 0, yields = 0;
         bool parked_once = false;  // after sleeping, assume others sleep too
         bool i_set_starving = false;
         std::int64_t wait_start = 0;
@@ -99,6 +107,12 @@ private:
             if (spins < kSpins && !(s & PARKED)) {
                 ++spins;
                 futex::cpu_relax();
+                s = word_.load(std::memory_order_relaxed);
+                continue;
+            }
+            if (yields < kYields && !(s & PARKED)) {
+                ++yields;
+                sched_yield();
                 s = word_.load(std::memory_order_relaxed);
                 continue;
             }
