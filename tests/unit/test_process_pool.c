@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "weft_test.h"
+#include "weft_fork.h"
 
 /* ---- tasks (they run in the workers) ---------------------------------- */
 
@@ -1794,6 +1795,12 @@ static void *trim_loop(void *arg) {
     return NULL;
 }
 
+static int trim_in_child(void *arg) {
+    (void)arg;
+    (void)weft_memory_trim();
+    return 0;
+}
+
 static void test_process_pool_map_blocks_survive_a_fork_while_another_thread_trims(void **state) {
     (void)state;
     WT_SKIP_UNDER_TSAN();
@@ -1803,17 +1810,9 @@ static void test_process_pool_map_blocks_survive_a_fork_while_another_thread_tri
     weft_thread *t;
     WT_OK(weft_thread_spawn(&t, trim_loop, NULL, NULL));
     for (int round = 0; round < 200; round++) {
-        pid_t pid = fork();
+        pid_t pid = wt_fork(trim_in_child, NULL);
         assert_true(pid >= 0);
-        if (pid == 0) {
-            alarm(10); /* a deadlocked child dies instead of hanging the test */
-            (void)weft_memory_trim();
-            _exit(0);
-        }
-        int st = 0;
-        assert_int_equal(waitpid(pid, &st, 0), pid);
-        assert_true(WIFEXITED(st));
-        assert_int_equal(WEXITSTATUS(st), 0);
+        WT_CHILD_OK(pid); /* a deadlocked child is killed after 10 s and fails this */
     }
     __atomic_store_n(&trimming, 0, __ATOMIC_RELAXED);
     WT_OK(weft_thread_join(t, NULL, 10 * WEFT_SEC));

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "weft_test.h"
+#include "weft_fork.h"
 
 static void test_cpu_count_is_positive_and_at_most_online(void **state) {
     (void)state;
@@ -94,6 +95,17 @@ static void *churn(void *arg) {
     return NULL;
 }
 
+static int churn_in_child(void *arg) {
+    (void)arg;
+    for (int i = 0; i < 5000; i++) {
+        weft_future *f = NULL;
+        if (weft_future_create(&f) != WEFT_OK) return 2;
+        weft_future_destroy(f);
+    }
+    (void)weft_memory_trim();
+    return 0;
+}
+
 static void test_fork_while_the_cache_is_busy(void **state) {
     (void)state;
     WT_SKIP_UNDER_TSAN();
@@ -106,22 +118,9 @@ static void test_fork_while_the_cache_is_busy(void **state) {
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, churn, NULL), 0);
     for (int round = 0; round < 20; round++) {
-        pid_t pid = fork();
+        pid_t pid = wt_fork(churn_in_child, NULL);
         assert_true(pid >= 0);
-        if (pid == 0) {
-            alarm(10); /* a deadlocked child dies instead of hanging the test */
-            for (int i = 0; i < 5000; i++) {
-                weft_future *f = NULL;
-                if (weft_future_create(&f) != WEFT_OK) _exit(2);
-                weft_future_destroy(f);
-            }
-            (void)weft_memory_trim();
-            _exit(0);
-        }
-        int st = 0;
-        assert_int_equal(waitpid(pid, &st, 0), pid);
-        assert_true(WIFEXITED(st));
-        assert_int_equal(WEXITSTATUS(st), 0);
+        WT_CHILD_OK(pid); /* a deadlocked child is killed after 10 s and fails this */
     }
     atomic_store(&churning, 0);
     assert_int_equal(pthread_join(t, NULL), 0);
