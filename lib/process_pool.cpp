@@ -509,6 +509,29 @@ bool send_full(int fd, const void *p, size_t n) noexcept {
     return true;
 }
 
+// One non-blocking sendmsg of what is left of a frame, head then payload,
+// `done` bytes of it sent already: the bytes sent (> 0), 0 when the socket
+// is full, -1 when the peer is gone.
+ssize_t send_part(int sock, const char *head, size_t head_len, const char *payload, size_t len, size_t done) noexcept {
+    for (;;) {
+        struct iovec iov[2];
+        int k = 0;
+        if (done < head_len) {
+            iov[k++] = {const_cast<char *>(head) + done, head_len - done};
+            if (len) iov[k++] = {const_cast<char *>(payload), len};
+        } else {
+            iov[k++] = {const_cast<char *>(payload) + (done - head_len), head_len + len - done};
+        }
+        struct msghdr mh {};
+        mh.msg_iov = iov;
+        mh.msg_iovlen = static_cast<size_t>(k);
+        ssize_t r = ::sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (r > 0) return r;
+        if (r < 0 && errno == EINTR) continue;
+        return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+    }
+}
+
 // One call of the task inside the worker: its code, its message when it
 // failed, and its result bytes in `out` (with header room).
 struct CallOutcome {
@@ -803,6 +826,23 @@ int spawned_worker(void *arg, size_t len) noexcept {
 }
 
 // ---- the pool's side --------------------------------------------------------
+
+// A task frame's head into `out` (room for TaskHdr + kMaxTaskName): the
+// header, then for spawn and forkserver workers (`name`) the registered name
+// the worker finds the function by. Its length.
+size_t task_head(char *out, std::uint32_t kind, std::uint32_t count, weft_ptask_fn fn, const std::string *name,
+                 size_t len) noexcept {
+    TaskHdr h{kind, count, static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(fn)), len, 0};
+    size_t n = sizeof h;
+    if (name) {
+        h.fn = 0;
+        h.pad = name->size();
+        std::memcpy(out + sizeof h, name->data(), name->size());
+        n += name->size();
+    }
+    std::memcpy(out, &h, sizeof h);
+    return n;
+}
 
 struct PTask {
     weft_ptask_fn fn = nullptr;
@@ -1336,15 +1376,7 @@ void weft_process_pool::dispatch(Worker &w, PTask *t) {
         w.sent_at = monotonic_now();
         busy.fetch_add(1, std::memory_order_relaxed);
     }
-    TaskHdr h{t->kind, t->count, static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(t->fn)), t->len, 0};
-    w.out_head_len = sizeof h;
-    if (t->name) {  // spawn and forkserver: the worker finds the function by name
-        h.fn = 0;
-        h.pad = t->name->size();
-        std::memcpy(w.out_head + sizeof h, t->name->data(), t->name->size());
-        w.out_head_len += t->name->size();
-    }
-    std::memcpy(w.out_head, &h, sizeof h);
+    w.out_head_len = task_head(w.out_head, t->kind, t->count, t->fn, t->name, t->len);
     w.out_payload = t->arg;
     w.out_len = t->len;
     w.out_total = w.out_head_len + t->len;
@@ -1354,34 +1386,9 @@ void weft_process_pool::dispatch(Worker &w, PTask *t) {
 
 void weft_process_pool::on_writable(Worker &w) {
     while (w.sending() && !w.sock_eof) {
-        struct iovec iov[2];
-        int n = 0;
-        if (w.out_done < w.out_head_len) {
-            iov[n].iov_base = w.out_head + w.out_done;
-            iov[n].iov_len = w.out_head_len - w.out_done;
-            n++;
-            if (w.out_len) {
-                iov[n].iov_base = const_cast<char *>(w.out_payload);
-                iov[n].iov_len = w.out_len;
-                n++;
-            }
-        } else {
-            size_t at = w.out_done - w.out_head_len;
-            iov[n].iov_base = const_cast<char *>(w.out_payload + at);
-            iov[n].iov_len = w.out_total - w.out_done;
-            n++;
-        }
-        struct msghdr mh {};
-        mh.msg_iov = iov;
-        mh.msg_iovlen = static_cast<size_t>(n);
-        ssize_t r = ::sendmsg(w.sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (r > 0) {
-            w.out_done += static_cast<size_t>(r);
-        } else if (r < 0 && errno == EINTR) {
-            continue;
-        } else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            return;
-        } else {
+        ssize_t r = send_part(w.sock, w.out_head, w.out_head_len, w.out_payload, w.out_len, w.out_done);
+        if (r == 0) return;
+        if (r < 0) {
             // The worker is gone (its pidfd tells how). Replies it sent before
             // it went are still in the socket: take them first, as on_exit
             // reads nothing once sock_eof is set.
@@ -1389,6 +1396,7 @@ void weft_process_pool::on_writable(Worker &w) {
             w.sock_eof = true;
             return;
         }
+        w.out_done += static_cast<size_t>(r);
     }
 }
 
@@ -2187,38 +2195,12 @@ weft_status weft_process_pool::direct_apply(const char *func, weft_ptask_fn fn, 
     // Send the task: header (and name), then the argument.
     {
         alignas(8) char head[sizeof(TaskHdr) + kMaxTaskName];
-        TaskHdr h{kTask, 1, static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(fn)), len, 0};
-        size_t head_len = sizeof h;
-        if (name) {
-            h.fn = 0;
-            h.pad = name->size();
-            std::memcpy(head + sizeof h, name->data(), name->size());
-            head_len += name->size();
-        }
-        std::memcpy(head, &h, sizeof h);
+        size_t head_len = task_head(head, kTask, 1, fn, name, len);
         size_t total = head_len + len, done = 0;
         while (done < total && !where) {
-            struct iovec iov[2];
-            int n = 0;
-            if (done < head_len) {
-                iov[n++] = {head + done, head_len - done};
-                if (len) iov[n++] = {const_cast<void *>(arg), len};
-            } else {
-                iov[n++] = {const_cast<char *>(static_cast<const char *>(arg)) + (done - head_len), total - done};
-            }
-            struct msghdr mh {};
-            mh.msg_iov = iov;
-            mh.msg_iovlen = static_cast<size_t>(n);
-            ssize_t r = ::sendmsg(w->sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-            if (r > 0) {
-                done += static_cast<size_t>(r);
-            } else if (r < 0 && errno == EINTR) {
-                continue;
-            } else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                if (wait_worker(*w, POLLOUT) == Ev::dead) where = "while receiving the task's argument";
-            } else {
-                where = "while receiving the task's argument";
-            }
+            ssize_t r = send_part(w->sock, head, head_len, static_cast<const char *>(arg), len, done);
+            if (r > 0) done += static_cast<size_t>(r);
+            else if (r < 0 || wait_worker(*w, POLLOUT) == Ev::dead) where = "while receiving the task's argument";
         }
     }
     // Read the result: its header (usually with the bytes, in one read), then the rest.
@@ -2823,15 +2805,7 @@ void MapState::direct_round(std::vector<Unit> &units, std::vector<Unit> &rest, s
 
     auto start_send = [&](Lent &L, size_t k) {
         PTask *t = pack(units[k].first, units[k].count);
-        TaskHdr h{kChunk, t->count, static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(fn)), t->len, 0};
-        L.head_len = sizeof h;
-        if (name) {
-            h.fn = 0;
-            h.pad = name->size();
-            std::memcpy(L.head + sizeof h, name->data(), name->size());
-            L.head_len += name->size();
-        }
-        std::memcpy(L.head, &h, sizeof h);
+        L.head_len = task_head(L.head, kChunk, t->count, fn, name, t->len);
         L.out = t;
         L.done = 0;
         L.total = L.head_len + t->len;
@@ -2840,30 +2814,12 @@ void MapState::direct_round(std::vector<Unit> &units, std::vector<Unit> &rest, s
     // Write what the socket takes; false when the worker is gone.
     auto write_some = [&](Lent &L) -> bool {
         while (L.out) {
-            struct iovec iov[2];
-            int k = 0;
-            if (L.done < L.head_len) {
-                iov[k++] = {L.head + L.done, L.head_len - L.done};
-                if (L.out->len) iov[k++] = {L.out->arg, L.out->len};
-            } else {
-                iov[k++] = {L.out->arg + (L.done - L.head_len), L.total - L.done};
-            }
-            struct msghdr mh {};
-            mh.msg_iov = iov;
-            mh.msg_iovlen = static_cast<size_t>(k);
-            ssize_t r = ::sendmsg(L.w->sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-            if (r > 0) {
-                L.done += static_cast<size_t>(r);
-                if (L.done == L.total) {
-                    delete L.out;  // its block goes back to the cache for the next chunk
-                    L.out = nullptr;
-                }
-            } else if (r < 0 && errno == EINTR) {
-                continue;
-            } else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                return true;
-            } else {
-                return false;
+            ssize_t r = send_part(L.w->sock, L.head, L.head_len, L.out->arg, L.out->len, L.done);
+            if (r <= 0) return r == 0;
+            L.done += static_cast<size_t>(r);
+            if (L.done == L.total) {
+                delete L.out;  // its block goes back to the cache for the next chunk
+                L.out = nullptr;
             }
         }
         return true;
