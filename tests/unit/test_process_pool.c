@@ -441,6 +441,87 @@ static void test_process_pool_map_moves_arguments_and_results_of_every_small_siz
     weft_process_pool_destroy(p);
 }
 
+/* A map chunk of same-size small arguments, and its reply while every call
+ * succeeds with a result of one small size, travel packed; any other call
+ * turns the reply padded from there on. The argument is {i, rule, at} and
+ * zeros up to its size; the result of call i by rule: 0: i*i (8 bytes);
+ * 1: the same, but call `at` gives 3 bytes {i, i, i}; 2: the same, but call
+ * `at` fails; 3: 64 bytes (the largest packed size) of i; 4: 65 bytes of i;
+ * 5: no bytes. */
+enum { SHAPE_SQUARE, SHAPE_SHORT_AT, SHAPE_FAIL_AT, SHAPE_64, SHAPE_65, SHAPE_EMPTY, SHAPE_RULES };
+
+static size_t shape_size(int64_t rule, int64_t i, int64_t at) {
+    static const size_t sizes[] = {8, 8, 8, 64, 65, 0};
+    return rule == SHAPE_SHORT_AT && i == at ? 3 : sizes[rule];
+}
+
+static weft_status shape(const void *arg, size_t len, weft_ptask_result *out) {
+    int64_t v[3];
+    unsigned char b[65];
+    if (len < sizeof v) return WEFT_EINVAL;
+    memcpy(v, arg, sizeof v);
+    if (v[1] == SHAPE_FAIL_AT && v[0] == v[2]) return weft_task_fail(WEFT_EFAILED, "shape: told to fail here");
+    if (shape_size(v[1], v[0], v[2]) != 8) {
+        memset(b, (int)v[0], sizeof b);
+        return weft_ptask_result_set(out, b, shape_size(v[1], v[0], v[2]));
+    }
+    int64_t y = v[0] * v[0];
+    return weft_ptask_result_set(out, &y, sizeof y);
+}
+
+static void test_process_pool_map_packs_same_size_items_and_unpacks_at_the_first_other(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(2);
+    enum { N = 37 };
+    static unsigned char raw[N][80];
+    weft_bytes args[N];
+    weft_bytes *res[N];
+    weft_status codes[N];
+    size_t arg_sizes[] = {24, 64, 65}; /* packed, the largest packed, padded */
+    int64_t ats[] = {0, 17, N - 1};
+    size_t chunks[] = {0, 1, 5, N};
+    int64_t timeouts[] = {20 * WEFT_SEC, WEFT_FOREVER};
+    for (size_t a = 0; a < 3; a++)
+        for (int64_t rule = 0; rule < SHAPE_RULES; rule++)
+            for (size_t k = 0; k < 3; k++)
+                for (size_t c = 0; c < 4; c++) {
+                    int64_t at = ats[k];
+                    for (int64_t i = 0; i < N; i++) {
+                        int64_t v[3] = {i, rule, at};
+                        memset(raw[i], 0, sizeof raw[i]);
+                        memcpy(raw[i], v, sizeof v);
+                        args[i].size = arg_sizes[a];
+                        args[i].data = raw[i];
+                    }
+                    weft_status s = weft_process_pool_map(p, shape, args, N, res, codes, chunks[c], timeouts[c % 2]);
+                    assert_int_equal(s, rule == SHAPE_FAIL_AT ? WEFT_EFAILED : WEFT_OK);
+                    for (int64_t i = 0; i < N; i++) {
+                        if (rule == SHAPE_FAIL_AT && i == at) {
+                            assert_int_equal(codes[i], WEFT_EFAILED);
+                            assert_null(res[i]);
+                            continue;
+                        }
+                        size_t want = shape_size(rule, i, at);
+                        assert_int_equal(codes[i], WEFT_OK);
+                        assert_int_equal(res[i]->size, want);
+                        assert_int_equal((uintptr_t)res[i]->data % 16, 0);
+                        if (want == 8) {
+                            int64_t y;
+                            memcpy(&y, res[i]->data, sizeof y);
+                            assert_int_equal(y, i * i);
+                        } else {
+                            for (size_t j = 0; j < want; j++)
+                                assert_int_equal(((unsigned char *)res[i]->data)[j], (unsigned char)i);
+                        }
+                        weft_bytes_free(res[i]);
+                    }
+                    if (rule == SHAPE_FAIL_AT)
+                        assert_non_null(strstr(weft_last_error()->message, "shape: told to fail here"));
+                }
+    weft_process_pool_destroy(p);
+}
+
 struct unordered_seen {
     int count[64];
     int64_t sum;
@@ -2196,6 +2277,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_process_pool_execute_runs_everything_before_shutdown_returns),
         cmocka_unit_test(test_process_pool_map_keeps_argument_order_for_any_chunk_size),
         cmocka_unit_test(test_process_pool_map_moves_arguments_and_results_of_every_small_size),
+        cmocka_unit_test(test_process_pool_map_packs_same_size_items_and_unpacks_at_the_first_other),
         cmocka_unit_test(test_process_pool_map_unordered_reports_each_result_once),
         cmocka_unit_test(test_process_pool_untimed_map_unordered_callback_may_use_the_pool),
         cmocka_unit_test(test_process_pool_runs_the_initializer_in_each_worker_and_replaces_after_max_tasks),
