@@ -2724,7 +2724,7 @@ struct MapState {
     weft_status *codes;    // may be null
     weft_process_pool_result_fn on_result;
     void *user_data;
-    std::vector<weft_status> code;
+    std::vector<weft_status> code;  // every call's, WEFT_OK until it is settled otherwise
     std::unordered_map<size_t, std::string> message;  // of the failed calls only
     std::vector<char> reported;                        // map_unordered only
 
@@ -2819,7 +2819,10 @@ struct MapState {
                 rb->data = rb + 1;
                 copy_bytes(static_cast<char *>(rb->data), one, item);
                 zero_pad(static_cast<char *>(rb->data), item);
-                set(u.first + k, WEFT_OK, nullptr, rb, carve);
+                if (carve)
+                    results[u.first + k] = rb;  // (code[] says WEFT_OK already; no callback with results)
+                else
+                    set(u.first + k, WEFT_OK, nullptr, rb);
             }
             if (carve) sl->refs.fetch_add(u.count, std::memory_order_relaxed);
             return;
@@ -3205,8 +3208,8 @@ weft_status run_map(MapState &m, size_t chunksize, int64_t timeout_ns) {
         weft_status s2 = m.round(singles, d, none);
         if (s == WEFT_OK) s = s2;
     }
-    for (size_t i = 0; i < m.n; i++)
-        if (m.codes) m.codes[i] = m.code[i];
+    if (m.codes) std::memcpy(m.codes, m.code.data(), m.n * sizeof(weft_status));
+    if (m.message.empty() && s != WEFT_ETIMEDOUT) return WEFT_OK;  // every call succeeded (each failure has a message)
     for (size_t i = 0; i < m.n; i++)
         if (m.code[i] != WEFT_OK && m.code[i] != WEFT_ECANCELLED)
             return fail(m.code[i], "%s: call %zu failed: %s", F, i, m.message[i].c_str());
