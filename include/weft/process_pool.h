@@ -458,9 +458,9 @@ WEFT_API weft_status weft_process_pool_apply_async(weft_process_pool *pool, weft
  * @param args the arguments (each copied at submit).
  * @param codes receives each call's status (#WEFT_OK or its failure); may
  *        be NULL.
- * @param chunksize arguments per task; 0 picks one: 2 chunks per worker, good
- *        for many small calls; pass a smaller one when calls take long or
- *        uneven times.
+ * @param chunksize arguments per task; 0 picks one: one chunk per worker,
+ *        best for many small calls; pass a smaller one when calls take long
+ *        or uneven times.
  * @param timeout_ns bounds the whole map: at the deadline, queued chunks are
  *        cancelled and the workers running the others are killed and replaced.
  *        An untimed map (#WEFT_FOREVER) on a pool without a task timeout or
