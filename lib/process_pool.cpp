@@ -366,6 +366,23 @@ weft_bytes *slab_alloc(size_t len) noexcept {
 
 Slab *slab_of(const weft_bytes *b) noexcept { return (reinterpret_cast<const BytesHead *>(b) - 1)->slab; }
 
+// Result k of a packed reply whose results start at `from`, carved at its
+// padded place in the slab at p (see settle_reply).
+[[gnu::always_inline]] inline weft_bytes *carve_packed(char *p, const char *from, size_t k, size_t item,
+                                                       Slab *sl) noexcept {
+    char one[kFixedMax];
+    copy_bytes(one, from + k * item, item);
+    auto *h = reinterpret_cast<BytesHead *>(p + k * (kItemRoom + pad16(item)));
+    h->slab = sl;
+    h->pad = 0;
+    auto *rb = reinterpret_cast<weft_bytes *>(h + 1);
+    rb->size = item;
+    rb->data = rb + 1;
+    copy_bytes(static_cast<char *>(rb->data), one, item);
+    zero_pad(static_cast<char *>(rb->data), item);
+    return rb;
+}
+
 // A chunk's reply, read by the pool: the slab for a reply with header `rh`
 // to a chunk of `count` calls, and where its rh.len bytes go (*dst). A packed
 // reply (kChunkFixedDone) goes at the end of a slab the size of its padded
@@ -2755,16 +2772,20 @@ struct MapState {
     }
 
     PTask *pack(size_t first, size_t count) {
-        size_t len = 0, fixed = args[first].size;
-        for (size_t i = first; i < first + count; i++) {
-            len += sizeof(ItemHdr) + pad16(args[i].size);
-            if (args[i].size != fixed) fixed = SIZE_MAX;
-        }
+        const weft_bytes *a = args + first;
+        size_t fixed = a[0].size;
+        for (size_t i = 1; i < count && fixed <= kFixedMax; i++)
+            if (a[i].size != fixed) fixed = SIZE_MAX;
         if (fixed <= kFixedMax) {  // packed: kChunkFixed
             PTask *t = make_task(fn, kChunkFixed, static_cast<std::uint32_t>(count), nullptr, count * fixed);
-            for (size_t i = 0; i < count; i++) copy_bytes(t->arg + i * fixed, args[first + i].data, fixed);
+            if (fixed == 8)  // (the common size: one move each)
+                for (size_t i = 0; i < count; i++) std::memcpy(t->arg + i * 8, a[i].data, 8);
+            else
+                for (size_t i = 0; i < count; i++) copy_bytes(t->arg + i * fixed, a[i].data, fixed);
             return t;
         }
+        size_t len = 0;
+        for (size_t i = 0; i < count; i++) len += sizeof(ItemHdr) + pad16(a[i].size);
         PTask *t = make_task(fn, kChunk, static_cast<std::uint32_t>(count), nullptr, len);
         size_t off = 0;
         for (size_t i = first; i < first + count; i++) {
@@ -2805,26 +2826,17 @@ struct MapState {
             // Every call succeeded, its result packed at the end of the slab
             // (chunk_reply_start): carve them front to back, each result's
             // place ending where the next one's packed bytes begin, or before.
-            size_t item = packed - 1, step = kItemRoom + pad16(item);
+            size_t item = packed - 1;
             const char *from = p + (b->size - u.count * item);
-            bool carve = results && sl;
-            for (size_t k = 0; k < u.count; k++) {
-                char one[kFixedMax];
-                copy_bytes(one, from + k * item, item);
-                auto *h = reinterpret_cast<BytesHead *>(p + k * step);
-                h->slab = sl;
-                h->pad = 0;
-                auto *rb = reinterpret_cast<weft_bytes *>(h + 1);
-                rb->size = item;
-                rb->data = rb + 1;
-                copy_bytes(static_cast<char *>(rb->data), one, item);
-                zero_pad(static_cast<char *>(rb->data), item);
-                if (carve)
-                    results[u.first + k] = rb;  // (code[] says WEFT_OK already; no callback with results)
+            if (results && sl) {  // (code[] says WEFT_OK already; no callback with results)
+                if (item == 8)  // (the common size: fixed-size moves)
+                    for (size_t k = 0; k < u.count; k++) results[u.first + k] = carve_packed(p, from, k, 8, sl);
                 else
-                    set(u.first + k, WEFT_OK, nullptr, rb);
+                    for (size_t k = 0; k < u.count; k++) results[u.first + k] = carve_packed(p, from, k, item, sl);
+                sl->refs.fetch_add(u.count, std::memory_order_relaxed);
+            } else {
+                for (size_t k = 0; k < u.count; k++) set(u.first + k, WEFT_OK, nullptr, carve_packed(p, from, k, item, sl));
             }
-            if (carve) sl->refs.fetch_add(u.count, std::memory_order_relaxed);
             return;
         }
         size_t off = 0, carved = 0;
