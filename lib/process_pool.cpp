@@ -505,6 +505,18 @@ std::string describe_status(int status) {
 
 // ---- the worker process ---------------------------------------------------
 
+// Waiting for a socket: spin (retrying, yielding the CPU between tries) for
+// up to kSpinNs before sleeping, while the last wait of the same kind was
+// shorter than that. Waking a sleeping process costs the waker a system call
+// and, on a VM whose other vCPU is idle, the host's wake-up of that vCPU
+// (tens of microseconds here); a map's replies and a worker's next tasks
+// come that quickly while work flows (W7: 10k tiny calls 160 -> 126 us), and
+// a pool that goes quiet stops spinning after one wait in vain. (A wait that
+// ended asleep also counts the wake-up's delay, hence the margin of
+// spin_worth(): with none, one slow wake-up stopped the spinning for good.)
+constexpr int64_t kSpinNs = 100 * WEFT_USEC;
+constexpr bool spin_worth(int64_t last_wait) noexcept { return last_wait < 2 * kSpinNs; }
+
 // The worker's one read from its socket: what is there now, up to n bytes;
 // 0 at the end, -1 on an error. It sleeps in poll(POLLIN), not in a blocking
 // read: a blocking read sleeps on the socket's one wait queue, which the
@@ -512,15 +524,24 @@ std::string describe_status(int status) {
 // worker waiting for a map's next chunk was woken for nothing at every reply
 // the pool took in (measured: half of a 10k map's time on two cores).
 ssize_t read_some(int fd, void *p, size_t n) noexcept {
+    static int64_t last_wait = INT64_MAX;  // the worker's last wait for bytes, ns
+    int64_t since = 0;
     for (;;) {
         ssize_t r = ::recv(fd, p, n, MSG_DONTWAIT);
-        if (r >= 0) return r;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            struct pollfd w = {fd, POLLIN, 0};
-            if (::poll(&w, 1, -1) >= 0 || errno == EINTR) continue;
-            return -1;
+        if (r >= 0) {
+            if (since) last_wait = monotonic_now() - since;
+            return r;
         }
-        if (errno != EINTR) return -1;
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) return -1;
+        int64_t now = monotonic_now();
+        if (!since) since = now;
+        if (spin_worth(last_wait) && now - since < kSpinNs) {
+            sched_yield();
+            continue;
+        }
+        struct pollfd w = {fd, POLLIN, 0};
+        if (::poll(&w, 1, -1) < 0 && errno != EINTR) return -1;
     }
 }
 
@@ -1162,6 +1183,7 @@ struct weft_process_pool : Handle<Magic::process_pool> {
 
     // ---- counters (written by the supervisor, read by stats) ----
     std::atomic<int> busy{0};
+    std::atomic<int64_t> reply_wait{INT64_MAX};  // a borrowing caller's last wait for its workers, ns (kSpinNs)
     std::atomic<std::int64_t> completed{0}, failed{0}, cancelled{0}, timed_out{0}, crashed{0}, replaced{0};
 
     // ---- the supervisor's own ----
@@ -3138,7 +3160,14 @@ void MapState::direct_round(std::vector<Unit> &units, std::vector<Unit> &rest, s
             pf[nfds++] = {L.w->pidfd, POLLIN, 0};
         }
         // Units wait for a worker: look again for idle ones every millisecond.
-        int r = ::poll(pf.data(), static_cast<nfds_t>(nfds), todo.empty() ? -1 : 1);
+        // (Spin first while replies came quickly: kSpinNs.)
+        int r = 0;
+        int64_t t0 = monotonic_now();
+        if (spin_worth(P->reply_wait.load(std::memory_order_relaxed)))
+            while ((r = ::poll(pf.data(), static_cast<nfds_t>(nfds), 0)) == 0 && monotonic_now() - t0 < kSpinNs)
+                sched_yield();
+        if (r == 0) r = ::poll(pf.data(), static_cast<nfds_t>(nfds), todo.empty() ? -1 : 1);
+        if (r > 0) P->reply_wait.store(monotonic_now() - t0, std::memory_order_relaxed);
         if (r < 0 && errno == EINTR) continue;
         size_t at = 0;
         for (Lent &L : lent) {
