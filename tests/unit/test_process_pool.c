@@ -522,6 +522,56 @@ static void test_process_pool_map_packs_same_size_items_and_unpacks_at_the_first
     weft_process_pool_destroy(p);
 }
 
+/* CPU time (utime + stime, clock ticks) a process has used, from /proc/PID/stat. */
+static long proc_cpu_ticks(int64_t pid) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%lld/stat", (long long)pid);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *rp = strrchr(buf, ')');
+    assert_non_null(rp);
+    long utime = 0, stime = 0;
+    /* after ')': state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
+    assert_int_equal(sscanf(rp + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime, &stime), 2);
+    return utime + stime;
+}
+
+static void test_process_pool_workers_spin_between_quick_tasks_and_sleep_when_idle(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(2);
+    enum { N = 2000 };
+    int64_t xs[N];
+    weft_bytes args[N];
+    weft_bytes *res[N];
+    iota_args(xs, args, N);
+    for (int r = 0; r < 50; r++) { /* back-to-back maps: the workers spin for the next chunk */
+        WT_OK(weft_process_pool_map(p, square, args, N, res, NULL, 0, WEFT_FOREVER));
+        for (int i = 0; i < N; i++) weft_bytes_free(res[i]);
+    }
+    int64_t pids[2];
+    size_t n = 0;
+    WT_OK(weft_process_pool_pids(p, pids, 2, &n));
+    assert_int_equal(n, 2);
+    wt_sleep_ms(50); /* past any spin (100 us) */
+    long before = proc_cpu_ticks(pids[0]) + proc_cpu_ticks(pids[1]);
+    wt_sleep_ms(500);
+    long used = proc_cpu_ticks(pids[0]) + proc_cpu_ticks(pids[1]) - before;
+    assert_true(used <= 5); /* idle workers sleep: a spin that never ends would use up to 100 ticks */
+    /* and they still answer */
+    WT_OK(weft_process_pool_map(p, square, args, N, res, NULL, 0, WEFT_FOREVER));
+    for (int i = 0; i < N; i++) {
+        int64_t y;
+        memcpy(&y, res[i]->data, sizeof y);
+        assert_int_equal(y, (int64_t)i * i);
+        weft_bytes_free(res[i]);
+    }
+    weft_process_pool_destroy(p);
+}
+
 struct unordered_seen {
     int count[64];
     int64_t sum;
@@ -2278,6 +2328,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_process_pool_map_keeps_argument_order_for_any_chunk_size),
         cmocka_unit_test(test_process_pool_map_moves_arguments_and_results_of_every_small_size),
         cmocka_unit_test(test_process_pool_map_packs_same_size_items_and_unpacks_at_the_first_other),
+        cmocka_unit_test(test_process_pool_workers_spin_between_quick_tasks_and_sleep_when_idle),
         cmocka_unit_test(test_process_pool_map_unordered_reports_each_result_once),
         cmocka_unit_test(test_process_pool_untimed_map_unordered_callback_may_use_the_pool),
         cmocka_unit_test(test_process_pool_runs_the_initializer_in_each_worker_and_replaces_after_max_tasks),
