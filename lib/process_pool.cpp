@@ -529,7 +529,7 @@ constexpr bool spin_worth(int64_t last_wait) noexcept { return last_wait < 2 * k
 bool tl_spin = false;  // the worker's last task was a map's chunk (a worker has one thread: a plain static)
 
 ssize_t read_some(int fd, void *p, size_t n) noexcept {
-    static int64_t last_wait = INT64_MAX;  // the worker's last wait for bytes, ns
+    static int64_t last_wait = 0;  // the worker's last wait for bytes, ns (0: spin at first)
     int64_t since = 0;
     for (;;) {
         ssize_t r = ::recv(fd, p, n, MSG_DONTWAIT);
@@ -1189,7 +1189,7 @@ struct weft_process_pool : Handle<Magic::process_pool> {
 
     // ---- counters (written by the supervisor, read by stats) ----
     std::atomic<int> busy{0};
-    std::atomic<int64_t> reply_wait{INT64_MAX};  // a borrowing caller's last wait for its workers, ns (kSpinNs)
+    std::atomic<int64_t> reply_wait{0};  // a borrowing caller's last wait for its workers, ns (kSpinNs; 0: spin at first)
     std::atomic<std::int64_t> completed{0}, failed{0}, cancelled{0}, timed_out{0}, crashed{0}, replaced{0};
 
     // ---- the supervisor's own ----
