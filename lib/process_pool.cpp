@@ -1068,6 +1068,7 @@ struct Worker {
     bool excluded = false;  // the supervisor sleeps without its descriptors: wake it at the hand-back
     const char *lost_where = nullptr;  // the borrower saw it die: where its task was
     bool dead_back = false;            // handed back dead (in `returned` until taken back): no task for it
+    End back_end = End::none;          // handed back killed by its borrower on purpose: why (End::cancel)
     bool retiring = false;  // weft_process_pool_resize shrank the pool: no new tasks, leaves once idle
     End end = End::none;    // why weft ended it (none: it is alive, or it died on its own)
     int64_t end_deadline = 0;  // for End::retire: kill after this
@@ -1262,6 +1263,7 @@ struct weft_process_pool : Handle<Magic::process_pool> {
     void take_back(std::vector<std::pair<Worker *, PTask *>> &back) {
         for (auto &[w, t] : back) {
             w->sock_eof = true;  // what is left in it, a borrower's half-read frame, means nothing
+            if (w->back_end != End::none && w->end == End::none) w->end = w->back_end;  // not a crash
             if (t) {
                 w->inflight.push_back(t);
                 w->sent_at = monotonic_now();
@@ -1282,7 +1284,7 @@ struct weft_process_pool : Handle<Magic::process_pool> {
     }
     // ---- lending (the caller's side) ----
     Worker *borrow();
-    void hand_back(Worker *w, PTask *lost, const char *where);
+    void hand_back(Worker *w, PTask *lost, const char *where, End why = End::none);
     weft_status direct_apply(const char *func, weft_ptask_fn fn, const void *arg, size_t len, weft_bytes **result,
                              bool *handled);
     void reap_now(Worker &w, int *status, bool *known);
@@ -2340,7 +2342,7 @@ Worker *weft_process_pool::borrow() {
 
 // Give a lent worker back; `lost` (with `where`) when it died under the
 // borrower (a PTask with a future, which the supervisor fails).
-void weft_process_pool::hand_back(Worker *w, PTask *lost, const char *where) {
+void weft_process_pool::hand_back(Worker *w, PTask *lost, const char *where, End why) {
     bool ring;
     {
         std::lock_guard<std::mutex> g(mu);
@@ -2348,6 +2350,7 @@ void weft_process_pool::hand_back(Worker *w, PTask *lost, const char *where) {
         if (where) {
             w->lost_where = where;
             w->dead_back = true;
+            w->back_end = why;
             returned.emplace_back(w, lost);
         } else if (!closed && !terminating && !broken) {
             w->idle = true;
@@ -2772,6 +2775,27 @@ struct MapState {
     std::vector<weft_status> code;  // every call's, WEFT_OK until it is settled otherwise
     std::unordered_map<size_t, std::string> message;  // of the failed calls only
     std::vector<char> reported;                        // map_unordered only
+    weft_process_pool_stop_fn stop = nullptr;           // weft_process_pool_map_stoppable
+    void *stop_data = nullptr;
+    bool stopped = false;
+    int64_t stop_asked = 0;  // when stop() was last called
+
+    // Whether the caller stops the map: asked on a signal (`now` 0) or at
+    // most every kStopEvery while it waits.
+    static constexpr int64_t kStopEvery = 100 * WEFT_MSEC;
+    bool should_stop(bool signalled) {
+        if (!stop || stopped) return stopped;
+        int64_t now = monotonic_now();
+        if (!signalled && now - stop_asked < kStopEvery) return false;
+        stop_asked = now;
+        stopped = stop(stop_data) != 0;
+        return stopped;
+    }
+    // Calls [first, first + count) end as the stop left them.
+    void set_stopped(size_t first, size_t count) {
+        for (size_t i = first; i < first + count; i++)
+            set(i, WEFT_ECANCELLED, "the map was stopped before the call finished", nullptr);
+    }
 
     // `carved`: value is a result carved from its chunk's reply, handed over as is.
     void set(size_t i, weft_status c, const char *msg, const weft_bytes *value, bool carved = false) {
@@ -2912,6 +2936,10 @@ struct MapState {
         if (d.infinite() && pool->direct && !on_result) {
             direct_round(all, rest, retry);
             queued = &rest;
+            if (stopped) {
+                for (Unit &u : rest) set_stopped(u.first, u.count);
+                return WEFT_ECANCELLED;
+            }
         }
         std::vector<Unit> &units = *queued;
         size_t submitted = 0;
@@ -2949,20 +2977,23 @@ struct MapState {
         bool cut = false;
         for (;;) {
             weft_future *f = nullptr;
-            weft_status s = weft_as_completed_next(it, &f, cut ? WEFT_FOREVER : (d.infinite() ? WEFT_FOREVER : d.remaining()));
+            int64_t wait = cut ? WEFT_FOREVER : (d.infinite() ? WEFT_FOREVER : d.remaining());
+            if (stop && !cut && (wait < 0 || wait > kStopEvery)) wait = kStopEvery;  // (a slice: ask stop())
+            weft_status s = weft_as_completed_next(it, &f, wait);
             if (s == WEFT_ECLOSED) break;
-            if (s == WEFT_ETIMEDOUT) {
+            if (s != WEFT_OK && s != WEFT_ETIMEDOUT) break;
+            if (s == WEFT_OK) {
+                auto at = index.find(f);
+                if (at != index.end() && settle(units[at->second])) retry.push_back(units[at->second]);
+            }
+            if (!cut && ((s == WEFT_ETIMEDOUT && d.expired()) || should_stop(false))) {
                 cut = true;  // cancel queued units; running ones are killed by the supervisor
                 for (weft_future *g : fs) (void)weft_future_cancel(g);
-                continue;
             }
-            if (s != WEFT_OK) break;
-            auto at = index.find(f);
-            if (at != index.end() && settle(units[at->second])) retry.push_back(units[at->second]);
         }
         weft_as_completed_destroy(it);
         for (size_t k = 0; k < submitted; k++) weft_future_destroy(units[k].f);
-        return cut ? WEFT_ETIMEDOUT : submit_status;
+        return stopped ? WEFT_ECANCELLED : cut ? WEFT_ETIMEDOUT : submit_status;
     }
 };
 
@@ -3172,9 +3203,13 @@ void MapState::direct_round(std::vector<Unit> &units, std::vector<Unit> &rest, s
         if (spin_worth(P->reply_wait.load(std::memory_order_relaxed)))
             while ((r = ::poll(pf.data(), static_cast<nfds_t>(nfds), 0)) == 0 && monotonic_now() - t0 < kSpinNs)
                 sched_yield();
-        if (r == 0) r = ::poll(pf.data(), static_cast<nfds_t>(nfds), todo.empty() ? -1 : 1);
+        int timeout = todo.empty() ? -1 : 1;
+        if (stop && timeout < 0) timeout = static_cast<int>(kStopEvery / WEFT_MSEC);
+        if (r == 0) r = ::poll(pf.data(), static_cast<nfds_t>(nfds), timeout);
         if (r > 0) P->reply_wait.store(monotonic_now() - t0, std::memory_order_relaxed);
-        if (r < 0 && errno == EINTR) continue;
+        bool interrupted = r < 0 && errno == EINTR;
+        if (interrupted && should_stop(true)) break;
+        if (interrupted) continue;
         size_t at = 0;
         for (Lent &L : lent) {
             if (!L.w) continue;
@@ -3193,12 +3228,31 @@ void MapState::direct_round(std::vector<Unit> &units, std::vector<Unit> &rest, s
             }
             if (!ok) bury(L);
         }
+        if (should_stop(false)) break;  // (asked at most every kStopEvery)
     }
+    for (Lent &L : lent)
+        if (L.w && stopped && !L.sent.empty()) {
+            // Stopped with calls in it: killed (not a crash) and replaced; its calls end cancelled.
+            ::kill(L.w->pid, SIGKILL);
+            bytes_release(L.block);
+            L.block = nullptr;
+            delete L.out;
+            L.out = nullptr;
+            for (size_t k : L.sent) set_stopped(units[k].first, units[k].count);
+            L.sent.clear();
+            P->busy.fetch_sub(1, std::memory_order_relaxed);
+            P->hand_back(L.w, nullptr, "(its map was stopped)", End::cancel);
+            L.w = nullptr;
+        }
     for (Lent &L : lent)
         if (L.w) {
             P->busy.fetch_sub(1, std::memory_order_relaxed);
             P->hand_back(L.w, nullptr, nullptr);
         }
+    if (stopped) {
+        for (size_t k : todo) set_stopped(units[k].first, units[k].count);
+        todo.clear();
+    }
     if (!todo.empty()) {  // every borrowed worker died: the rest are queued, unless terminate killed them
         bool terminated;
         {
@@ -3218,7 +3272,10 @@ void MapState::direct_round(std::vector<Unit> &units, std::vector<Unit> &rest, s
     for (size_t k : lost) {
         Unit &u = units[k];
         (void)weft_future_wait(u.f, WEFT_FOREVER);
-        if (settle(u)) retry.push_back(u);
+        if (settle(u)) {  // to be retried one by one, unless the map was stopped
+            if (stopped) set_stopped(u.first, u.count);
+            else retry.push_back(u);
+        }
         weft_future_destroy(u.f);
         u.f = nullptr;
     }
@@ -3250,6 +3307,10 @@ weft_status run_map(MapState &m, size_t chunksize, int64_t timeout_ns) {
     std::vector<Unit> units, retry;
     for (size_t i = 0; i < m.n; i += chunksize) units.push_back(Unit{i, std::min(chunksize, m.n - i)});
     weft_status s = m.round(units, d, retry);
+    if (m.stopped) {
+        for (const Unit &u : retry) m.set_stopped(u.first, u.count);
+        retry.clear();
+    }
     if (!retry.empty()) {
         std::vector<Unit> singles, none;
         for (const Unit &u : retry)
@@ -3258,6 +3319,11 @@ weft_status run_map(MapState &m, size_t chunksize, int64_t timeout_ns) {
         if (s == WEFT_OK) s = s2;
     }
     if (m.codes) std::memcpy(m.codes, m.code.data(), m.n * sizeof(weft_status));
+    if (m.stopped) {
+        size_t done = 0;
+        for (size_t i = 0; i < m.n; i++) done += m.code[i] == WEFT_OK;
+        return fail(WEFT_ECANCELLED, "%s: stopped by its stop function (%zu of %zu calls had finished)", F, done, m.n);
+    }
     if (m.message.empty() && s != WEFT_ETIMEDOUT) return WEFT_OK;  // every call succeeded (each failure has a message)
     for (size_t i = 0; i < m.n; i++)
         if (m.code[i] != WEFT_OK && m.code[i] != WEFT_ECANCELLED)
@@ -3294,6 +3360,21 @@ WEFT_API weft_status weft_process_pool_map(weft_process_pool *pool, weft_ptask_f
     if (n > 0 && !results) return null_arg(F, "results");
     return guarded(F, [&] {
         MapState m{F, pool, fn, args, n, results, codes, nullptr, nullptr, {}, {}, {}};
+        return run_map(m, chunksize, timeout_ns);
+    });
+}
+
+WEFT_API weft_status weft_process_pool_map_stoppable(weft_process_pool *pool, weft_ptask_fn fn,
+                                                     const weft_bytes *args, size_t n, weft_bytes **results,
+                                                     weft_status *codes, size_t chunksize, int64_t timeout_ns,
+                                                     weft_process_pool_stop_fn stop, void *stop_data) noexcept {
+    const char *F = "weft_process_pool_map_stoppable";
+    if (weft_status s = check_map(F, pool, fn, args, n, timeout_ns)) return s;
+    if (n > 0 && !results) return null_arg(F, "results");
+    return guarded(F, [&] {
+        MapState m{F, pool, fn, args, n, results, codes, nullptr, nullptr, {}, {}, {}};
+        m.stop = stop;
+        m.stop_data = stop_data;
         return run_map(m, chunksize, timeout_ns);
     });
 }

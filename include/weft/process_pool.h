@@ -478,6 +478,30 @@ WEFT_API weft_status weft_process_pool_map(weft_process_pool *pool, weft_ptask_f
                                            size_t n, weft_bytes **results, weft_status *codes, size_t chunksize,
                                            int64_t timeout_ns) WEFT_NOEXCEPT;
 
+/** Asked by a waiting map whether to stop (weft_process_pool_map_stoppable):
+ *  nonzero stops it. */
+typedef int (*weft_process_pool_stop_fn)(void *data);
+
+/**
+ * weft_process_pool_map() that its caller can stop while it waits, for
+ * Ctrl-C: @p stop is called (on the calling thread) whenever a wait of the
+ * map is interrupted by a signal and at least every 100 ms while it waits.
+ * When it returns nonzero the map stops at once: the calls that had not
+ * finished end with #WEFT_ECANCELLED (their results NULL), the workers
+ * running them are killed and replaced (as weft_future_cancel() does for a
+ * running task; not counted as crashes), and the map returns
+ * #WEFT_ECANCELLED. The finished calls keep their results. A C program
+ * sets a flag in its SIGINT handler and reads it in @p stop; the Python
+ * binding runs the interpreter's signal handlers there (KeyboardInterrupt).
+ * @param stop may be NULL: then this is weft_process_pool_map().
+ * @return as weft_process_pool_map(); #WEFT_ECANCELLED when @p stop stopped it.
+ * @since 0.3
+ */
+WEFT_API weft_status weft_process_pool_map_stoppable(weft_process_pool *pool, weft_ptask_fn fn,
+                                                     const weft_bytes *args, size_t n, weft_bytes **results,
+                                                     weft_status *codes, size_t chunksize, int64_t timeout_ns,
+                                                     weft_process_pool_stop_fn stop, void *stop_data) WEFT_NOEXCEPT;
+
 /**
  * Run @p fn over @p n arguments and hand each result to @p on_result in the
  * caller's thread as soon as its chunk ends (Pool.imap_unordered). Crashed

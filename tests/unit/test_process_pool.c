@@ -572,6 +572,124 @@ static void test_process_pool_workers_spin_between_quick_tasks_and_sleep_when_id
     weft_process_pool_destroy(p);
 }
 
+/* A stop function: stops the map once *flag is set (by a thread, or by a signal handler). */
+static volatile sig_atomic_t stop_flag;
+static int stop_when_flagged(void *data) {
+    int *asked = data;
+    (*asked)++;
+    return stop_flag != 0;
+}
+
+static void set_stop_flag(int sig) {
+    (void)sig;
+    stop_flag = 1;
+}
+
+static void *flag_later(void *arg) {
+    wt_sleep_ms((int)(intptr_t)arg);
+    stop_flag = 1;
+    return NULL;
+}
+
+static void test_process_pool_a_stoppable_map_stops_and_keeps_what_finished(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(2);
+    enum { N = 80 }; /* 80 calls of 50 ms on 2 workers: 2 s when nobody stops it */
+    int64_t ms[N];
+    weft_bytes args[N];
+    weft_bytes *res[N];
+    weft_status codes[N];
+    for (int i = 0; i < N; i++) {
+        ms[i] = 50;
+        args[i] = (weft_bytes){sizeof ms[i], &ms[i]};
+    }
+    /* untimed (on the borrowed workers) and timed (through the queue); stopped by a thread */
+    int64_t timeouts[] = {WEFT_FOREVER, 20 * WEFT_SEC};
+    for (int t = 0; t < 2; t++) {
+        int asked = 0;
+        weft_thread *th;
+        stop_flag = 0;
+        WT_OK(weft_thread_spawn(&th, flag_later, (void *)(intptr_t)250, NULL));
+        int64_t t0 = weft_monotonic_ns();
+        WT_EXPECT(WEFT_ECANCELLED, weft_process_pool_map_stoppable(p, sleep_ms_then_pid, args, N, res, codes, 1,
+                                                                   timeouts[t], stop_when_flagged, &asked));
+        int64_t took = weft_monotonic_ns() - t0;
+        WT_OK(weft_thread_join(th, NULL, 10 * WEFT_SEC));
+        weft_thread_destroy(th);
+        assert_non_null(strstr(weft_last_error()->message, "stopped by its stop function"));
+        assert_true(asked >= 2);             /* asked while it waited */
+        assert_true(took < 1500 * WEFT_MSEC); /* not the whole 2 s */
+        int finished = 0;
+        for (int i = 0; i < N; i++) {
+            if (codes[i] == WEFT_OK) {
+                assert_non_null(res[i]);
+                assert_int_equal(res[i]->size, sizeof(int64_t));
+                weft_bytes_free(res[i]);
+                finished++;
+            } else {
+                assert_int_equal(codes[i], WEFT_ECANCELLED);
+                assert_null(res[i]);
+            }
+        }
+        assert_true(finished >= 2 && finished < N);
+    }
+    /* the killed workers were replaced, not counted as crashes, and the pool serves on */
+    assert_int_equal(stats_of(p).crashed, 0);
+    int64_t xs[N];
+    weft_bytes sq[N];
+    iota_args(xs, sq, N);
+    WT_OK(weft_process_pool_map_stoppable(p, square, sq, N, res, codes, 0, WEFT_FOREVER, NULL, NULL));
+    for (int i = 0; i < N; i++) {
+        int64_t y;
+        memcpy(&y, res[i]->data, sizeof y);
+        assert_int_equal(y, (int64_t)i * i);
+        weft_bytes_free(res[i]);
+    }
+    weft_process_pool_stats st = stats_of(p);
+    assert_int_equal(st.workers, 2);
+    assert_int_equal(st.busy, 0);
+    weft_process_pool_destroy(p);
+}
+
+static void test_process_pool_a_stoppable_map_stops_on_a_signal(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(2);
+    enum { N = 80 };
+    int64_t ms[N];
+    weft_bytes args[N];
+    weft_bytes *res[N];
+    for (int i = 0; i < N; i++) {
+        ms[i] = 50;
+        args[i] = (weft_bytes){sizeof ms[i], &ms[i]};
+    }
+    /* a SIGALRM handler sets the flag, as a SIGINT handler would for Ctrl-C */
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = set_stop_flag;
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
+    stop_flag = 0;
+    int asked = 0;
+    struct itimerval it;
+    memset(&it, 0, sizeof it);
+    it.it_value.tv_usec = 200 * 1000;
+    int64_t t0 = weft_monotonic_ns();
+    assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+    WT_EXPECT(WEFT_ECANCELLED,
+              weft_process_pool_map_stoppable(p, sleep_ms_then_pid, args, N, res, NULL, 1, WEFT_FOREVER,
+                                              stop_when_flagged, &asked));
+    assert_true(weft_monotonic_ns() - t0 < 1500 * WEFT_MSEC); /* not the whole 2 s */
+    assert_int_equal(sigaction(SIGALRM, &old, NULL), 0);
+    for (int i = 0; i < N; i++) weft_bytes_free(res[i]); /* NULL for the cancelled ones */
+    WT_EXPECT(WEFT_EMISUSE, weft_process_pool_map_stoppable(NULL, square, args, 1, res, NULL, 0, WEFT_FOREVER,
+                                                           stop_when_flagged, &asked));
+    WT_EXPECT(WEFT_EINVAL, weft_process_pool_map_stoppable(p, square, args, 1, NULL, NULL, 0, WEFT_FOREVER,
+                                                           stop_when_flagged, &asked));
+    weft_process_pool_destroy(p);
+}
+
 struct unordered_seen {
     int count[64];
     int64_t sum;
@@ -2329,6 +2447,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_process_pool_map_moves_arguments_and_results_of_every_small_size),
         cmocka_unit_test(test_process_pool_map_packs_same_size_items_and_unpacks_at_the_first_other),
         cmocka_unit_test(test_process_pool_workers_spin_between_quick_tasks_and_sleep_when_idle),
+        cmocka_unit_test(test_process_pool_a_stoppable_map_stops_and_keeps_what_finished),
+        cmocka_unit_test(test_process_pool_a_stoppable_map_stops_on_a_signal),
         cmocka_unit_test(test_process_pool_map_unordered_reports_each_result_once),
         cmocka_unit_test(test_process_pool_untimed_map_unordered_callback_may_use_the_pool),
         cmocka_unit_test(test_process_pool_runs_the_initializer_in_each_worker_and_replaces_after_max_tasks),
