@@ -1450,11 +1450,22 @@ PyObject *py_ppool_submit(weft_process_pool *pool, PyObject *data) {
  * handle, WeftDeadlockError when called from the pool's supervisor thread (a
  * callback), no memory).
  *
- * The GIL is released for the whole map and nothing interrupts it: signal
- * handlers (Ctrl-C) run when it returns. (The stdlib's Pool.map can be
- * interrupted while it waits, but its tasks run on; the Python side
- * accepts this for the synchronous maps only.) */
-PyObject *py_ppool_map(weft_process_pool *pool, PyObject *chunks) {
+ * The GIL is released for the map. With interruptible (the main thread:
+ * the only one that runs signal handlers), the map asks weft_py_map_stop
+ * every 100 ms and on each signal that interrupts its wait, which runs the
+ * signal handlers: one that raises (Ctrl-C's KeyboardInterrupt) stops the
+ * map (the workers running its chunks are killed and replaced) and the
+ * exception propagates. (The stdlib's Pool.map raises at once too, its
+ * tasks running on.) */
+static int weft_py_map_stop(void *data) {
+    int *raised = data;
+    PyGILState_STATE g = PyGILState_Ensure();
+    if (PyErr_CheckSignals() < 0) *raised = 1; /* the exception stays set in this thread */
+    PyGILState_Release(g);
+    return *raised;
+}
+
+PyObject *py_ppool_map(weft_process_pool *pool, PyObject *chunks, int interruptible) {
     PyObject *fast = PySequence_Fast(chunks, "the chunks must be a sequence of bytes");
     if (!fast) return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
@@ -1480,8 +1491,10 @@ PyObject *py_ppool_map(weft_process_pool *pool, PyObject *chunks) {
     }
     /* The exported buffers (held by fast) stay put without the GIL: bytes are
      * immutable, and an exported bytearray cannot be resized. */
+    int raised = 0;
     Py_BEGIN_ALLOW_THREADS
-    st = weft_process_pool_map(pool, weft_py_ptask, args, (size_t)n, results, codes, 1, WEFT_FOREVER);
+    st = weft_process_pool_map_stoppable(pool, weft_py_ptask, args, (size_t)n, results, codes, 1, WEFT_FOREVER,
+                                         interruptible ? weft_py_map_stop : NULL, &raised);
     if (st != WEFT_OK) {
         /* "weft_process_pool_map: call K failed: <the task's message>" names the first failure */
         const weft_error *e = weft_last_error();
@@ -1494,6 +1507,7 @@ PyObject *py_ppool_map(weft_process_pool *pool, PyObject *chunks) {
         }
     }
     Py_END_ALLOW_THREADS
+    if (raised) goto done; /* a signal handler raised (KeyboardInterrupt): it propagates */
     if (st != WEFT_OK && (n == 0 || codes[0] == 1)) { /* the map did not run */
         weft_py_raise(st);
         goto done;

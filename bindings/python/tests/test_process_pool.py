@@ -24,7 +24,7 @@ import weft.futures as wf  # noqa: E402
 import weft.multiprocessing as mp  # noqa: E402
 from weft.multiprocessing import pool as pool_mod  # noqa: E402
 from weft.multiprocessing.pool import Pool, WorkerDiedError  # noqa: E402
-from _runner import check_fresh_build  # noqa: E402
+from _runner import InterruptTestCase, check_fresh_build  # noqa: E402
 
 WAIT = 20.0  # seconds: the bound on every wait that should succeed
 UNDER_TSAN = 'tsan' in os.environ.get('LD_PRELOAD', '') or 'TSAN_OPTIONS' in os.environ
@@ -500,10 +500,10 @@ class PoolTest(unittest.TestCase):
     def test_the_c_map_binding_checks_its_arguments(self):
         h = self.pool._core.h
         with self.assertRaises(TypeError):
-            pool_mod._ppool._weft.py_ppool_map(h, 3)
+            pool_mod._ppool._weft.py_ppool_map(h, 3, 0)
         with self.assertRaises(TypeError):
-            pool_mod._ppool._weft.py_ppool_map(h, [b'x', 4])
-        self.assertEqual(pool_mod._ppool._weft.py_ppool_map(h, []), [])
+            pool_mod._ppool._weft.py_ppool_map(h, [b'x', 4], 0)
+        self.assertEqual(pool_mod._ppool._weft.py_ppool_map(h, [], 1), [])
         # a chunk the worker cannot read comes back as its error, the others' results intact
         core = self.pool._core
         good = core.chunk_packer(square, False)([2, 3])
@@ -734,6 +734,31 @@ class ExecutorTest(unittest.TestCase):
         self.assertRaises(TypeError, wf.ProcessPoolExecutor, 1, initializer=3)
         with self.assertRaises(ValueError):
             self.ex.map(square, [1], chunksize=0)
+
+
+class CtrlCTest(InterruptTestCase):
+    """Ctrl-C (SIGINT) in the main thread stops a map that waits, as the stdlib's does."""
+
+    def test_a_sync_map_is_interrupted_and_the_pool_serves_on(self):
+        with Pool(2, context='fork') as pool:
+            self.assertEqual(pool.map(square, range(4)), [0, 1, 4, 9])
+            t0 = time.monotonic()
+            # 200 calls of 0.1 s on 2 workers: 10 s when nothing stops them
+            self._interrupted(lambda: pool.starmap(sleep_and_return, [(0.1, i) for i in range(200)], chunksize=1))
+            self.assertLess(time.monotonic() - t0, 3.0)
+            # its workers were killed and replaced, not counted as crashes
+            self.assertEqual(pool.map(square, range(10)), [x * x for x in range(10)])
+            self.assertEqual(pool.stats()['crashed'], 0)
+            self.assertEqual(pool.stats()['workers'], 2)
+
+    def test_a_sync_map_in_another_thread_is_not_stopped_by_ctrl_c(self):
+        with Pool(2, context='fork') as pool:
+            out = []
+            t = threading.Thread(target=lambda: out.append(pool.map(slow_square, range(4))))
+            t.start()
+            self._interrupted(lambda: time.sleep(5))  # the main thread gets the KeyboardInterrupt
+            t.join(WAIT)
+            self.assertEqual(out, [[0, 1, 4, 9]])
 
 
 class ExecutorSpawnTest(ExecutorTest):

@@ -48,6 +48,7 @@ import os as _os
 import pickle as _pickle
 import re as _re
 import sys as _sys
+import threading as _threading
 import traceback as _traceback
 import types as _types
 from concurrent.futures.process import BrokenProcessPool, _ExceptionWithTraceback
@@ -692,10 +693,13 @@ class Core:
         on this thread and wait: [(ok, value or exception), ...] in order.
         An untimed map on a pool without task timeout or max_tasks borrows
         the idle workers and moves the chunks itself (no supervisor hop and
-        no future per chunk; weft_process_pool_map). It holds no GIL and
-        nothing interrupts it: Ctrl-C is seen when it returns (see
-        multiprocessing.pool._MapNow). WeftClosedError if the pool was closed."""
-        return [decode_outcome(o) for o in _weft.py_ppool_map(self.h, datas)]
+        no future per chunk; weft_process_pool_map_stoppable). It holds no
+        GIL; on the main thread a signal handler that raises (Ctrl-C's
+        KeyboardInterrupt) stops it within 100 ms, the workers running its
+        chunks killed and replaced, and the exception propagates.
+        WeftClosedError if the pool was closed."""
+        main = _threading.current_thread() is _threading.main_thread()
+        return [decode_outcome(o) for o in _weft.py_ppool_map(self.h, datas, main)]
 
     @staticmethod
     def _fn_ref(fn):

@@ -302,11 +302,12 @@ class _MapNow(_Chunks):
     no supervisor hop and no future per chunk. Outcomes, retries of crashed
     chunks and the first failure are as for the futures of _Chunks.
 
-    Ctrl-C: the C map holds no GIL and nothing interrupts it; the
-    KeyboardInterrupt is raised when it returns. That is accepted for the
-    maps that wait (the stdlib's Pool.map can be interrupted while it waits,
-    but its tasks run on anyway); map_async, imap and imap_unordered keep
-    their futures and interruptible waits.
+    Ctrl-C: the C map holds no GIL; on the main thread it runs the signal
+    handlers every 100 ms and on each signal that interrupts its wait, and a
+    KeyboardInterrupt stops it: the workers running its chunks are killed and
+    replaced (the stdlib's Pool.map raises at once too, its tasks running on);
+    map_async, imap and imap_unordered keep their futures and interruptible
+    waits.
     """
 
     def _send(self, items, starts, chunksize, pack):
@@ -541,8 +542,9 @@ class Pool:
         many calls take very different times, so that the workers share the
         work more evenly. A ``range`` is sent as ranges (nothing per item is
         pickled on the way there). The chunks run in one call of weft's C map
-        on this thread, which Ctrl-C does not interrupt: it is seen when the
-        map returns (use map_async().get() for an interruptible wait).
+        on this thread; Ctrl-C in the main thread stops it within 100 ms (the
+        workers running its chunks are killed and replaced) and raises
+        KeyboardInterrupt.
         """
         return self._chunks(func, iterable, chunksize, False, _MapNow).values()
 
