@@ -489,7 +489,7 @@ class PoolTest(unittest.TestCase):
             pids = p.map(getpid, range(4), chunksize=1)
             self.assertEqual(len(set(pids)), 4)  # a new worker for every chunk
             self.assertEqual(p.map(square, range(10), chunksize=3), [x * x for x in range(10)])
-        with Pool(2, context=self.method, task_timeout=0.5) as p:
+        with Pool(2, context=self.method, task_timeout=2.0) as p:  # (room for a slow start under ASan and load)
             self.assertEqual(p.starmap(add, [(1, 2)] * 9, chunksize=2), [3] * 9)
             with self.assertRaises(WorkerDiedError):
                 p.map(die_on_13, range(20), chunksize=5)
