@@ -447,17 +447,18 @@ static void test_process_pool_map_moves_arguments_and_results_of_every_small_siz
  * zeros up to its size; the result of call i by rule: 0: i*i (8 bytes);
  * 1: the same, but call `at` gives 3 bytes {i, i, i}; 2: the same, but call
  * `at` fails; 3: 64 bytes (the largest packed size) of i; 4: 65 bytes of i;
- * 5: no bytes. */
-enum { SHAPE_SQUARE, SHAPE_SHORT_AT, SHAPE_FAIL_AT, SHAPE_64, SHAPE_65, SHAPE_EMPTY, SHAPE_RULES };
+ * 5: no bytes; 6: i*i, but call `at` gives 100 bytes of i. */
+enum { SHAPE_SQUARE, SHAPE_SHORT_AT, SHAPE_FAIL_AT, SHAPE_64, SHAPE_65, SHAPE_EMPTY, SHAPE_LONG_AT, SHAPE_RULES };
 
 static size_t shape_size(int64_t rule, int64_t i, int64_t at) {
-    static const size_t sizes[] = {8, 8, 8, 64, 65, 0};
-    return rule == SHAPE_SHORT_AT && i == at ? 3 : sizes[rule];
+    static const size_t sizes[] = {8, 8, 8, 64, 65, 0, 8};
+    if (i == at && (rule == SHAPE_SHORT_AT || rule == SHAPE_LONG_AT)) return rule == SHAPE_SHORT_AT ? 3 : 100;
+    return sizes[rule];
 }
 
 static weft_status shape(const void *arg, size_t len, weft_ptask_result *out) {
     int64_t v[3];
-    unsigned char b[65];
+    unsigned char b[100];
     if (len < sizeof v) return WEFT_EINVAL;
     memcpy(v, arg, sizeof v);
     if (v[1] == SHAPE_FAIL_AT && v[0] == v[2]) return weft_task_fail(WEFT_EFAILED, "shape: told to fail here");
