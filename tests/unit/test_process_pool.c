@@ -231,6 +231,26 @@ static void iota_args(int64_t *xs, weft_bytes *args, int n) {
     }
 }
 
+/* res[i] holds i*i for every i < n (a map of square over iota_args): check and free each */
+static void expect_squares_and_free(weft_bytes **res, int n) {
+    for (int i = 0; i < n; i++) {
+        int64_t y;
+        assert_int_equal(res[i]->size, sizeof y);
+        memcpy(&y, res[i]->data, sizeof y);
+        assert_int_equal(y, (int64_t)i * i);
+        weft_bytes_free(res[i]);
+    }
+}
+
+/* ms[i] = millis, and args[i] its bytes (for sleep_ms_then_pid) */
+static void nap_args(int64_t *ms, weft_bytes *args, int n, int64_t millis) {
+    for (int i = 0; i < n; i++) {
+        ms[i] = millis;
+        args[i].size = sizeof ms[i];
+        args[i].data = &ms[i];
+    }
+}
+
 static weft_future *submit_i64(weft_process_pool *p, weft_ptask_fn fn, int64_t x) {
     weft_future *f = NULL;
     WT_OK(weft_process_pool_submit(p, fn, &x, sizeof x, &f, WEFT_FOREVER));
@@ -564,12 +584,7 @@ static void test_process_pool_workers_spin_between_quick_tasks_and_sleep_when_id
     assert_true(used <= 5); /* idle workers sleep: a spin that never ends would use up to 100 ticks */
     /* and they still answer */
     WT_OK(weft_process_pool_map(p, square, args, N, res, NULL, 0, WEFT_FOREVER));
-    for (int i = 0; i < N; i++) {
-        int64_t y;
-        memcpy(&y, res[i]->data, sizeof y);
-        assert_int_equal(y, (int64_t)i * i);
-        weft_bytes_free(res[i]);
-    }
+    expect_squares_and_free(res, N);
     weft_process_pool_destroy(p);
 }
 
@@ -601,10 +616,7 @@ static void test_process_pool_a_stoppable_map_stops_and_keeps_what_finished(void
     weft_bytes args[N];
     weft_bytes *res[N];
     weft_status codes[N];
-    for (int i = 0; i < N; i++) {
-        ms[i] = 50;
-        args[i] = (weft_bytes){sizeof ms[i], &ms[i]};
-    }
+    nap_args(ms, args, N, 50);
     /* untimed (on the borrowed workers) and timed (through the queue); stopped by a thread */
     int64_t timeouts[] = {WEFT_FOREVER, 20 * WEFT_SEC};
     for (int t = 0; t < 2; t++) {
@@ -641,12 +653,7 @@ static void test_process_pool_a_stoppable_map_stops_and_keeps_what_finished(void
     weft_bytes sq[N];
     iota_args(xs, sq, N);
     WT_OK(weft_process_pool_map_stoppable(p, square, sq, N, res, codes, 0, WEFT_FOREVER, NULL, NULL));
-    for (int i = 0; i < N; i++) {
-        int64_t y;
-        memcpy(&y, res[i]->data, sizeof y);
-        assert_int_equal(y, (int64_t)i * i);
-        weft_bytes_free(res[i]);
-    }
+    expect_squares_and_free(res, N);
     weft_process_pool_stats st = stats_of(p);
     assert_int_equal(st.workers, 2);
     assert_int_equal(st.busy, 0);
@@ -661,10 +668,7 @@ static void test_process_pool_a_stoppable_map_stops_on_a_signal(void **state) {
     int64_t ms[N];
     weft_bytes args[N];
     weft_bytes *res[N];
-    for (int i = 0; i < N; i++) {
-        ms[i] = 50;
-        args[i] = (weft_bytes){sizeof ms[i], &ms[i]};
-    }
+    nap_args(ms, args, N, 50);
     /* a SIGALRM handler sets the flag, as a SIGINT handler would for Ctrl-C */
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
@@ -1950,12 +1954,7 @@ static void test_process_pool_large_map_blocks_are_kept_until_memory_trim(void *
     weft_process_pool *p = make(2);
     for (int round = 0; round < 2; round++) {
         WT_OK(weft_process_pool_map(p, square, args, N, res, NULL, 0, WEFT_FOREVER));
-        for (int i = 0; i < N; i++) {
-            int64_t y;
-            memcpy(&y, res[i]->data, sizeof y);
-            assert_int_equal(y, (int64_t)i * i);
-            weft_bytes_free(res[i]);
-        }
+        expect_squares_and_free(res, N);
         /* the chunks' argument blocks and reply blocks went back to the cache: trim frees them */
         size_t given = weft_memory_trim();
         assert_true(given >= (size_t)N * (32 + 16)); /* the replies alone: 32 bytes of head + 16 of data per call */
