@@ -410,7 +410,6 @@ weft_bytes *chunk_reply_start(const ResultHdr &rh, std::uint32_t count, char **d
     return b;
 }
 
-
 // The last reference of a slab is gone: keep the block for the next chunks, or free it.
 void slab_dispose(Slab *sl) noexcept {
     sl->refs.~atomic();
@@ -526,7 +525,7 @@ constexpr bool spin_worth(int64_t last_wait) noexcept { return last_wait < 2 * k
 // pool's reads of this worker's replies wake too (unix_write_space), so a
 // worker waiting for a map's next chunk was woken for nothing at every reply
 // the pool took in (measured: half of a 10k map's time on two cores).
-bool tl_spin = false;  // the worker's last task was a map's chunk (a worker has one thread: a plain static)
+bool worker_spins = false;  // the worker's last task was a map's chunk (a worker has one thread)
 
 ssize_t read_some(int fd, void *p, size_t n) noexcept {
     static int64_t last_wait = 0;  // the worker's last wait for bytes, ns (0: spin at first)
@@ -541,7 +540,7 @@ ssize_t read_some(int fd, void *p, size_t n) noexcept {
         if (errno != EAGAIN && errno != EWOULDBLOCK) return -1;
         int64_t now = monotonic_now();
         if (!since) since = now;
-        if (tl_spin && spin_worth(last_wait) && now - since < kSpinNs) {
+        if (worker_spins && spin_worth(last_wait) && now - since < kSpinNs) {
             sched_yield();
             continue;
         }
@@ -925,7 +924,7 @@ bool unpack_results(OutBuf &ob, size_t n, size_t same) noexcept {
         }
         if (!ib.read(in, h.len)) _exit(0);
         if (!ob.resize(sizeof(ResultHdr))) _exit(3);
-        tl_spin = h.kind != kTask;
+        worker_spins = h.kind != kTask;
         if (h.kind == kTask) {
             weft_ptask_result out(&ob, 0, kResultRoom);
             if (fn) run_call(fn, in, h.len, out, oc);
