@@ -1496,14 +1496,14 @@ PyObject *py_ppool_map(weft_process_pool *pool, PyObject *chunks, int interrupti
     st = weft_process_pool_map_stoppable(pool, weft_py_ptask, args, (size_t)n, results, codes, 1, WEFT_FOREVER,
                                          interruptible ? weft_py_map_stop : NULL, &raised);
     if (st != WEFT_OK) {
-        /* "weft_process_pool_map: call K failed: <the task's message>" names the first failure */
+        /* "<the function>: call K failed: <the task's message>" names the first failure */
         const weft_error *e = weft_last_error();
+        const char *at = e ? strstr(e->message, ": call ") : NULL;
         int off = -1;
         size_t k = 0;
-        if (e && e->code == st && sscanf(e->message, "weft_process_pool_map: call %zu failed: %n", &k, &off) >= 1 &&
-            off >= 0) {
+        if (e && e->code == st && at && sscanf(at, ": call %zu failed: %n", &k, &off) >= 1 && off >= 0) {
             first_at = k;
-            snprintf(first, sizeof first, "%s", e->message + off);
+            snprintf(first, sizeof first, "%s", at + off);
         }
     }
     Py_END_ALLOW_THREADS

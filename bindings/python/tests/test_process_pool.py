@@ -512,6 +512,13 @@ class PoolTest(unittest.TestCase):
         self.assertEqual(out[2], (True, [4, 9]))
         self.assertFalse(out[1][0])
         self.assertIsInstance(out[1][1], pool_mod._ppool.TransferError)
+        # a chunk whose worker died carries the C map's own message: which worker, how, where
+        dead = core.chunk_packer(die_on_13, False)([13])
+        out = core.map_chunks([good, dead])
+        self.assertEqual(out[0], (True, [4, 9]))
+        self.assertFalse(out[1][0])
+        self.assertIn('SIGKILL', str(out[1][1]))
+        self.assertIn('while running the task', str(out[1][1]))
 
 
 class MapTest(unittest.TestCase):
