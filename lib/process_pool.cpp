@@ -1006,13 +1006,13 @@ bool unpack_results(OutBuf &ob, size_t n, size_t same) noexcept {
             zero_pad(ob.p + at + kItemRoom, dlen);
             put_item_head(ob.p + at, oc.code, dlen);
         }
-        ResultHdr r{kChunkFixedDone, static_cast<std::int32_t>(same), ran * same};
-        if (packed && ran < h.count && !unpack_results(ob, ran, same)) _exit(3);  // (cut short: not from a pool)
-        if (!packed || ran < h.count) {
-            r = ResultHdr{kChunkDone, 0, ob.size - sizeof(ResultHdr)};
-        } else {
-            ob.size = sizeof r + ran * same;
+        if (packed && ran < h.count) {  // (cut short: not from a pool)
+            if (!unpack_results(ob, ran, same)) _exit(3);
+            packed = false;
         }
+        // (packed, the frame holds the ResultHdr and ran * same bytes already)
+        ResultHdr r = packed ? ResultHdr{kChunkFixedDone, static_cast<std::int32_t>(same), ran * same}
+                             : ResultHdr{kChunkDone, 0, ob.size - sizeof(ResultHdr)};
         std::memcpy(ob.p, &r, sizeof r);
         if (!send_full(sock, ob.p, ob.size)) _exit(0);
         ob.trim();
@@ -2786,8 +2786,8 @@ struct MapState {
     bool stopped = false;
     int64_t stop_asked = 0;  // when stop() was last called
 
-    // Whether the caller stops the map: asked on a signal (`now` 0) or at
-    // most every kStopEvery while it waits.
+    // Whether the caller stops the map: stop() is asked after a signal
+    // interrupted a wait (`signalled`), otherwise at most every kStopEvery.
     static constexpr int64_t kStopEvery = 100 * WEFT_MSEC;
     bool should_stop(bool signalled) {
         if (!stop || stopped) return stopped;
@@ -3278,10 +3278,7 @@ void MapState::direct_round(std::vector<Unit> &units, std::vector<Unit> &rest, s
     for (size_t k : lost) {
         Unit &u = units[k];
         (void)weft_future_wait(u.f, WEFT_FOREVER);
-        if (settle(u)) {  // to be retried one by one, unless the map was stopped
-            if (stopped) set_stopped(u.first, u.count);
-            else retry.push_back(u);
-        }
+        if (settle(u)) retry.push_back(u);  // (run_map cancels the retries of a stopped map)
         weft_future_destroy(u.f);
         u.f = nullptr;
     }
@@ -3354,27 +3351,10 @@ weft_status check_map(const char *func, weft_process_pool *pool, weft_ptask_fn f
     return WEFT_OK;
 }
 
-}  // namespace
-
-extern "C" {
-
-WEFT_API weft_status weft_process_pool_map(weft_process_pool *pool, weft_ptask_fn fn, const weft_bytes *args, size_t n,
-                                           weft_bytes **results, weft_status *codes, size_t chunksize,
-                                           int64_t timeout_ns) noexcept {
-    const char *F = "weft_process_pool_map";
-    if (weft_status s = check_map(F, pool, fn, args, n, timeout_ns)) return s;
-    if (n > 0 && !results) return null_arg(F, "results");
-    return guarded(F, [&] {
-        MapState m{F, pool, fn, args, n, results, codes, nullptr, nullptr, {}, {}, {}};
-        return run_map(m, chunksize, timeout_ns);
-    });
-}
-
-WEFT_API weft_status weft_process_pool_map_stoppable(weft_process_pool *pool, weft_ptask_fn fn,
-                                                     const weft_bytes *args, size_t n, weft_bytes **results,
-                                                     weft_status *codes, size_t chunksize, int64_t timeout_ns,
-                                                     weft_process_pool_stop_fn stop, void *stop_data) noexcept {
-    const char *F = "weft_process_pool_map_stoppable";
+// weft_process_pool_map and _map_stoppable (stop may be null).
+weft_status ordered_map(const char *F, weft_process_pool *pool, weft_ptask_fn fn, const weft_bytes *args, size_t n,
+                        weft_bytes **results, weft_status *codes, size_t chunksize, int64_t timeout_ns,
+                        weft_process_pool_stop_fn stop, void *stop_data) noexcept {
     if (weft_status s = check_map(F, pool, fn, args, n, timeout_ns)) return s;
     if (n > 0 && !results) return null_arg(F, "results");
     return guarded(F, [&] {
@@ -3383,6 +3363,25 @@ WEFT_API weft_status weft_process_pool_map_stoppable(weft_process_pool *pool, we
         m.stop_data = stop_data;
         return run_map(m, chunksize, timeout_ns);
     });
+}
+
+}  // namespace
+
+extern "C" {
+
+WEFT_API weft_status weft_process_pool_map(weft_process_pool *pool, weft_ptask_fn fn, const weft_bytes *args, size_t n,
+                                           weft_bytes **results, weft_status *codes, size_t chunksize,
+                                           int64_t timeout_ns) noexcept {
+    return ordered_map("weft_process_pool_map", pool, fn, args, n, results, codes, chunksize, timeout_ns, nullptr,
+                       nullptr);
+}
+
+WEFT_API weft_status weft_process_pool_map_stoppable(weft_process_pool *pool, weft_ptask_fn fn,
+                                                     const weft_bytes *args, size_t n, weft_bytes **results,
+                                                     weft_status *codes, size_t chunksize, int64_t timeout_ns,
+                                                     weft_process_pool_stop_fn stop, void *stop_data) noexcept {
+    return ordered_map("weft_process_pool_map_stoppable", pool, fn, args, n, results, codes, chunksize, timeout_ns,
+                       stop, stop_data);
 }
 
 WEFT_API weft_status weft_process_pool_map_unordered(weft_process_pool *pool, weft_ptask_fn fn,
