@@ -1437,13 +1437,22 @@ PyObject *py_ppool_submit(weft_process_pool *pool, PyObject *data) {
     return pair;
 }
 
+/* A task's outcome as decode_outcome (_ppool.py) reads it: (0, bytes) when
+ * it ran (b'R'/b'P'/b'E'...), (1, (code, name, message)) when it failed in
+ * weft (worker died, cancelled, ...); (2, None) cancelled before it ran. */
+static PyObject *weft_py_outcome_ran(const weft_bytes *b) {
+    return Py_BuildValue("(iy#)", 0, (const char *)b->data, (Py_ssize_t)b->size);
+}
+
+static PyObject *weft_py_outcome_failed(weft_status code, const char *message) {
+    return Py_BuildValue("(i(iss))", 1, code, weft_status_name(code), message);
+}
+
 /* Run one task per item of chunks (a sequence of runner bytes, a map's
- * chunks) with weft_process_pool_map(chunksize 1, untimed), so an untimed
+ * chunks) with weft_process_pool_map_stoppable(chunksize 1, untimed), so an untimed
  * map on a pool without task timeout or max_tasks borrows the idle workers
  * and moves the chunks on this thread (no supervisor hop, no future per
- * chunk). Returns a list with each task's outcome in py_ppool_outcome's
- * form: (0, bytes) when it ran (b'R'/b'P'/b'E'...), (1, (code, name,
- * message)) when it failed in weft (worker died, cancelled, ...). The C map
+ * chunk). Returns a list with each task's outcome (weft_py_outcome_*). The C map
  * keeps the message of the first failed task only; the others get the
  * code's own text. Raises WeftClosedError when the pool was closed before
  * every task was queued, and the error of a map that did not run (bad
@@ -1522,10 +1531,9 @@ PyObject *py_ppool_map(weft_process_pool *pool, PyObject *chunks, int interrupti
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *o;
         if (codes[i] == WEFT_OK)
-            o = Py_BuildValue("(iy#)", 0, (const char *)results[i]->data, (Py_ssize_t)results[i]->size);
+            o = weft_py_outcome_ran(results[i]);
         else
-            o = Py_BuildValue("(i(iss))", 1, codes[i], weft_status_name(codes[i]),
-                              (size_t)i == first_at ? first : weft_strerror(codes[i]));
+            o = weft_py_outcome_failed(codes[i], (size_t)i == first_at ? first : weft_strerror(codes[i]));
         if (!o) {
             Py_CLEAR(out);
             goto done;
@@ -1559,13 +1567,12 @@ PyObject *py_ppool_outcome(weft_future *outer, weft_future *inner) {
         void *v = NULL;
         weft_status st = weft_future_result(inner, &v, 0);
         if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
-        const weft_bytes *b = (const weft_bytes *)v;
-        return Py_BuildValue("(iy#)", 0, (const char *)b->data, (Py_ssize_t)b->size);
+        return weft_py_outcome_ran((const weft_bytes *)v);
     }
     weft_status code = WEFT_EFAILED;
     const char *msg = "the task failed";
     (void)weft_future_error(outer, &code, &msg);
-    return Py_BuildValue("(i(iss))", 1, code, weft_status_name(code), msg);
+    return weft_py_outcome_failed(code, msg);
 }
 
 /* Cancel a task that has not started: True when it is cancelled now (the
