@@ -43,6 +43,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/eventfd.h>
@@ -775,7 +776,7 @@ constexpr int kExitInitFailed = 4;
 // Run the initializer by name in a worker; on failure tell the pool why and leave.
 void run_named_init(int sock, weft_ptask_fn fn, const char *name, const void *arg, size_t len) noexcept;
 
-void worker_signals() noexcept {
+void worker_setup() noexcept {
     // Crash signals get their default action back, so a crash ends the
     // worker with its signal (which the pool reports) instead of running a
     // handler the parent installed for itself (a crash reporter, a test
@@ -785,13 +786,23 @@ void worker_signals() noexcept {
     sigemptyset(&none);
     pthread_sigmask(SIG_SETMASK, &none, nullptr);
     signal(SIGPIPE, SIG_IGN);
+    // SCHED_BATCH (same nice value, no privilege needed): waking a worker
+    // never preempts the thread that woke it. A map's caller that sent its
+    // first chunk to a sleeping worker lost its CPU to it and sent the next
+    // chunk only once that worker had run its chunk to the end: Python maps
+    // of 2 chunks after a pause (Pool.map taking turns with another pool's)
+    // sent their second chunk 280-360 us late, the two chunks running one
+    // after the other; under SCHED_BATCH 17-70 us, and such maps took 6%
+    // less time in each of 6 runs. A task may set its own policy back.
+    struct sched_param sp {};
+    (void)sched_setscheduler(0, SCHED_BATCH, &sp);
 }
 
 [[noreturn]] void worker_main(const ChildSetup &s) noexcept {
     // Die with the supervisor thread (and so with the pool's process); the
     // parent may have died before prctl: then we are someone else's child.
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != s.parent) _exit(0);
-    worker_signals();
+    worker_setup();
     if (s.initializer) s.initializer(s.initializer_data);
     if (s.init_name) run_named_init(s.sock, s.init_fn, s.init_name, s.init_arg, s.init_len);
     worker_loop(s.sock, false);
@@ -864,7 +875,7 @@ int spawned_worker(void *arg, size_t len) noexcept {
     socklen_t alen = static_cast<socklen_t>(offsetof(struct sockaddr_un, sun_path) + h.sock_len);
     while (::connect(sock, reinterpret_cast<struct sockaddr *>(&a), alen) != 0)
         if (errno != EINTR) return 2;
-    worker_signals();
+    worker_setup();
     if (h.init_name_len) run_named_init(sock, ptask_lookup(init_name), init_name, init_arg, h.init_arg_len);
     worker_loop(sock, true);
 }

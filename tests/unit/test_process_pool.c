@@ -7,6 +7,7 @@
  * Every case forks, so every case skips itself under TSan. */
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,8 +124,17 @@ static weft_status read_mark(const void *arg, size_t len, weft_ptask_result *out
     return weft_ptask_result_set(out, &init_mark, sizeof init_mark);
 }
 
+/* The scheduling policy the worker runs its tasks under. */
+static weft_status my_policy(const void *arg, size_t len, weft_ptask_result *out) {
+    (void)arg;
+    (void)len;
+    int64_t policy = sched_getscheduler(0);
+    return weft_ptask_result_set(out, &policy, sizeof policy);
+}
+
 /* Spawn and forkserver workers find these by name (registered at load time,
  * so the re-executed test program knows them too). */
+WEFT_REGISTER_PTASK(my_policy)
 WEFT_REGISTER_PTASK(square)
 WEFT_REGISTER_PTASK(my_pid)
 WEFT_REGISTER_PTASK(sleep_ms_then_pid)
@@ -1503,6 +1513,30 @@ static void test_process_pool_spawn_and_forkserver_workers_die_with_the_pools_pr
     workers_die_with_the_pools_process(WEFT_PROCESS_POOL_START_FORKSERVER);
 }
 
+/* Workers run under SCHED_BATCH, whatever their start method: waking one
+ * never preempts the caller that sent it work (the whole map is sent before
+ * a worker takes the caller's CPU). A task may set its policy back. */
+static void test_process_pool_workers_run_under_sched_batch(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    int methods[] = {WEFT_PROCESS_POOL_START_FORK, WEFT_PROCESS_POOL_START_SPAWN, WEFT_PROCESS_POOL_START_FORKSERVER};
+    for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
+        weft_process_pool *p = make_with(methods[m], 2);
+        for (int i = 0; i < 4; i++) {  /* each worker (round robin is not promised: enough to reach both) */
+            weft_future *f = submit_i64(p, my_policy, 0);
+            assert_int_equal(result_i64(f), SCHED_BATCH);
+            weft_future_destroy(f);
+        }
+        int64_t pids[2];
+        size_t n = 0;
+        WT_OK(weft_process_pool_pids(p, pids, 2, &n));
+        assert_int_equal(n, 2);
+        for (size_t i = 0; i < n; i++) assert_int_equal(sched_getscheduler((pid_t)pids[i]), SCHED_BATCH);
+        weft_process_pool_destroy(p);
+    }
+    assert_int_equal(sched_getscheduler(0), SCHED_OTHER); /* the caller's own policy is untouched */
+}
+
 static void test_process_pool_register_rejects_bad_names_and_clashes(void **state) {
     (void)state;
     char longname[300];
@@ -2480,6 +2514,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_process_pool_spawn_worker_reports_an_unknown_task_name_on_the_future),
         cmocka_unit_test(test_process_pool_forkserver_workers_run_registered_tasks_and_map),
         cmocka_unit_test(test_process_pool_replaces_a_killed_forkserver_worker),
+        cmocka_unit_test(test_process_pool_workers_run_under_sched_batch),
         cmocka_unit_test(test_process_pool_spawn_and_forkserver_workers_die_with_the_pools_process),
         cmocka_unit_test(test_process_pool_tasks_waiting_in_a_killed_worker_run_on_its_replacement),
         cmocka_unit_test(test_process_pool_map_results_outlive_the_pool_and_free_in_any_order),
