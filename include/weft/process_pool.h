@@ -65,7 +65,11 @@
  * any fork), with only that one thread. Its crash signals (SIGSEGV, SIGBUS,
  * SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS) get their default action back,
  * so a crash ends the worker with its signal, which the pool reports; every
- * signal is unblocked and SIGPIPE is ignored. Workers are forked at create
+ * signal is unblocked and SIGPIPE is ignored. Workers (of every start
+ * method) run under the `SCHED_BATCH` policy, at the caller's nice value:
+ * waking a worker never preempts the thread that sent it work, so a map's
+ * caller hands every chunk out before a worker takes its CPU; a task may set
+ * its policy back with sched_setscheduler(). Workers are forked at create
  * and again for each replacement, from whatever the process looks like then:
  * a lock that another thread held at that moment stays locked in the worker
  * (glibc keeps malloc usable; stdio streams and your own locks are not), so
