@@ -1437,6 +1437,85 @@ PyObject *py_ppool_submit(weft_process_pool *pool, PyObject *data) {
     return pair;
 }
 
+/* A map chunk's values (or its items) packed, when they are all numbers of one exact type:
+ * b'Q' + one int64 per value (every one an int, not a bool nor an int
+ * subclass, within int64) or b'D' + one double per value (every one a
+ * float); None otherwise, and they go pickled (b'R'). Only exact types, so
+ * that py_unpack_numbers gives back values of the same types and values
+ * (a double's bits are copied: -0.0 and NaNs too; pickle memoizes neither
+ * ints nor floats, so no identity is lost either). A 5000-int chunk: about
+ * 5 us here against pickle.dumps' 24 us in the worker, and 20 us to unpack
+ * against pickle.loads' 46 us in the map's caller, whose unpickling was
+ * the largest serial part of a Python map of tiny calls. */
+PyObject *py_pack_numbers(PyObject *values) {
+    if (!PyList_CheckExact(values) || PyList_GET_SIZE(values) == 0) Py_RETURN_NONE;
+    Py_ssize_t n = PyList_GET_SIZE(values);
+    PyObject *first = PyList_GET_ITEM(values, 0);
+    char tag = PyLong_CheckExact(first) ? 'Q' : PyFloat_CheckExact(first) ? 'D' : 0;
+    if (!tag || n > (PY_SSIZE_T_MAX - 1) / 8) Py_RETURN_NONE;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, 1 + n * 8);
+    if (!out) return NULL;
+    char *p = PyBytes_AS_STRING(out);
+    p[0] = tag;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = PyList_GET_ITEM(values, i);
+        if (tag == 'Q') {
+            int overflow = 0;
+            long long x = PyLong_CheckExact(v) ? PyLong_AsLongLongAndOverflow(v, &overflow) : 0;
+            if (!PyLong_CheckExact(v) || overflow) goto pickled;
+            memcpy(p + 1 + i * 8, &x, 8);
+        } else {
+            if (!PyFloat_CheckExact(v)) goto pickled;
+            double d = PyFloat_AS_DOUBLE(v);
+            memcpy(p + 1 + i * 8, &d, 8);
+        }
+    }
+    return out;
+pickled:
+    Py_DECREF(out);
+    Py_RETURN_NONE;
+}
+
+/* The list of values py_pack_numbers packed into b (bytes or another
+ * buffer: b'Q' or b'D' + 8 bytes each). */
+PyObject *py_unpack_numbers(PyObject *b) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(b, &view, PyBUF_SIMPLE) < 0) return NULL;
+    const char *p = view.buf;
+    Py_ssize_t len = view.len;
+    if (len < 1 || (len - 1) % 8 != 0 || (p[0] != 'Q' && p[0] != 'D')) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "not packed numbers");
+        return NULL;
+    }
+    Py_ssize_t n = (len - 1) / 8;
+    PyObject *list = PyList_New(n);
+    if (!list) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v;
+        if (p[0] == 'Q') {
+            long long x;
+            memcpy(&x, p + 1 + i * 8, 8);
+            v = PyLong_FromLongLong(x);
+        } else {
+            double d;
+            memcpy(&d, p + 1 + i * 8, 8);
+            v = PyFloat_FromDouble(d);
+        }
+        if (!v) {
+            Py_DECREF(list);
+            list = NULL;
+            break;
+        }
+        PyList_SET_ITEM(list, i, v);
+    }
+    PyBuffer_Release(&view);
+    return list;
+}
+
 /* A task's outcome as decode_outcome (_ppool.py) reads it: (0, bytes) when
  * it ran (b'R'/b'P'/b'E'...), (1, (code, name, message)) when it failed in
  * weft (worker died, cancelled, ...); (2, None) cancelled before it ran. */

@@ -7,6 +7,7 @@ start method runs functions of this (__main__) module. Every wait is finite.
 
 import concurrent.futures as std_futures
 import ctypes
+import enum
 import functools
 import os
 import shutil
@@ -32,6 +33,22 @@ UNDER_TSAN = 'tsan' in os.environ.get('LD_PRELOAD', '') or 'TSAN_OPTIONS' in os.
 
 def square(x):
     return x * x
+
+
+def identity(x):
+    return x
+
+
+class Color(enum.IntEnum):
+    RED = 1
+
+
+class MyInt(int):
+    pass
+
+
+def half(x):
+    return x / 2
 
 
 def add(a, b):
@@ -566,6 +583,47 @@ class MapTest(unittest.TestCase):
         with self.assertRaises(TypeError):  # the item that does not pickle fails its chunk
             self.pool.map(square, [1, Unpicklable()])
         self.assertEqual(self.pool.map(square, range(3)), [0, 1, 4])
+
+    def test_numbers_keep_their_types_and_values(self):
+        # A chunk's items and values of one exact type (int within int64, or
+        # float) go packed, not pickled; anything else is pickled. Either way
+        # what comes back is what the function returned.
+        big = 2 ** 63
+        cases = [
+            [0, 1, -1, 2 ** 63 - 1, -2 ** 63],      # ints within int64: packed
+            [1, 2, big, 3],                          # one beyond: pickled
+            [True, False, True],                     # bools stay bools
+            [1, True],                               # and in a list of ints
+            [Color.RED, 1],                          # int subclasses stay theirs
+            [MyInt(5), 6],
+            [0.5, -0.0, float('inf'), -1e308],       # floats: packed, bits and all
+            [1.0, 2],                                # a mix: pickled
+            [1, 'a', None],
+        ]
+        for items in cases:
+            for cs in (None, 1, 2):
+                got = self.pool.map(identity, items, cs)
+                self.assertEqual(got, items)
+                self.assertEqual([type(v) for v in got], [type(v) for v in items])
+        neg_zero = self.pool.map(identity, [1.0, -0.0])[1]
+        self.assertEqual(str(neg_zero), '-0.0')
+        nan = self.pool.map(identity, [float('nan'), 1.0])[0]
+        self.assertNotEqual(nan, nan)
+        # values computed from packed items, and the other way round
+        self.assertEqual(self.pool.map(square, list(range(5000))), [x * x for x in range(5000)])
+        self.assertEqual(self.pool.map(half, range(5000)), [x / 2 for x in range(5000)])
+        self.assertEqual(self.pool.map(str, [1, 2]), ['1', '2'])
+        self.assertEqual(self.pool.map(square, [big, 3]), [big * big, 9])
+        # the helpers themselves
+        from weft import _weft
+        self.assertIsNone(_weft.py_pack_numbers([]))
+        self.assertIsNone(_weft.py_pack_numbers((1, 2)))  # a list only
+        packed = _weft.py_pack_numbers([3, -4])
+        self.assertEqual(packed[:1], b'Q')
+        self.assertEqual(len(packed), 17)
+        self.assertEqual(_weft.py_unpack_numbers(memoryview(packed)), [3, -4])
+        with self.assertRaises(ValueError):
+            _weft.py_unpack_numbers(b'Q1234')
 
     def test_a_crash_in_a_range_chunk_fails_only_its_item(self):
         out = next_or_died(self.pool.imap(die_on_13, range(10, 20), chunksize=4), 10)

@@ -62,6 +62,7 @@ __all__ = ['WorkerDiedError', 'TransferError', 'BrokenProcessPool', 'run_task']
 _dumps = _pickle.dumps
 _loads = _pickle.loads
 _HIGHEST = _pickle.HIGHEST_PROTOCOL
+_PACKED = (b'Q', b'D')  # the tags of a chunk's items or values packed by py_pack_numbers (pickles start with 0x80)
 _FOREVER = -1
 
 # WEFT_PROCESS_POOL_START_FORK, _SPAWN, _FORKSERVER (process_pool.h)
@@ -163,10 +164,11 @@ def _unpickle_task(kind, view):
         fn = _worker_fn(bytes(view[5:5 + n]))
         args, kwargs = _loads(view[5 + n:])
         return fn, args, kwargs
-    if kind == 71:  # b'G': star byte, u32 length, the function's pickle, pickle(items)
+    if kind == 71:  # b'G': star byte, u32 length, the function's pickle, the items (pickle, or packed numbers)
         n = int.from_bytes(view[2:6], 'little')
         fn = _worker_fn(bytes(view[6:6 + n]))
-        return fn, view[1] == 1, _loads(view[6 + n:])
+        items = view[6 + n:]
+        return fn, view[1] == 1, _weft.py_unpack_numbers(items) if items[:1] in _PACKED else _loads(items)
     return _loads(view[1:])
 
 
@@ -201,8 +203,9 @@ def run_task(view):
         except BaseException as e:  # noqa: B902
             return _exc_bytes(_result_error(e, r))
     # b'M' or b'G': a chunk of a map; each item has its own outcome. The common case,
-    # every call returned, answers b'R' + pickle([value, ...]); otherwise
-    # b'P' + pickle([(ok, value or exception), ...]).
+    # every call returned, answers b'R' + pickle([value, ...]) (b'Q' or b'D' +
+    # the values packed when all are ints within int64, or all floats:
+    # py_pack_numbers); otherwise b'P' + pickle([(ok, value or exception), ...]).
     fn, star, items = payload
     payload = None
     try:
@@ -214,6 +217,9 @@ def run_task(view):
         values = None
     _flush()
     if values is not None:
+        packed = _weft.py_pack_numbers(values)
+        if packed is not None:
+            return packed
         try:
             return b'R' + _dumps(values, _HIGHEST)
         except BaseException:  # noqa: B902 - find the items that do not pickle below
@@ -514,6 +520,8 @@ def decode_outcome(o):
     message)) or (2, None)."""
     kind, payload = o
     if kind == 0:
+        if payload[:1] in _PACKED:  # a chunk's values, every one an int (or a float)
+            return True, _weft.py_unpack_numbers(payload)
         try:
             value = _loads(memoryview(payload)[1:])
         except BaseException as e:  # noqa: B902 - the result does not unpickle here
@@ -758,7 +766,8 @@ class Core:
         def pack(items):
             try:
                 if fnb is not None:
-                    return head + _dumps(items, _HIGHEST)
+                    packed = _weft.py_pack_numbers(items) if not star else None  # (a list of ints or floats)
+                    return head + (packed if packed is not None else _dumps(items, _HIGHEST))
                 return b'M' + _dumps((fn, star, items), _HIGHEST)
             except Exception as e:  # noqa: BLE001
                 _note(e, 'weft: the arguments of %r could not be pickled for the worker process' % (fn,))
