@@ -218,8 +218,10 @@ class _Chunks:
     """The chunks of one map call, submitted at once.
 
     A chunk is one task: its items pickled in one piece (a ``range`` is cut
-    into ranges, which pickle as three numbers), run by the worker as
-    ``list(map(func, items))``, its values coming back in one pickle.
+    into ranges, which pickle as three numbers; a list of ints within int64,
+    or of floats, goes packed, 8 bytes each), run by the worker as
+    ``list(map(func, items))``, its values coming back in one pickle (or
+    packed likewise).
     """
 
     def __init__(self, pool, func, iterable, chunksize, star):
