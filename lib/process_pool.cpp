@@ -3141,16 +3141,20 @@ void MapState::direct_round(std::vector<Unit> &units, std::vector<Unit> &rest, s
         }
     };
     // A borrowed worker is gone: its running unit is lost with it, the rest go to the others.
+    // Kill a borrowed worker and drop its half-sent chunk and half-read reply.
+    auto kill_lent = [&](Lent &L) {
+        ::kill(L.w->pid, SIGKILL);
+        bytes_release(L.block);
+        L.block = nullptr;
+        delete L.out;
+        L.out = nullptr;
+    };
     auto bury = [&](Lent &L) {
         if (!L.where)
             L.where = L.out && L.sent.size() == 1 ? "while receiving the task's argument"
                       : L.block || L.hgot         ? "while sending the task's result"
                                                   : "while running the task";
-        ::kill(L.w->pid, SIGKILL);  // (it is ending already, or it closed its socket: either way it goes)
-        bytes_release(L.block);
-        L.block = nullptr;
-        delete L.out;
-        L.out = nullptr;
+        kill_lent(L);  // (it is ending already, or it closed its socket: either way it goes)
         PTask *t = nullptr;
         if (!L.sent.empty()) {
             size_t k = L.sent.front();
@@ -3252,11 +3256,7 @@ void MapState::direct_round(std::vector<Unit> &units, std::vector<Unit> &rest, s
     for (Lent &L : lent)
         if (L.w && stopped && !L.sent.empty()) {
             // Stopped with calls in it: killed (not a crash) and replaced; its calls end cancelled.
-            ::kill(L.w->pid, SIGKILL);
-            bytes_release(L.block);
-            L.block = nullptr;
-            delete L.out;
-            L.out = nullptr;
+            kill_lent(L);
             for (size_t k : L.sent) set_stopped(units[k].first, units[k].count);
             L.sent.clear();
             P->busy.fetch_sub(1, std::memory_order_relaxed);
