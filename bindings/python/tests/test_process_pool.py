@@ -95,6 +95,13 @@ def raise_on_7(x):
     return x * x
 
 
+def log_call_raise_on_7(d, x):
+    """Note the call in directory d (one dot per call of x), then raise_on_7."""
+    with open(os.path.join(d, str(x)), 'a') as f:
+        f.write('.')
+    return raise_on_7(x)
+
+
 def die_on_13_once(marker, x):
     """Kill the worker at x == 13 the first time (marker: a file it creates first)."""
     if x == 13:
@@ -358,16 +365,17 @@ class PoolTest(unittest.TestCase):
         """Count the C maps of self.pool; fail if a chunk goes through a future."""
         core = self.pool._core
         calls = []
-        real = core.map_chunks
-
-        def map_chunks(datas):
-            calls.append(len(datas))
-            return real(datas)
+        def counted(real):
+            def run(datas):
+                calls.append(len(datas))
+                return real(datas)
+            return run
 
         def no_submit(data):
             raise AssertionError('map or starmap submitted a chunk as a future')
 
-        core.map_chunks = map_chunks
+        core.map_chunks = counted(core.map_chunks)
+        core.map_values = counted(core.map_values)
         core.submit = no_submit
         return calls
 
@@ -517,10 +525,10 @@ class PoolTest(unittest.TestCase):
     def test_the_c_map_binding_checks_its_arguments(self):
         h = self.pool._core.h
         with self.assertRaises(TypeError):
-            pool_mod._ppool._weft.py_ppool_map(h, 3, 0)
+            pool_mod._ppool._weft.py_ppool_map(h, 3, 0, 0)
         with self.assertRaises(TypeError):
-            pool_mod._ppool._weft.py_ppool_map(h, [b'x', 4], 0)
-        self.assertEqual(pool_mod._ppool._weft.py_ppool_map(h, [], 1), [])
+            pool_mod._ppool._weft.py_ppool_map(h, [b"x", 4], 0, 0)
+        self.assertEqual(pool_mod._ppool._weft.py_ppool_map(h, [], 1, 0), [])
         # a chunk the worker cannot read comes back as its error, the others' results intact
         core = self.pool._core
         good = core.chunk_packer(square, False)([2, 3])
@@ -530,6 +538,15 @@ class PoolTest(unittest.TestCase):
         self.assertFalse(out[1][0])
         self.assertIsInstance(out[1][1], pool_mod._ppool.TransferError)
         # a chunk whose worker died carries the C map's own message: which worker, how, where
+        # the values only, as map() wants them: one list when every chunk's are numbers
+        self.assertEqual(core.map_values([good, good]), ([4, 9, 4, 9], None))
+        self.assertEqual(pool_mod._ppool._weft.py_ppool_map(h, [], 1, 1), ([], None))
+        named = core.chunk_packer(str, False)([2])
+        self.assertEqual(core.map_values([good, named]), (None, [(True, [4, 9]), (True, ['2'])]))
+        values, outs = core.map_values([good, b'Gjunk'])
+        self.assertIsNone(values)
+        self.assertEqual(outs[0], (True, [4, 9]))
+        self.assertIsInstance(outs[1][1], pool_mod._ppool.TransferError)
         dead = core.chunk_packer(die_on_13, False)([13])
         out = core.map_chunks([good, dead])
         self.assertEqual(out[0], (True, [4, 9]))
@@ -624,6 +641,49 @@ class MapTest(unittest.TestCase):
         self.assertEqual(_weft.py_unpack_numbers(memoryview(packed)), [3, -4])
         with self.assertRaises(ValueError):
             _weft.py_unpack_numbers(b'Q1234')
+
+    def test_a_call_that_raises_leaves_the_others_run_once(self):
+        # A chunk's calls run in one C loop in the worker; the one that raises
+        # gets its own outcome, the ones after it still run, and none runs twice.
+        for items in (range(10), list(range(10)), [float(x) for x in range(10)]):
+            d = tempfile.mkdtemp(prefix='weft-test-map-')
+            self.addCleanup(shutil.rmtree, d, True)
+            f = functools.partial(log_call_raise_on_7, d)
+            it = self.pool.imap(f, items, chunksize=10)
+            self.assertEqual([next(it) for _ in range(7)], [x * x for x in items[:7]])
+            with self.assertRaises(KeyError):
+                next(it)
+            self.assertEqual(list(it), [x * x for x in items[8:]])
+            for x in items:
+                with open(os.path.join(d, str(x))) as log:
+                    self.assertEqual(log.read(), '.', 'item %r' % (x,))
+            with self.assertRaises(KeyError):
+                self.pool.map(f, items)
+
+    def test_the_worker_loop_helper(self):
+        # py_map_each: the worker's loop over a chunk, the values packed as they come
+        from weft import _weft
+        self.assertEqual(_weft.py_map_each(square, range(3)), _weft.py_pack_numbers([0, 1, 4]))
+        self.assertEqual(_weft.py_map_each(square, (1.5,)), _weft.py_pack_numbers([2.25]))
+        self.assertEqual(_weft.py_map_each(square, memoryview(_weft.py_pack_numbers([2, 3]))),
+                         _weft.py_pack_numbers([4, 9]))
+        self.assertEqual(_weft.py_map_each(str, range(2)), ['0', '1'])
+        self.assertEqual(_weft.py_map_each(square, []), [])
+        self.assertEqual(_weft.py_map_each(identity, [1, 2 ** 63, 3]), [1, 2 ** 63, 3])  # stops packing
+        self.assertEqual(_weft.py_map_each(identity, [1, 2.0]), [1, 2.0])
+        big = range(2 ** 63 - 3, 2 ** 63 + 1)  # beyond int64: iterated, not computed
+        self.assertEqual(_weft.py_map_each(identity, big), list(big))
+        wide = range(-2 ** 63, 2 ** 63 - 1, 2 ** 62)  # start + k * step in int64, k * step not
+        self.assertEqual(_weft.py_unpack_numbers(_weft.py_map_each(identity, wide)), list(wide))
+        done, k, e = _weft.py_map_each(raise_on_7, range(10))
+        self.assertEqual((done, k, type(e)), ([x * x for x in range(7)], 7, KeyError))
+        self.assertIsNotNone(e.__traceback__)
+        done, k, e = _weft.py_map_each(raise_on_7, [7])
+        self.assertEqual((done, k), ([], 0))
+        with self.assertRaises(TypeError):
+            _weft.py_map_each(square, iter([1]))
+        with self.assertRaises(ValueError):
+            _weft.py_map_each(square, memoryview(b'Q123'))
 
     def test_a_crash_in_a_range_chunk_fails_only_its_item(self):
         out = next_or_died(self.pool.imap(die_on_13, range(10, 20), chunksize=4), 10)

@@ -44,6 +44,7 @@ pool reports (``worker_pids()``, WorkerDiedError.pid) are the links';
 import atexit as _atexit
 import base64 as _base64
 import concurrent.futures as _cf
+import itertools as _itertools
 import os as _os
 import pickle as _pickle
 import re as _re
@@ -168,7 +169,8 @@ def _unpickle_task(kind, view):
         n = int.from_bytes(view[2:6], 'little')
         fn = _worker_fn(bytes(view[6:6 + n]))
         items = view[6 + n:]
-        return fn, view[1] == 1, _weft.py_unpack_numbers(items) if items[:1] in _PACKED else _loads(items)
+        # (packed numbers stay packed: py_map_each reads them as they are)
+        return fn, view[1] == 1, items if items[:1] in _PACKED else _loads(items)
     return _loads(view[1:])
 
 
@@ -204,30 +206,42 @@ def run_task(view):
             return _exc_bytes(_result_error(e, r))
     # b'M' or b'G': a chunk of a map; each item has its own outcome. The common case,
     # every call returned, answers b'R' + pickle([value, ...]) (b'Q' or b'D' +
-    # the values packed when all are ints within int64, or all floats:
-    # py_pack_numbers); otherwise b'P' + pickle([(ok, value or exception), ...]).
+    # the values packed when all are ints within int64, or all floats); otherwise
+    # b'P' + pickle([(ok, value or exception), ...]). A plain map's calls run in one
+    # C loop (py_map_each), which packs the values as they come.
     fn, star, items = payload
     payload = None
-    try:
-        if star:
+    if star:
+        try:
             values = [fn(*x) for x in items]
-        else:
-            values = list(map(fn, items))
-    except BaseException:  # noqa: B902 - run again item by item, keeping each outcome
-        values = None
+        except BaseException:  # noqa: B902 - run again item by item, keeping each outcome
+            values = None
+    else:
+        try:
+            values = _weft.py_map_each(fn, items)
+        except BaseException:  # noqa: B902 - (out of memory) run again item by item
+            values = None
+        if type(values) is bytes:
+            _flush()
+            return values
     _flush()
-    if values is not None:
-        packed = _weft.py_pack_numbers(values)
-        if packed is not None:
-            return packed
+    if type(values) is list:
         try:
             return b'R' + _dumps(values, _HIGHEST)
         except BaseException:  # noqa: B902 - find the items that do not pickle below
             out = [(True, v) for v in values]
     else:
+        if type(items) is memoryview:
+            items = _weft.py_unpack_numbers(items)
         out = []
+        start = 0
+        if values is not None:  # (values, k, exc): call k raised, the ones before it returned
+            done, k, e = values
+            out = [(True, v) for v in done]
+            out.append((False, _ExceptionWithTraceback(e, e.__traceback__)))
+            start = k + 1
         append = out.append
-        for x in items:
+        for x in _itertools.islice(items, start, None):
             try:
                 append((True, fn(*x) if star else fn(x)))
             except BaseException as e:  # noqa: B902
@@ -707,7 +721,18 @@ class Core:
         chunks killed and replaced, and the exception propagates.
         WeftClosedError if the pool was closed."""
         main = _threading.current_thread() is _threading.main_thread()
-        return [decode_outcome(o) for o in _weft.py_ppool_map(self.h, datas, main)]
+        return [decode_outcome(o) for o in _weft.py_ppool_map(self.h, datas, main, 0)]
+
+    def map_values(self, datas):
+        """map_chunks(datas), for a map that wants only the values: (values,
+        None) with every chunk's values in order in one list when each chunk's
+        calls all returned numbers (packed: decoded in C straight into that
+        list), else (None, map_chunks' outcomes)."""
+        main = _threading.current_thread() is _threading.main_thread()
+        values, outcomes = _weft.py_ppool_map(self.h, datas, main, 1)
+        if values is not None:
+            return values, None
+        return None, [decode_outcome(o) for o in outcomes]
 
     @staticmethod
     def _fn_ref(fn):

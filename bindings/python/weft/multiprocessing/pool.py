@@ -316,19 +316,28 @@ class _MapNow(_Chunks):
         """Only pickle: parts = [(items, bytes or a failed Future), ...]."""
         self.parts = [(part, pack(part)) for part in (items[i:i + chunksize] for i in starts)]
 
+    def _c_map(self, run, datas):
+        try:
+            return run(datas)
+        except WeftClosedError:
+            raise ValueError('Pool not running') from None
+
     def settled(self):
         """Run every chunk and wait: [(items, ok, value or exception), ...] in order."""
         datas = [data for _, data in self.parts if type(data) is bytes]
-        try:
-            done = iter(self.core.map_chunks(datas) if datas else ())
-        except WeftClosedError:
-            raise ValueError('Pool not running') from None
+        done = iter(self._c_map(self.core.map_chunks, datas) if datas else ())
         # A chunk that did not pickle holds a failed Future instead of bytes.
         return [(part, *(next(done) if type(data) is bytes else _settled(data, None)))
                 for part, data in self.parts]
 
     def values(self, end=None):
         """Run every chunk, wait; every value in order, raises the first failure."""
+        datas = [data for _, data in self.parts]
+        if datas and all(type(data) is bytes for data in datas):
+            values, outcomes = self._c_map(self.core.map_values, datas)
+            if values is not None:  # every chunk's values were numbers: in one list already
+                return values
+            return self._gather([(part, *o) for (part, _), o in zip(self.parts, outcomes)], None)
         return self._gather(self.settled(), None)
 
 
