@@ -16,7 +16,9 @@
 //     kTask: one call, payload = the argument. kChunk: `count` calls, payload
 //     = per argument {u64 len, u64 0} + bytes padded to 16. kChunkFixed:
 //     `count` calls whose arguments all have len / count bytes (at most
-//     kFixedMax), packed back to back. kExit: leave.
+//     kFixedMax), packed back to back. kExit: leave. kWake: no payload, no
+//     reply and, for spawn and forkserver workers, no name: wait for the
+//     next frame awake (weft_process_pool_wake).
 //   worker -> pool: ResultHdr {kind, code, len} then len bytes.
 //     kReady once after the initializer (a failed initializer by name sends
 //     kFail instead and exits); kOk: the result; kFail: code + message;
@@ -127,7 +129,7 @@ struct weft_ptask_result {
 namespace weft::detail {
 namespace {
 
-enum : std::uint32_t { kTask = 1, kChunk = 2, kExit = 3, kChunkFixed = 4 };
+enum : std::uint32_t { kTask = 1, kChunk = 2, kExit = 3, kChunkFixed = 4, kWake = 5 };
 enum : std::uint32_t { kReady = 1, kOk = 2, kFail = 3, kChunkDone = 4, kChunkFixedDone = 5 };
 constexpr bool is_chunk(std::uint32_t kind) noexcept { return kind == kChunk || kind == kChunkFixed; }
 
@@ -527,6 +529,10 @@ constexpr bool spin_worth(int64_t last_wait) noexcept { return last_wait < 2 * k
 // worker waiting for a map's next chunk was woken for nothing at every reply
 // the pool took in (measured: half of a 10k map's time on two cores).
 bool worker_spins = false;  // the worker's last task was a map's chunk (a worker has one thread)
+// A wake-up (kWake, weft_process_pool_wake): the next read spins up to
+// kWakeSpinNs, whatever the last wait was: work is on its way.
+bool spin_next = false;
+constexpr int64_t kWakeSpinNs = 200 * WEFT_USEC;
 
 ssize_t read_some(int fd, void *p, size_t n) noexcept {
     static int64_t last_wait = 0;  // the worker's last wait for bytes, ns (0: spin at first)
@@ -534,14 +540,16 @@ ssize_t read_some(int fd, void *p, size_t n) noexcept {
     for (;;) {
         ssize_t r = ::recv(fd, p, n, MSG_DONTWAIT);
         if (r >= 0) {
-            if (since) last_wait = monotonic_now() - since;
+            if (since && !spin_next) last_wait = monotonic_now() - since;
+            spin_next = false;
             return r;
         }
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) return -1;
         int64_t now = monotonic_now();
         if (!since) since = now;
-        if (worker_spins && spin_worth(last_wait) && now - since < kSpinNs) {
+        int64_t budget = spin_next ? kWakeSpinNs : worker_spins && spin_worth(last_wait) ? kSpinNs : 0;
+        if (now - since < budget) {
             sched_yield();
             continue;
         }
@@ -921,6 +929,10 @@ bool unpack_results(OutBuf &ob, size_t n, size_t same) noexcept {
     for (;;) {
         TaskHdr h;
         if (!ib.read(&h, sizeof h) || h.kind == kExit) _exit(0);
+        if (h.kind == kWake) {  // work follows: wait for it awake (it carries nothing, not even a name)
+            spin_next = true;
+            continue;
+        }
         weft_ptask_fn fn;
         if (by_name) {  // the task's name follows the header (its length in pad)
             if (h.pad == 0 || h.pad > kMaxTaskName || !ib.read(name, h.pad)) _exit(0);
@@ -3534,6 +3546,27 @@ WEFT_API weft_status weft_process_pool_pids(const weft_process_pool *pool, int64
     *n = p->pids.size();
     for (size_t i = 0; i < capacity && i < p->pids.size(); i++) pids[i] = p->pids[i];
     return WEFT_OK;
+}
+
+WEFT_API weft_status weft_process_pool_wake(weft_process_pool *pool, size_t n) noexcept {
+    WEFT_CHECK_HANDLE("weft_process_pool_wake", pool);
+    return guarded("weft_process_pool_wake", [&]() -> weft_status {
+        // Borrow them all first: a worker handed back goes where borrow() takes the next from.
+        std::vector<Worker *> woken;
+        for (Worker *w; woken.size() < n && (w = pool->borrow());) woken.push_back(w);
+        const TaskHdr h{kWake, 0, 0, 0, 0};
+        for (Worker *w : woken) {
+            const char *where = nullptr;
+            for (size_t done = 0; done < sizeof h && !where;) {
+                ssize_t r = send_part(w->sock, reinterpret_cast<const char *>(&h), sizeof h, nullptr, 0, done);
+                if (r > 0) done += static_cast<size_t>(r);
+                else if (r < 0 || wait_worker(*w, POLLOUT) == Ev::dead) where = "while being woken";
+            }
+            if (where) ::kill(w->pid, SIGKILL);  // (it is ending already, or it closed its socket)
+            pool->hand_back(w, nullptr, where);
+        }
+        return WEFT_OK;
+    });
 }
 
 }  // extern "C"

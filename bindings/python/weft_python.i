@@ -1883,6 +1883,13 @@ PyObject *py_ppool_destroy(weft_process_pool *pool) {
     Py_RETURN_NONE;
 }
 
+/* Wake up to n idle workers ahead of a map's chunks (weft_process_pool_wake). */
+PyObject *py_ppool_wake(weft_process_pool *pool, size_t n) {
+    weft_status st = weft_process_pool_wake(pool, n);
+    if (st != WEFT_OK) { weft_py_raise(st); return NULL; }
+    Py_RETURN_NONE;
+}
+
 PyObject *py_ppool_stats(weft_process_pool *pool) {
     weft_process_pool_stats s;
     weft_status st = weft_process_pool_stats_get(pool, &s);

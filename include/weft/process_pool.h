@@ -507,6 +507,24 @@ WEFT_API weft_status weft_process_pool_map_stoppable(weft_process_pool *pool, we
                                                      weft_process_pool_stop_fn stop, void *stop_data) WEFT_NOEXCEPT;
 
 /**
+ * A hint that work follows shortly (a map whose arguments the caller is
+ * still preparing, say): up to @p n idle workers are woken now and wait for
+ * their next task awake (spinning, yielding the CPU, for at most 200 us)
+ * instead of asleep, so that work sent meanwhile starts without a sleeping
+ * process's wake-up, which on a VM costs tens of microseconds per worker.
+ * Workers that get nothing in time go back to sleep. Python's Pool.map calls
+ * it before pickling its chunks (10k tiny calls, 2 workers, after a pause:
+ * 4-7% faster). A worker found dead is replaced as usual.
+ * @param n how many workers to wake at most: the number of chunks or tasks
+ *        to come; 0 wakes none.
+ * @return #WEFT_OK, also when no worker is idle or the pool is closed;
+ *         #WEFT_EMISUSE for a NULL or destroyed @p pool.
+ * Thread-safe.
+ * @since 0.3
+ */
+WEFT_API weft_status weft_process_pool_wake(weft_process_pool *pool, size_t n) WEFT_NOEXCEPT;
+
+/**
  * Run @p fn over @p n arguments and hand each result to @p on_result in the
  * caller's thread as soon as its chunk ends (Pool.imap_unordered). Crashed
  * chunks are retried one argument per task as in weft_process_pool_map().

@@ -598,6 +598,51 @@ static void test_process_pool_workers_spin_between_quick_tasks_and_sleep_when_id
     weft_process_pool_destroy(p);
 }
 
+static void test_process_pool_wake_readies_idle_workers_for_what_follows(void **state) {
+    (void)state;
+    WT_SKIP_UNDER_TSAN();
+    weft_process_pool *p = make(2);
+    enum { N = 2000 };
+    int64_t xs[N];
+    weft_bytes args[N];
+    weft_bytes *res[N];
+    iota_args(xs, args, N);
+    WT_OK(weft_process_pool_wake(p, 0)); /* none */
+    /* a wake-up carries nothing: maps and single tasks after one, or after
+     * many piled up in the workers' sockets, run as usual */
+    for (int r = 0; r < 20; r++) {
+        for (int k = 0; k <= r % 4; k++) WT_OK(weft_process_pool_wake(p, (size_t)(1 + r % 3)));
+        WT_OK(weft_process_pool_map(p, square, args, N, res, NULL, 0, WEFT_FOREVER));
+        expect_squares_and_free(res, N);
+        WT_OK(weft_process_pool_wake(p, 64)); /* more than there are: the idle ones */
+        weft_future *f = submit_i64(p, square, r);
+        assert_int_equal(result_i64(f), r * r);
+        weft_future_destroy(f);
+    }
+    /* woken workers that get nothing go back to sleep */
+    int64_t pids[2];
+    size_t n = 0;
+    WT_OK(weft_process_pool_pids(p, pids, 2, &n));
+    assert_int_equal(n, 2);
+    WT_OK(weft_process_pool_wake(p, 2));
+    wt_sleep_ms(50); /* past the wait awake (200 us) */
+    long before = proc_cpu_ticks(pids[0]) + proc_cpu_ticks(pids[1]);
+    wt_sleep_ms(500);
+    assert_true(proc_cpu_ticks(pids[0]) + proc_cpu_ticks(pids[1]) - before <= 5);
+    /* a worker that died while idle: replaced, whether the wake-up or the supervisor finds it first */
+    kill((pid_t)pids[0], SIGKILL);
+    WT_OK(weft_process_pool_wake(p, 2));
+    for (int i = 0; i < 500 && stats_of(p).replaced < 1; i++) wt_sleep_ms(10);
+    assert_int_equal(stats_of(p).replaced, 1);
+    WT_OK(weft_process_pool_map(p, square, args, N, res, NULL, 0, WEFT_FOREVER));
+    expect_squares_and_free(res, N);
+    WT_OK(weft_process_pool_close(p));
+    WT_OK(weft_process_pool_wake(p, 2)); /* a hint: nothing to wake */
+    weft_process_pool_destroy(p);
+    WT_EXPECT(WEFT_EMISUSE, weft_process_pool_wake(NULL, 1));
+    WT_EXPECT(WEFT_EMISUSE, weft_process_pool_wake((weft_process_pool *)&n, 1)); /* not a pool */
+}
+
 /* A stop function: stops the map once *flag is set (by a thread, or by a signal handler). */
 static volatile sig_atomic_t stop_flag;
 static int stop_when_flagged(void *data) {
@@ -2490,6 +2535,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_process_pool_map_moves_arguments_and_results_of_every_small_size),
         cmocka_unit_test(test_process_pool_map_packs_same_size_items_and_unpacks_at_the_first_other),
         cmocka_unit_test(test_process_pool_workers_spin_between_quick_tasks_and_sleep_when_idle),
+        cmocka_unit_test(test_process_pool_wake_readies_idle_workers_for_what_follows),
         cmocka_unit_test(test_process_pool_a_stoppable_map_stops_and_keeps_what_finished),
         cmocka_unit_test(test_process_pool_a_stoppable_map_stops_on_a_signal),
         cmocka_unit_test(test_process_pool_map_unordered_reports_each_result_once),

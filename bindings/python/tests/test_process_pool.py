@@ -538,6 +538,10 @@ class PoolTest(unittest.TestCase):
         self.assertFalse(out[1][0])
         self.assertIsInstance(out[1][1], pool_mod._ppool.TransferError)
         # a chunk whose worker died carries the C map's own message: which worker, how, where
+        # a wake-up ahead of chunks (map sends one before it pickles them) is only a hint
+        core.wake(0)
+        core.wake(64)
+        self.assertEqual(core.map_values([good, good]), ([4, 9, 4, 9], None))
         # the values only, as map() wants them: one list when every chunk's are numbers
         self.assertEqual(core.map_values([good, good]), ([4, 9, 4, 9], None))
         self.assertEqual(pool_mod._ppool._weft.py_ppool_map(h, [], 1, 1), ([], None))

@@ -723,6 +723,12 @@ class Core:
         main = _threading.current_thread() is _threading.main_thread()
         return [decode_outcome(o) for o in _weft.py_ppool_map(self.h, datas, main, 0)]
 
+    def wake(self, n):
+        """Wake up to n idle workers: chunks follow shortly (a hint; never raises
+        for a live pool)."""
+        if self.h is not None:
+            _weft.py_ppool_wake(self.h, n)
+
     def map_values(self, datas):
         """map_chunks(datas), for a map that wants only the values: (values,
         None) with every chunk's values in order in one list when each chunk's
