@@ -1190,6 +1190,9 @@ weft_status weft_dict_delete(weft_dict *d, const char *key, int64_t timeout_ns);
 
 #define WEFT_PY_PTASK_NAME "weft.python.call"
 static PyObject *weft_py_ptask_runner; /* weft._ppool.run_task (one reference) */
+/* The running task's result while the runner runs (a worker runs one task at
+ * a time): py_map_each packs a chunk's values straight into it. */
+static weft_ptask_result *weft_py_task_result;
 
 /* The task of every Python process pool, in a worker with the GIL free. */
 static weft_status weft_py_ptask(const void *arg, size_t len, weft_ptask_result *out) {
@@ -1199,7 +1202,9 @@ static weft_status weft_py_ptask(const void *arg, size_t len, weft_ptask_result 
     PyGILState_STATE g = PyGILState_Ensure();
     weft_status st = WEFT_OK;
     PyObject *view = PyMemoryView_FromMemory((char *)(len ? arg : ""), (Py_ssize_t)len, PyBUF_READ);
+    weft_py_task_result = out;
     PyObject *r = view ? PyObject_CallOneArg(weft_py_ptask_runner, view) : NULL;
+    weft_py_task_result = NULL;
     if (view) {
         /* The bytes are weft's and valid during this call only. */
         PyObject *rel = PyObject_CallMethod(view, "release", NULL);
@@ -1207,7 +1212,9 @@ static weft_status weft_py_ptask(const void *arg, size_t len, weft_ptask_result 
         Py_XDECREF(rel);
         Py_DECREF(view);
     }
-    if (r && PyBytes_Check(r)) {
+    if (r == Py_True) {
+        /* py_map_each wrote the chunk's packed values into the result already */
+    } else if (r && PyBytes_Check(r)) {
         st = weft_ptask_result_set(out, PyBytes_AS_STRING(r), (size_t)PyBytes_GET_SIZE(r));
         if (st != WEFT_OK) st = weft_task_fail(st, "weft.python.call: no memory for the result");
     } else {
@@ -1547,6 +1554,9 @@ static int weft_py_range_bounds(PyObject *r, long long *start, long long *step) 
  * range, or a memoryview of numbers packed by py_pack_numbers. Returns
  *   bytes   b'Q' or b'D' + the values packed, when every call returned an
  *           int within int64 (exact type), or every call a float (exact);
+ *   True    the same, written straight into the running task's result
+ *           when called by the worker's runner (weft_py_ptask): no bytes
+ *           object, no copy;
  *   list    the values, when every call returned but they do not pack;
  *   (values, k, exc)  when call k raised exc (its traceback attached):
  *           values are those of calls 0 .. k-1; no later call was made.
@@ -1584,14 +1594,25 @@ PyObject *py_map_each(PyObject *fn, PyObject *items) {
         PyErr_SetString(PyExc_TypeError, "py_map_each: items must be a list, a tuple, a range or packed numbers");
         return NULL;
     }
-    PyObject *packed = NULL; /* the values packed while they pack */
+    weft_ptask_result *res = weft_py_task_result; /* a worker's task: pack into its result */
+    weft_py_task_result = NULL;                    /* (not a nested call's) */
+    PyObject *packed = NULL; /* the values packed while they pack, when not into res */
+    char *pk = NULL;         /* where they are packed: tag, then 8 bytes each */
     PyObject *list = NULL;   /* the values as objects once one did not pack */
     PyObject *ret = NULL;
     char tag = 0;
     Py_ssize_t k = 0;
-    if (n > 0 && !(n <= (PY_SSIZE_T_MAX - 1) / 8 ? (packed = PyBytes_FromStringAndSize(NULL, 1 + n * 8))
-                                                   : (list = PyList_New(n))))
-        goto done;
+    if (n > (PY_SSIZE_T_MAX - 1) / 8) {
+        if (!(list = PyList_New(n))) goto done;
+    } else if (n > 0) {
+        void *room = NULL;
+        if (res && weft_ptask_result_alloc(res, (size_t)(1 + n * 8), &room) == WEFT_OK) {
+            pk = room;
+        } else {
+            if (!(packed = PyBytes_FromStringAndSize(NULL, 1 + n * 8))) goto done;
+            pk = PyBytes_AS_STRING(packed);
+        }
+    }
     for (; k < n; k++) {
         PyObject *x;
         if (ip) {
@@ -1621,14 +1642,14 @@ PyObject *py_map_each(PyObject *fn, PyObject *items) {
             Py_XDECREF(tb);
             if (!e) goto done;
             PyObject *before = list ? PyList_GetSlice(list, 0, k) : PyList_New(k);
-            if (before && !list && k > 0 && weft_py_unpack_into(before, 0, PyBytes_AS_STRING(packed) + 1, k, tag) < 0)
+            if (before && !list && k > 0 && weft_py_unpack_into(before, 0, pk + 1, k, tag) < 0)
                 Py_CLEAR(before);
             if (before) ret = Py_BuildValue("(NnN)", before, k, e);
             else Py_DECREF(e);
             goto done;
         }
         if (!list) { /* packing: does this value pack with the others? */
-            char *slot = PyBytes_AS_STRING(packed) + 1 + k * 8;
+            char *slot = pk + 1 + k * 8;
             if (k == 0) tag = PyLong_CheckExact(v) ? 'Q' : PyFloat_CheckExact(v) ? 'D' : 0;
             int fits = 0;
             if (tag == 'Q' && PyLong_CheckExact(v)) {
@@ -1649,21 +1670,26 @@ PyObject *py_map_each(PyObject *fn, PyObject *items) {
             }
             /* it does not: the values so far become objects, and so do the rest */
             if (!(list = PyList_New(n)) ||
-                (k > 0 && weft_py_unpack_into(list, 0, PyBytes_AS_STRING(packed) + 1, k, tag) < 0)) {
+                (k > 0 && weft_py_unpack_into(list, 0, pk + 1, k, tag) < 0)) {
                 Py_DECREF(v);
                 goto done;
             }
-            Py_CLEAR(packed);
+            Py_CLEAR(packed); /* (a result written in res is replaced by what the runner returns) */
+            pk = NULL;
         }
         PyList_SET_ITEM(list, k, v);
     }
     if (list) {
         ret = list;
         list = NULL;
-    } else if (packed) {
-        PyBytes_AS_STRING(packed)[0] = tag;
-        ret = packed;
-        packed = NULL;
+    } else if (pk) {
+        pk[0] = tag;
+        if (packed) {
+            ret = packed;
+            packed = NULL;
+        } else {
+            ret = Py_NewRef(Py_True);
+        }
     } else {
         ret = PyList_New(0);
     }

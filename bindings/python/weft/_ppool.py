@@ -177,7 +177,9 @@ def _unpickle_task(kind, view):
 def run_task(view):
     """Run one task in a worker: view holds the bytes the pool's process made.
 
-    Returns b'R' + pickle(result) or b'E' + pickle(exception). Never raises.
+    Returns b'R' + pickle(result) or b'E' + pickle(exception) (a map chunk's:
+    see below), or True when py_map_each wrote the chunk's packed values into
+    the task's result itself. Never raises.
     """
     kind = view[0]
     if kind == 73:  # b"I": a spawn worker's initializer (it ends the worker if it fails)
@@ -221,7 +223,7 @@ def run_task(view):
             values = _weft.py_map_each(fn, items)
         except BaseException:  # noqa: B902 - (out of memory) run again item by item
             values = None
-        if type(values) is bytes:
+        if values is True or type(values) is bytes:  # (True: packed into the task's result already)
             _flush()
             return values
     _flush()
