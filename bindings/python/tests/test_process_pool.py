@@ -569,6 +569,11 @@ class MapTest(unittest.TestCase):
         self.pool.terminate()
         self.assertTrue(self.pool.join(WAIT))
 
+    def test_the_default_size_is_the_cpu_count(self):
+        with Pool(context='fork') as p:  # processes=None, as the stdlib's
+            self.assertEqual(p._processes, os.cpu_count())
+            self.assertEqual(p.map(square, range(10)), [x * x for x in range(10)])
+
     def test_default_chunksize(self):
         def tasks(items):
             before = self.pool.stats()['completed']

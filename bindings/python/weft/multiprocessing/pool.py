@@ -33,6 +33,7 @@ whole when the call is made; results of a failed-then-retried chunk come
 from a second run of its items (map functions should have no side effects).
 """
 
+import os as _os
 import threading as _threading
 import types as _types
 import warnings as _warnings
