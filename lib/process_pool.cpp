@@ -933,6 +933,7 @@ bool unpack_results(OutBuf &ob, size_t n, size_t same) noexcept {
             spin_next = true;
             continue;
         }
+        spin_next = false;  // (it came, maybe in the same read as the wake-up)
         weft_ptask_fn fn;
         if (by_name) {  // the task's name follows the header (its length in pad)
             if (h.pad == 0 || h.pad > kMaxTaskName || !ib.read(name, h.pad)) _exit(0);
