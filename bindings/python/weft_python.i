@@ -1549,9 +1549,10 @@ static int weft_py_range_bounds(PyObject *r, long long *start, long long *step) 
     return ok;
 }
 
-/* A map chunk's calls in a worker: fn(x) for each x of items, in order,
- * in one C loop (run_task, _ppool.py). items is a list, a tuple or a
- * range, or a memoryview of numbers packed by py_pack_numbers. Returns
+/* A map chunk's calls in a worker: fn(x) (with star: fn(*x)) for each x of
+ * items, in order, in one C loop (run_task, _ppool.py). items is a list, a
+ * tuple or a range, or a memoryview of numbers packed by py_pack_numbers.
+ * Returns
  *   bytes   b'Q' or b'D' + the values packed, when every call returned an
  *           int within int64 (exact type), or every call a float (exact);
  *   True    the same, written straight into the running task's result
@@ -1563,7 +1564,7 @@ static int weft_py_range_bounds(PyObject *r, long long *start, long long *step) 
  * Each value is packed as it comes and let go of at once: a 5000-call
  * chunk of tiny calls took 128 us here against 168 us for
  * py_pack_numbers(list(map(fn, items))), on the path of every Python map. */
-PyObject *py_map_each(PyObject *fn, PyObject *items) {
+PyObject *py_map_each(PyObject *fn, PyObject *items, int star) {
     Py_buffer in = {0};
     const char *ip = NULL; /* packed arguments, or NULL: iterate items */
     char itag = 0;
@@ -1631,7 +1632,16 @@ PyObject *py_map_each(PyObject *fn, PyObject *items) {
             }
         }
         if (!x) goto done;
-        PyObject *v = call ? call(fn, &x, 1, NULL) : PyObject_Vectorcall(fn, &x, 1, NULL);
+        PyObject *v;
+        if (!star) {
+            v = call ? call(fn, &x, 1, NULL) : PyObject_Vectorcall(fn, &x, 1, NULL);
+        } else { /* fn(*x) */
+            PyObject *args = PyTuple_CheckExact(x) ? Py_NewRef(x) : PySequence_Tuple(x);
+            v = !args ? NULL
+                      : call ? call(fn, &PyTuple_GET_ITEM(args, 0), (size_t)PyTuple_GET_SIZE(args), NULL)
+                             : PyObject_Vectorcall(fn, &PyTuple_GET_ITEM(args, 0), (size_t)PyTuple_GET_SIZE(args), NULL);
+            Py_XDECREF(args);
+        }
         Py_DECREF(x);
         if (!v) { /* call k raised: the values before it, k, the exception */
             PyObject *t, *e, *tb;

@@ -672,27 +672,32 @@ class MapTest(unittest.TestCase):
     def test_the_worker_loop_helper(self):
         # py_map_each: the worker's loop over a chunk, the values packed as they come
         from weft import _weft
-        self.assertEqual(_weft.py_map_each(square, range(3)), _weft.py_pack_numbers([0, 1, 4]))
-        self.assertEqual(_weft.py_map_each(square, (1.5,)), _weft.py_pack_numbers([2.25]))
-        self.assertEqual(_weft.py_map_each(square, memoryview(_weft.py_pack_numbers([2, 3]))),
+        self.assertEqual(_weft.py_map_each(square, range(3), 0), _weft.py_pack_numbers([0, 1, 4]))
+        self.assertEqual(_weft.py_map_each(square, (1.5,), 0), _weft.py_pack_numbers([2.25]))
+        self.assertEqual(_weft.py_map_each(square, memoryview(_weft.py_pack_numbers([2, 3])), 0),
                          _weft.py_pack_numbers([4, 9]))
-        self.assertEqual(_weft.py_map_each(str, range(2)), ['0', '1'])
-        self.assertEqual(_weft.py_map_each(square, []), [])
-        self.assertEqual(_weft.py_map_each(identity, [1, 2 ** 63, 3]), [1, 2 ** 63, 3])  # stops packing
-        self.assertEqual(_weft.py_map_each(identity, [1, 2.0]), [1, 2.0])
+        self.assertEqual(_weft.py_map_each(str, range(2), 0), ['0', '1'])
+        self.assertEqual(_weft.py_map_each(square, [], 0), [])
+        self.assertEqual(_weft.py_map_each(identity, [1, 2 ** 63, 3], 0), [1, 2 ** 63, 3])  # stops packing
+        self.assertEqual(_weft.py_map_each(identity, [1, 2.0], 0), [1, 2.0])
         big = range(2 ** 63 - 3, 2 ** 63 + 1)  # beyond int64: iterated, not computed
-        self.assertEqual(_weft.py_map_each(identity, big), list(big))
+        self.assertEqual(_weft.py_map_each(identity, big, 0), list(big))
         wide = range(-2 ** 63, 2 ** 63 - 1, 2 ** 62)  # start + k * step in int64, k * step not
-        self.assertEqual(_weft.py_unpack_numbers(_weft.py_map_each(identity, wide)), list(wide))
-        done, k, e = _weft.py_map_each(raise_on_7, range(10))
+        self.assertEqual(_weft.py_unpack_numbers(_weft.py_map_each(identity, wide, 0)), list(wide))
+        done, k, e = _weft.py_map_each(raise_on_7, range(10), 0)
         self.assertEqual((done, k, type(e)), ([x * x for x in range(7)], 7, KeyError))
         self.assertIsNotNone(e.__traceback__)
-        done, k, e = _weft.py_map_each(raise_on_7, [7])
+        done, k, e = _weft.py_map_each(raise_on_7, [7], 0)
         self.assertEqual((done, k), ([], 0))
         with self.assertRaises(TypeError):
-            _weft.py_map_each(square, iter([1]))
+            _weft.py_map_each(square, iter([1]), 0)
         with self.assertRaises(ValueError):
-            _weft.py_map_each(square, memoryview(b'Q123'))
+            _weft.py_map_each(square, memoryview(b'Q123'), 0)
+        # starmap's: fn(*x), x a tuple or any sequence; one that is no sequence fails its own call
+        self.assertEqual(_weft.py_map_each(add, [(1, 2), [3, 4]], 1), _weft.py_pack_numbers([3, 7]))
+        self.assertEqual(_weft.py_map_each(add, [(1, 2), ('a', 'b')], 1), [3, 'ab'])
+        done, k, e = _weft.py_map_each(add, [(1, 2), 5, (3, 4)], 1)
+        self.assertEqual((done, k, type(e)), ([3], 1, TypeError))
 
     def test_a_crash_in_a_range_chunk_fails_only_its_item(self):
         out = next_or_died(self.pool.imap(die_on_13, range(10, 20), chunksize=4), 10)

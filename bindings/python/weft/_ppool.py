@@ -209,24 +209,17 @@ def run_task(view):
     # b'M' or b'G': a chunk of a map; each item has its own outcome. The common case,
     # every call returned, answers b'R' + pickle([value, ...]) (b'Q' or b'D' +
     # the values packed when all are ints within int64, or all floats); otherwise
-    # b'P' + pickle([(ok, value or exception), ...]). A plain map's calls run in one
-    # C loop (py_map_each), which packs the values as they come.
+    # b'P' + pickle([(ok, value or exception), ...]). The calls run in one C loop
+    # (py_map_each), which packs the values as they come.
     fn, star, items = payload
     payload = None
-    if star:
-        try:
-            values = [fn(*x) for x in items]
-        except BaseException:  # noqa: B902 - run again item by item, keeping each outcome
-            values = None
-    else:
-        try:
-            values = _weft.py_map_each(fn, items)
-        except BaseException:  # noqa: B902 - (out of memory) run again item by item
-            values = None
-        if values is True or type(values) is bytes:  # (True: packed into the task's result already)
-            _flush()
-            return values
+    try:
+        values = _weft.py_map_each(fn, items, star)
+    except BaseException:  # noqa: B902 - (out of memory) run again item by item
+        values = None
     _flush()
+    if values is True or type(values) is bytes:  # (True: packed into the task's result already)
+        return values
     if type(values) is list:
         try:
             return b'R' + _dumps(values, _HIGHEST)
