@@ -570,6 +570,18 @@ static long proc_cpu_ticks(int64_t pid) {
     return utime + stime;
 }
 
+/* The pool's two workers (their pids in pids) use no CPU once past any spin
+ * (at most 200 us): a spin that never ended would use up to 100 ticks in 0.5 s. */
+static void expect_two_workers_asleep(weft_process_pool *p, int64_t pids[2]) {
+    size_t n = 0;
+    WT_OK(weft_process_pool_pids(p, pids, 2, &n));
+    assert_int_equal(n, 2);
+    wt_sleep_ms(50);
+    long before = proc_cpu_ticks(pids[0]) + proc_cpu_ticks(pids[1]);
+    wt_sleep_ms(500);
+    assert_true(proc_cpu_ticks(pids[0]) + proc_cpu_ticks(pids[1]) - before <= 5);
+}
+
 static void test_process_pool_workers_spin_between_quick_tasks_and_sleep_when_idle(void **state) {
     (void)state;
     WT_SKIP_UNDER_TSAN();
@@ -584,14 +596,7 @@ static void test_process_pool_workers_spin_between_quick_tasks_and_sleep_when_id
         for (int i = 0; i < N; i++) weft_bytes_free(res[i]);
     }
     int64_t pids[2];
-    size_t n = 0;
-    WT_OK(weft_process_pool_pids(p, pids, 2, &n));
-    assert_int_equal(n, 2);
-    wt_sleep_ms(50); /* past any spin (100 us) */
-    long before = proc_cpu_ticks(pids[0]) + proc_cpu_ticks(pids[1]);
-    wt_sleep_ms(500);
-    long used = proc_cpu_ticks(pids[0]) + proc_cpu_ticks(pids[1]) - before;
-    assert_true(used <= 5); /* idle workers sleep: a spin that never ends would use up to 100 ticks */
+    expect_two_workers_asleep(p, pids);
     /* and they still answer */
     WT_OK(weft_process_pool_map(p, square, args, N, res, NULL, 0, WEFT_FOREVER));
     expect_squares_and_free(res, N);
@@ -620,15 +625,9 @@ static void test_process_pool_wake_readies_idle_workers_for_what_follows(void **
         weft_future_destroy(f);
     }
     /* woken workers that get nothing go back to sleep */
-    int64_t pids[2];
-    size_t n = 0;
-    WT_OK(weft_process_pool_pids(p, pids, 2, &n));
-    assert_int_equal(n, 2);
     WT_OK(weft_process_pool_wake(p, 2));
-    wt_sleep_ms(50); /* past the wait awake (200 us) */
-    long before = proc_cpu_ticks(pids[0]) + proc_cpu_ticks(pids[1]);
-    wt_sleep_ms(500);
-    assert_true(proc_cpu_ticks(pids[0]) + proc_cpu_ticks(pids[1]) - before <= 5);
+    int64_t pids[2];
+    expect_two_workers_asleep(p, pids);
     /* a worker that died while idle: replaced, whether the wake-up or the supervisor finds it first */
     kill((pid_t)pids[0], SIGKILL);
     WT_OK(weft_process_pool_wake(p, 2));
@@ -640,7 +639,7 @@ static void test_process_pool_wake_readies_idle_workers_for_what_follows(void **
     WT_OK(weft_process_pool_wake(p, 2)); /* a hint: nothing to wake */
     weft_process_pool_destroy(p);
     WT_EXPECT(WEFT_EMISUSE, weft_process_pool_wake(NULL, 1));
-    WT_EXPECT(WEFT_EMISUSE, weft_process_pool_wake((weft_process_pool *)&n, 1)); /* not a pool */
+    WT_EXPECT(WEFT_EMISUSE, weft_process_pool_wake((weft_process_pool *)pids, 1)); /* not a pool */
 }
 
 /* A stop function: stops the map once *flag is set (by a thread, or by a signal handler). */
