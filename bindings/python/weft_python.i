@@ -1454,34 +1454,45 @@ PyObject *py_ppool_submit(weft_process_pool *pool, PyObject *data) {
  * to pack here against pickle.dumps' 24 us in the worker, and 30 us to
  * unpack against pickle.loads' 46 us in the map's caller, whose unpickling
  * was the largest serial part of a Python map of tiny calls. */
+/* The tag a list starting with v packs under ('Q': exact ints, 'D': exact
+ * floats), or 0: it is pickled. */
+static char weft_py_pack_tag(PyObject *v) {
+    return PyLong_CheckExact(v) ? 'Q' : PyFloat_CheckExact(v) ? 'D' : 0;
+}
+
+/* Pack v into the 8 bytes at slot under tag; 0 when it does not pack so (another
+ * type, or an int beyond int64). */
+static int weft_py_pack_one(char *slot, PyObject *v, char tag) {
+    if (tag == 'Q' && PyLong_CheckExact(v)) {
+        int overflow = 0; /* (an exact int: no error, only overflow) */
+        long long q = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (overflow) return 0;
+        memcpy(slot, &q, 8);
+        return 1;
+    }
+    if (tag == 'D' && PyFloat_CheckExact(v)) {
+        double d = PyFloat_AS_DOUBLE(v);
+        memcpy(slot, &d, 8);
+        return 1;
+    }
+    return 0;
+}
+
 PyObject *py_pack_numbers(PyObject *values) {
     if (!PyList_CheckExact(values) || PyList_GET_SIZE(values) == 0) Py_RETURN_NONE;
     Py_ssize_t n = PyList_GET_SIZE(values);
-    PyObject *first = PyList_GET_ITEM(values, 0);
-    char tag = PyLong_CheckExact(first) ? 'Q' : PyFloat_CheckExact(first) ? 'D' : 0;
+    char tag = weft_py_pack_tag(PyList_GET_ITEM(values, 0));
     if (!tag || n > (PY_SSIZE_T_MAX - 1) / 8) Py_RETURN_NONE;
     PyObject *out = PyBytes_FromStringAndSize(NULL, 1 + n * 8);
     if (!out) return NULL;
     char *p = PyBytes_AS_STRING(out);
     p[0] = tag;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *v = PyList_GET_ITEM(values, i);
-        if (tag == 'Q') {
-            if (!PyLong_CheckExact(v)) goto pickled;
-            int overflow = 0;
-            long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
-            if (overflow) goto pickled;
-            memcpy(p + 1 + i * 8, &x, 8);
-        } else {
-            if (!PyFloat_CheckExact(v)) goto pickled;
-            double d = PyFloat_AS_DOUBLE(v);
-            memcpy(p + 1 + i * 8, &d, 8);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!weft_py_pack_one(p + 1 + i * 8, PyList_GET_ITEM(values, i), tag)) {
+            Py_DECREF(out);
+            Py_RETURN_NONE;
         }
-    }
     return out;
-pickled:
-    Py_DECREF(out);
-    Py_RETURN_NONE;
 }
 
 /* Store the n numbers packed at p (8 bytes each: int64s for tag 'Q',
@@ -1660,22 +1671,8 @@ PyObject *py_map_each(PyObject *fn, PyObject *items, int star) {
             goto done;
         }
         if (!list) { /* packing: does this value pack with the others? */
-            char *slot = pk + 1 + k * 8;
-            if (k == 0) tag = PyLong_CheckExact(v) ? 'Q' : PyFloat_CheckExact(v) ? 'D' : 0;
-            int fits = 0;
-            if (tag == 'Q' && PyLong_CheckExact(v)) {
-                int overflow = 0; /* (an exact int: no error, only overflow) */
-                long long q = PyLong_AsLongLongAndOverflow(v, &overflow);
-                if (!overflow) {
-                    memcpy(slot, &q, 8);
-                    fits = 1;
-                }
-            } else if (tag == 'D' && PyFloat_CheckExact(v)) {
-                double d = PyFloat_AS_DOUBLE(v);
-                memcpy(slot, &d, 8);
-                fits = 1;
-            }
-            if (fits) {
+            if (k == 0) tag = weft_py_pack_tag(v);
+            if (weft_py_pack_one(pk + 1 + k * 8, v, tag)) {
                 Py_DECREF(v);
                 continue;
             }
