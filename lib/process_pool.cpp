@@ -529,8 +529,9 @@ constexpr bool spin_worth(int64_t last_wait) noexcept { return last_wait < 2 * k
 // worker waiting for a map's next chunk was woken for nothing at every reply
 // the pool took in (measured: half of a 10k map's time on two cores).
 bool worker_spins = false;  // the worker's last task was a map's chunk (a worker has one thread)
-// A wake-up (kWake, weft_process_pool_wake): the next read spins up to
-// kWakeSpinNs, whatever the last wait was: work is on its way.
+// A wake-up (kWake, weft_process_pool_wake): reads spin up to kWakeSpinNs,
+// whatever the last wait was, until the next frame's header is in (work is
+// on its way).
 bool spin_next = false;
 constexpr int64_t kWakeSpinNs = 200 * WEFT_USEC;
 
@@ -540,8 +541,7 @@ ssize_t read_some(int fd, void *p, size_t n) noexcept {
     for (;;) {
         ssize_t r = ::recv(fd, p, n, MSG_DONTWAIT);
         if (r >= 0) {
-            if (since && !spin_next) last_wait = monotonic_now() - since;
-            spin_next = false;
+            if (since && !spin_next) last_wait = monotonic_now() - since;  // (a wait for work announced is no measure)
             return r;
         }
         if (errno == EINTR) continue;
@@ -933,7 +933,7 @@ bool unpack_results(OutBuf &ob, size_t n, size_t same) noexcept {
             spin_next = true;
             continue;
         }
-        spin_next = false;  // (it came, maybe in the same read as the wake-up)
+        spin_next = false;  // (the work came: its header may have been read with the wake-up's)
         weft_ptask_fn fn;
         if (by_name) {  // the task's name follows the header (its length in pad)
             if (h.pad == 0 || h.pad > kMaxTaskName || !ib.read(name, h.pad)) _exit(0);
@@ -3153,7 +3153,6 @@ void MapState::direct_round(std::vector<Unit> &units, std::vector<Unit> &rest, s
             }
         }
     };
-    // A borrowed worker is gone: its running unit is lost with it, the rest go to the others.
     // Kill a borrowed worker and drop its half-sent chunk and half-read reply.
     auto kill_lent = [&](Lent &L) {
         ::kill(L.w->pid, SIGKILL);
@@ -3162,6 +3161,7 @@ void MapState::direct_round(std::vector<Unit> &units, std::vector<Unit> &rest, s
         delete L.out;
         L.out = nullptr;
     };
+    // A borrowed worker is gone: its running unit is lost with it, the rest go to the others.
     auto bury = [&](Lent &L) {
         if (!L.where)
             L.where = L.out && L.sent.size() == 1 ? "while receiving the task's argument"

@@ -219,9 +219,9 @@ class _Chunks:
 
     A chunk is one task: its items pickled in one piece (a ``range`` is cut
     into ranges, which pickle as three numbers; a list of ints within int64,
-    or of floats, goes packed, 8 bytes each), run by the worker as
-    ``list(map(func, items))``, its values coming back in one pickle (or
-    packed likewise).
+    or of floats, goes packed, 8 bytes each), run by the worker in one C
+    loop (``py_map_each``), its values coming back in one pickle (or packed
+    likewise).
     """
 
     def __init__(self, pool, func, iterable, chunksize, star):
